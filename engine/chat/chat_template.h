@@ -1,0 +1,37 @@
+#pragma once
+// Renders a conversation into the prompt text a model was trained on.
+#include <string>
+#include <vector>
+
+namespace kvs {
+
+struct ChatMessage {
+  std::string role;     // "system" | "user" | "assistant" (others passed through)
+  std::string content;
+};
+
+// A recognised template style with its parameters (e.g. a default system
+// prompt the model's template inserts). Immutable; thread-safe.
+class ChatTemplate {
+ public:
+  // Recognises the style of a model's Jinja template (GGUF
+  // tokenizer.chat_template / tokenizer_config.json). Throws InvalidArgument
+  // naming the problem if the template is not one we know.
+  static ChatTemplate from_jinja(const std::string& source, const std::string& bos_token,
+                                 const std::string& eos_token);
+  // A style by name: "chatml", "llama3", "llama2", "mistral", ... (the
+  // --chat-template override). Throws InvalidArgument for unknown names.
+  static ChatTemplate from_name(const std::string& name, const std::string& bos_token,
+                                const std::string& eos_token);
+  // Throws InvalidArgument on an empty conversation or a role the style
+  // cannot express.
+  std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  const std::string& style() const { return style_; }
+
+ private:
+  std::string style_;
+  std::string bos_token_, eos_token_;
+  std::string default_system_prompt_;
+};
+
+}  // namespace kvs

@@ -1,0 +1,28 @@
+#pragma once
+// Element / block types of weight tensors, and their sizes.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kvs {
+
+// Storage types a weight tensor may have. Quantized types are GGML's block
+// formats: a row of `cols` elements is `cols / block_elements` blocks.
+//   Q8_0: 32 elems, {fp16 d; int8 q[32]}           (34 bytes)
+//   Q4_0: 32 elems, {fp16 d; uint8 q[16]}          (18 bytes), x = (q - 8) * d
+//   Q4_1: 32 elems, {fp16 d; fp16 m; uint8 q[16]}  (20 bytes), x = q * d + m
+// Nibble order (Q4_*): element j (< 16) is the low nibble of q[j], element
+// j + 16 the high nibble of q[j].
+enum class DType : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_1 };
+
+const char* dtype_name(DType type);
+// Elements per block: 1 for plain float types, 32 for the quantized ones.
+int64_t dtype_block_elements(DType type);
+// Bytes per block (per element for plain float types).
+size_t dtype_block_bytes(DType type);
+// Bytes a row-major tensor of `num_elements` takes. Precondition:
+// num_elements is a multiple of dtype_block_elements(type).
+size_t dtype_row_bytes(DType type, int64_t num_elements);
+bool dtype_is_quantized(DType type);
+
+}  // namespace kvs

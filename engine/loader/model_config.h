@@ -1,0 +1,43 @@
+#pragma once
+// Hyper-parameters of a Llama-family decoder, from config.json or GGUF metadata.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvs {
+
+// RoPE frequency scaling. "none" or "llama3" (Llama-3.1 style: factor,
+// low/high frequency factors, original context) are supported; "linear"
+// divides positions by `factor`.
+struct RopeScaling {
+  std::string type = "none";  // "none" | "linear" | "llama3"
+  float factor = 1.0f;
+  float low_freq_factor = 1.0f;
+  float high_freq_factor = 4.0f;
+  int64_t original_max_position_embeddings = 0;
+};
+
+// Everything the forward pass needs to know about the architecture.
+// validate() throws ModelLoadError naming the first inconsistent field.
+struct ModelConfig {
+  std::string architecture = "llama";  // "llama" | "qwen2" (qwen2 = llama + QKV bias)
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;  // hidden_size / num_heads unless the config says otherwise
+  int64_t max_position_embeddings = 2048;
+  float rms_norm_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  RopeScaling rope_scaling;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q/k/v projections carry a bias (Qwen2)
+  int64_t bos_token_id = -1;
+  std::vector<int64_t> eos_token_ids;  // generation stops on any of these
+
+  void validate() const;
+};
+
+}  // namespace kvs
