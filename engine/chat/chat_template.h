@@ -12,6 +12,12 @@ struct ChatMessage {
 
 // A recognised template style with its parameters (e.g. a default system
 // prompt the model's template inserts). Immutable; thread-safe.
+//
+// NOTE: there is no Jinja interpreter here (llama.cpp's approach): from_jinja
+// recognises the style by distinctive markers and per-style C++ code renders it,
+// reproducing the real template byte for byte for plain-text messages. Each
+// style's rules, including which conversations it rejects, are documented in
+// engine/chat/chat_styles.h; the detection rules in template_detection.h.
 class ChatTemplate {
  public:
   // Recognises the style of a model's Jinja template (GGUF
@@ -28,10 +34,16 @@ class ChatTemplate {
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
   const std::string& style() const { return style_; }
 
+  // The names from_name accepts, in a fixed order: "chatml", "qwen3", "llama3",
+  // "llama3.1", "llama2", "mistral", "mistral-v0.1", "gemma", "zephyr".
+  static const std::vector<std::string>& known_names();
+
  private:
   std::string style_;
   std::string bos_token_, eos_token_;
-  std::string default_system_prompt_;
+  std::string default_system_prompt_;  // empty: none
+  bool wrap_tool_responses_ = false;   // chatml: "tool" turns as Qwen's <tool_response>
+  bool date_from_clock_ = false;       // llama3.1: today's date instead of 26 Jul 2024
 };
 
 }  // namespace kvs

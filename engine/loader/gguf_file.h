@@ -56,6 +56,10 @@ class GgufFile {
   const GgufTensorInfo* find_tensor(const std::string& name) const;
   // Pointer to a tensor's bytes inside the map.
   const uint8_t* tensor_data(const GgufTensorInfo& info) const;
+  // Absolute file offset of the data section (after the tensor table, aligned
+  // to general.alignment, default 32) and the file's size in bytes.
+  size_t data_offset() const;
+  size_t file_size() const;
   // Maps a GGML type id to DType; throws ModelLoadError naming the type for
   // anything unsupported (K-quants, IQ*, ...).
   static DType to_dtype(uint32_t ggml_type, const std::string& tensor_name);

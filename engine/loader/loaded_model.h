@@ -37,10 +37,14 @@ struct LoadedModel {
   const WeightTensor* find(const std::string& name) const;
 };
 
-// Loads a .gguf file or an HF folder (config.json + *.safetensors +
-// tokenizer.json [+ tokenizer_config.json]). Checks every tensor the config
-// implies is present with the right shape and a supported type.
-// Throws ModelLoadError with a clear message on anything wrong.
+// Loads a .gguf file (gguf_model.h) or an HF folder (config.json +
+// *.safetensors [+ tokenizer.json + tokenizer_config.json]; hf_folder.h),
+// chosen by the path: a folder, or a file with the GGUF magic or a .gguf
+// name. Checks every tensor the config implies is present with the right
+// shape and a supported type, and that there are no others. `tokenizer` is
+// empty (no tokens) when the source carries no tokenizer.
+// Throws ModelLoadError with a clear message (naming the file) on anything
+// wrong, including a path that is neither.
 std::shared_ptr<const LoadedModel> load_model(const std::string& path);
 
 }  // namespace kvs

@@ -15,6 +15,9 @@ struct RopeScaling {
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int64_t original_max_position_embeddings = 0;
+
+  bool operator==(const RopeScaling& other) const;
+  bool operator!=(const RopeScaling& other) const { return !(*this == other); }
 };
 
 // Everything the forward pass needs to know about the architecture.
@@ -37,7 +40,19 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;  // generation stops on any of these
 
+  // Throws ModelLoadError("model config: <field> ...") on: an architecture
+  // other than llama/qwen2, a non-positive size or count, num_kv_heads not
+  // dividing num_heads, an odd head_dim, eps/theta not positive and finite,
+  // inconsistent rope scaling, token ids outside [0, vocab_size), qwen2
+  // without attention_bias, llama with attention_bias (needs an o_proj bias,
+  // which kvserve does not implement). hidden_size == num_heads * head_dim is
+  // not required (configs may set head_dim explicitly); the parsers check
+  // divisibility when they derive head_dim.
   void validate() const;
+
+  // Field-by-field equality (floats compared exactly).
+  bool operator==(const ModelConfig& other) const;
+  bool operator!=(const ModelConfig& other) const { return !(*this == other); }
 };
 
 }  // namespace kvs

@@ -28,12 +28,22 @@ struct SamplingParams {
 
 // Per-sequence sampler state (the RNG). Same params + same seed + same logits
 // -> same tokens. Not thread-safe; one per sequence.
+//
+// Order of operations (vLLM's, with top-k before top-p as in Hugging Face):
+// penalties -> temperature -> top-k -> top-p (over the top-k, renormalised) ->
+// min-p (tokens below min_p * the top probability dropped) -> one draw from the
+// kept tokens' renormalised probabilities. NOTE: temperature < 1e-5 is greedy,
+// as in vLLM (_SAMPLING_EPS); dividing by it would overflow.
 class Sampler {
  public:
   // When params.has_seed is false the RNG is seeded from `fallback_seed`.
+  // Throws InvalidArgument if params.validate() does.
   Sampler(const SamplingParams& params, uint64_t fallback_seed);
-  // logits: [vocab_size] floats, modified in place (penalties, temperature).
-  // prompt_tokens / output_tokens: the sequence so far, for the penalties.
+  // logits: [vocab_size] floats, modified in place (penalties, temperature;
+  // NaN becomes -inf). prompt_tokens / output_tokens: the sequence so far, for
+  // the penalties; an id outside [0, vocab_size) throws InvalidArgument. Throws
+  // kvs::Error when no logit is above -inf. Cost: O(vocab + tokens) plus
+  // O(k log k) for top-k, or a sort of the top-p nucleus (and its edge).
   int32_t sample(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
                  const std::vector<int32_t>& output_tokens);
   const SamplingParams& params() const { return params_; }
@@ -41,6 +51,11 @@ class Sampler {
  private:
   SamplingParams params_;
   std::mt19937_64 rng_;
+  // Scratch reused across calls so sampling a token allocates nothing once warm.
+  std::vector<uint64_t> seen_bits_;     // repetition penalty: one bit per vocab entry
+  std::vector<int32_t> sorted_output_;  // presence/frequency: output ids, sorted
+  std::vector<int32_t> candidate_ids_;
+  std::vector<float> candidate_weights_;
 };
 
 }  // namespace kvs

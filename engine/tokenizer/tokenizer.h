@@ -23,23 +23,33 @@ class Tokenizer {
   // add_special: prepend BOS (and append EOS) where the spec says so.
   // parse_special: text that spells a special/control token (e.g.
   // "<|im_start|>") becomes that token; otherwise it is tokenized as text.
+  // UserDefined tokens (HF added tokens with special=false) are always
+  // matched, as in HF tokenizers and llama.cpp. Matching is leftmost-longest.
+  // Invalid UTF-8 in `text` is replaced by U+FFFD (one per bad byte) first.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
                                       bool parse_special) const = 0;
   // Concatenated bytes of the tokens; skip_special drops control tokens.
-  // Invalid UTF-8 is kept as is (bytes, not replaced).
+  // Invalid UTF-8 is kept as is (bytes, not replaced). SentencePiece
+  // vocabularies with add_space_prefix drop the one leading space the prefix
+  // added (HF's Strip decoder), so decode(encode(x)) == x. Throws
+  // InvalidArgument for an id outside the vocabulary.
   virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special) const = 0;
-  // The raw bytes one token stands for (after byte-level / ▁ decoding).
+  // The raw bytes one token stands for (after byte-level / ▁ decoding);
+  // special and added tokens are their text. Throws InvalidArgument when out of range.
   virtual std::string token_bytes(int32_t id) const = 0;
 
   virtual const TokenizerSpec& spec() const = 0;
   int64_t vocab_size() const { return static_cast<int64_t>(spec().tokens.size()); }
-  bool is_special(int32_t id) const;        // Control or UserDefined-special
+  bool is_special(int32_t id) const;        // Control or Unknown type: what skip_special drops
   bool is_end_of_generation(int32_t id) const;
 };
 
 // Turns a stream of token ids into text pieces that are always whole UTF-8
 // sequences (a character split across tokens is held back until complete).
-// Not thread-safe; one per stream.
+// Pieces are the tokens' raw bytes: a generated continuation keeps the space of
+// a leading "▁" (no SentencePiece leading-space strip). Bytes that can never
+// become valid UTF-8 are passed through, not held. Not thread-safe; one per
+// stream; the Tokenizer must outlive it.
 class IncrementalDetokenizer {
  public:
   IncrementalDetokenizer(const Tokenizer& tokenizer, bool skip_special);

@@ -27,11 +27,18 @@ struct TokenizerSpec {
   // derive them from `pre_name` (GGUF's tokenizer.ggml.pre).
   std::string pre_name;                 // e.g. "smollm", "llama3", "qwen2", "default"
   std::vector<std::string> pre_regexes;
-  std::string normalizer;               // "" | "nfc" | "sentencepiece" (prepend + replace ▁)
+  // "" | "nfc" | "sentencepiece". SentencePieceBpe always replaces ' ' with "▁"
+  // (and prepends "▁" to each text segment when add_space_prefix), so "" and
+  // "sentencepiece" mean the same there; "sentencepiece" is invalid for
+  // ByteLevelBpe. "nfc" applies Unicode NFC to text (not to special tokens) first.
+  std::string normalizer;
   bool add_bos = false;
   bool add_eos = false;
   bool add_space_prefix = false;        // SentencePiece: prepend "▁" to the input
   bool byte_fallback = false;
+  // Byte-level BPE (HF `ignore_merges`, llama.cpp llama3-style vocabularies): a
+  // pre-token that is itself a vocabulary entry becomes that token without merging.
+  bool ignore_merges = false;
   int32_t bos_id = -1, eos_id = -1, unk_id = -1, pad_id = -1;
   std::vector<int32_t> eog_ids;         // end-of-generation tokens (eos, eot, im_end ...)
 };

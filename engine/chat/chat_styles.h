@@ -1,0 +1,116 @@
+#pragma once
+// The chat styles kvserve renders, one C++ function each (internal to kvs_chat;
+// ChatTemplate is the public face). Every renderer reproduces the published
+// Jinja template named beside it for conversations of plain-text messages, and
+// throws InvalidArgument where that template raises an exception. Where the
+// template would silently drop or re-encode a message, the renderer throws
+// instead (listed per style as "rejects"): a prompt that quietly lost a turn is
+// worse than a 400.
+//
+// Preconditions for every renderer: `messages` is not empty (ChatTemplate::render
+// checks). "strip" below is Python's str.strip() / Jinja's trim: Unicode
+// whitespace at both ends.
+#include <string>
+#include <vector>
+
+#include "engine/chat/chat_template.h"
+
+namespace kvs::chat {
+
+struct ChatStyleOptions {
+  std::string bos_token;
+  std::string eos_token;
+  std::string default_system_prompt;  // chatml: inserted when messages[0] isn't system; "" = none
+  bool wrap_tool_responses = false;   // chatml: group "tool" turns as Qwen2.5 does
+  std::string date;                   // llama3.1: the "Today Date:" text, e.g. "26 Jul 2024"
+};
+
+using ChatRenderer = std::string (*)(const std::vector<ChatMessage>& messages,
+                                     bool add_generation_prompt, const ChatStyleOptions& options);
+
+// chatml (SmolLM2, OpenHermes, Qwen2, Qwen2.5): "<|im_start|>{role}\n{content}<|im_end|>\n"
+// per message, any role; generation prompt "<|im_start|>assistant\n". With a default
+// system prompt, "<|im_start|>system\n{default}<|im_end|>\n" first when messages[0] is not
+// a system message. With wrap_tool_responses, consecutive "tool" messages become one user
+// turn of <tool_response> blocks, and roles other than system/user/assistant/tool are
+// rejected (Qwen2.5 drops them).
+std::string render_chatml(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                          const ChatStyleOptions& options);
+
+// qwen3 (Qwen3's hybrid-thinking template, tools off): ChatML; a leading system message,
+// later system messages rendered in place; "tool" as in chatml's wrap_tool_responses.
+// Assistant messages: "<think>...</think>" reasoning is removed from turns before the
+// last real user query; turns after it keep it as "<think>\n{reasoning}\n</think>\n\n",
+// and a final assistant message always gets that block (empty when it had none).
+// Rejects roles other than system/user/assistant/tool (the template drops them).
+std::string render_qwen3(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                         const ChatStyleOptions& options);
+
+// llama3 (Meta-Llama-3-Instruct): bos, then per message
+// "<|start_header_id|>{role}<|end_header_id|>\n\n{strip(content)}<|eot_id|>", any role;
+// generation prompt "<|start_header_id|>assistant<|end_header_id|>\n\n".
+std::string render_llama3(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                          const ChatStyleOptions& options);
+
+// llama3.1 (Llama-3.1/3.2/3.3-Instruct, tools off): as llama3, but a system turn always
+// comes first: "Cutting Knowledge Date: December 2023\nToday Date: {date}\n\n" followed by
+// strip(messages[0].content) when that is a system message. Rejects "tool"/"ipython"
+// roles (the template JSON-encodes their content).
+std::string render_llama31(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                           const ChatStyleOptions& options);
+
+// llama2 (Llama-2-chat): user turns "{bos}[INST] {strip(content)} [/INST]", assistant
+// turns " {strip(content)} {eos}"; a leading system message is merged into the first
+// user turn as "<<SYS>>\n{system}\n<</SYS>>\n\n" before stripping. After it, roles must
+// alternate user/assistant starting with user. add_generation_prompt has no effect.
+// Rejects a conversation with no message after the system message and other roles
+// (the template renders nothing for them).
+std::string render_llama2(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                          const ChatStyleOptions& options);
+
+// mistral (Mixtral-8x7B-Instruct-v0.1): bos, then "[INST] {content} [/INST]" per user
+// turn and "{content}{eos}" per assistant turn; strictly user/assistant alternating from
+// user; no system role. add_generation_prompt has no effect.
+std::string render_mistral(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                           const ChatStyleOptions& options);
+// mistral-v0.1 (Mistral-7B-Instruct-v0.1): as mistral with "{content}{eos} " (a space
+// after every assistant turn).
+std::string render_mistral_v01(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                               const ChatStyleOptions& options);
+
+// gemma (gemma-7b-it, gemma-2-it): bos, then
+// "<start_of_turn>{role}\n{strip(content)}<end_of_turn>\n" with assistant named "model";
+// even positions must be user, odd positions must not be; messages[0] must not be system;
+// generation prompt "<start_of_turn>model\n".
+std::string render_gemma(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                         const ChatStyleOptions& options);
+
+// zephyr (zephyr-7b-beta, TinyLlama-Chat): "<|{role}|>\n{content}{eos}\n" for
+// system/user/assistant; generation prompt "<|assistant|>\n". Rejects other roles (the
+// template drops them).
+std::string render_zephyr(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                          const ChatStyleOptions& options);
+
+struct ChatStyle {
+  const char* name;
+  ChatRenderer render;
+};
+
+// Every style, in ChatTemplate::known_names() order.
+const std::vector<ChatStyle>& chat_styles();
+// nullptr when `name` is not a style.
+const ChatStyle* find_chat_style(const std::string& name);
+// "chatml, qwen3, ..." for error messages.
+std::string chat_style_names_joined();
+
+// Shared by the renderers. `index` is the message's position in `messages`.
+[[noreturn]] void throw_unsupported_role(const char* style, const ChatMessage& message,
+                                         size_t index);
+[[noreturn]] void throw_not_alternating(const char* style, size_t index);
+// Appends message `index` (role "tool") the way Qwen2.5/Qwen3 do: consecutive tool
+// messages share one "<|im_start|>user ... <|im_end|>\n" turn of
+// "\n<tool_response>\n{content}\n</tool_response>" blocks.
+void append_qwen_tool_response(const std::vector<ChatMessage>& messages, size_t index,
+                               std::string& out);
+
+}  // namespace kvs::chat

@@ -1,0 +1,138 @@
+#include "engine/loader/gguf_config.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/errors.h"
+#include "engine/loader/gguf_rope_freqs.h"
+
+namespace kvs {
+namespace {
+
+RopeScaling read_rope_scaling(const GgufFile& file, const std::string& prefix) {
+  RopeScaling scaling;
+  const std::string type = file.get_string_or(prefix + "rope.scaling.type", "none");
+  if (type == "none") {
+    // Older converters wrote only the linear factor.
+    const double linear = file.get_float_or(prefix + "rope.scale_linear", 1.0);
+    if (linear != 1.0) {
+      scaling.type = "linear";
+      scaling.factor = static_cast<float>(linear);
+    }
+    return scaling;
+  }
+  if (type != "linear") {
+    throw ModelLoadError(file.path() + ": " + prefix + "rope.scaling.type '" + type +
+                         "' is not supported (supported: none, linear)");
+  }
+  scaling.type = "linear";
+  scaling.factor = static_cast<float>(file.get_float(prefix + "rope.scaling.factor"));
+  return scaling;
+}
+
+int64_t read_vocab_size(const GgufFile& file, const std::string& prefix) {
+  if (file.has("tokenizer.ggml.tokens")) {
+    return static_cast<int64_t>(file.get_string_array("tokenizer.ggml.tokens").size());
+  }
+  if (file.has(prefix + "vocab_size")) return file.get_int(prefix + "vocab_size");
+  throw ModelLoadError(file.path() + ": no tokenizer.ggml.tokens or " + prefix +
+                       "vocab_size to size the vocabulary");
+}
+
+int64_t read_head_dim(const GgufFile& file, const std::string& prefix, const ModelConfig& c) {
+  int64_t head_dim = 0;
+  if (file.has(prefix + "attention.key_length")) {
+    head_dim = file.get_int(prefix + "attention.key_length");
+    const int64_t value_length = file.get_int_or(prefix + "attention.value_length", head_dim);
+    if (value_length != head_dim) {
+      throw ModelLoadError(file.path() + ": attention.value_length (" +
+                           std::to_string(value_length) + ") differs from key_length (" +
+                           std::to_string(head_dim) + "), which kvserve does not support");
+    }
+  } else {
+    if (c.num_heads <= 0 || c.hidden_size % c.num_heads != 0) {
+      throw ModelLoadError(file.path() + ": " + prefix + "attention.head_count (" +
+                           std::to_string(c.num_heads) + ") does not divide embedding_length (" +
+                           std::to_string(c.hidden_size) + ")");
+    }
+    head_dim = c.hidden_size / c.num_heads;
+  }
+  const int64_t rope_dims = file.get_int_or(prefix + "rope.dimension_count", head_dim);
+  if (rope_dims != head_dim) {
+    throw ModelLoadError(file.path() + ": rope.dimension_count (" + std::to_string(rope_dims) +
+                         ") differs from the head dimension (" + std::to_string(head_dim) +
+                         "); partial rotary embeddings are not supported");
+  }
+  return head_dim;
+}
+
+// Llama 3.1-style scaling stored as rope_freqs.weight (see gguf_rope_freqs.h).
+void read_rope_freqs(const GgufFile& file, ModelConfig& c) {
+  const GgufTensorInfo* info = file.find_tensor("rope_freqs.weight");
+  if (info == nullptr) return;
+  const std::string what = file.path() + ": rope_freqs.weight";
+  if (info->ggml_type != 0 || info->ne != std::vector<int64_t>{c.head_dim / 2}) {
+    throw ModelLoadError(what + " must be F32 with head_dim / 2 = " +
+                         std::to_string(c.head_dim / 2) + " elements");
+  }
+  if (c.rope_scaling.type != "none") {
+    throw ModelLoadError(what + " conflicts with rope scaling type '" + c.rope_scaling.type +
+                         "' in the metadata");
+  }
+  std::vector<float> divisors(static_cast<size_t>(c.head_dim / 2));
+  std::memcpy(divisors.data(), file.tensor_data(*info), divisors.size() * sizeof(float));
+  const auto scaling = llama3_scaling_from_divisors(divisors, c.rope_theta, c.head_dim);
+  if (!scaling) {
+    throw ModelLoadError(what + " (per-dimension RoPE frequency factors) matches no Llama-3 "
+                         "rope scaling kvserve can express");
+  }
+  c.rope_scaling = *scaling;
+}
+
+void read_special_ids(const GgufFile& file, ModelConfig& c) {
+  c.bos_token_id = file.get_int_or("tokenizer.ggml.bos_token_id", -1);
+  for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
+                          "tokenizer.ggml.eom_token_id"}) {
+    if (!file.has(key)) continue;
+    const int64_t id = file.get_int(key);
+    if (id >= 0 && std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) ==
+                       c.eos_token_ids.end()) {
+      c.eos_token_ids.push_back(id);
+    }
+  }
+}
+
+}  // namespace
+
+ModelConfig model_config_from_gguf(const GgufFile& file) {
+  ModelConfig c;
+  c.architecture = file.get_string("general.architecture");
+  if (c.architecture != "llama" && c.architecture != "qwen2") {
+    throw ModelLoadError(file.path() + ": architecture '" + c.architecture +
+                         "' is not supported (supported: llama, qwen2)");
+  }
+  const std::string prefix = c.architecture + ".";
+  c.max_position_embeddings = file.get_int(prefix + "context_length");
+  c.hidden_size = file.get_int(prefix + "embedding_length");
+  c.intermediate_size = file.get_int(prefix + "feed_forward_length");
+  c.num_layers = file.get_int(prefix + "block_count");
+  c.num_heads = file.get_int(prefix + "attention.head_count");
+  c.num_kv_heads = file.get_int_or(prefix + "attention.head_count_kv", c.num_heads);
+  c.head_dim = read_head_dim(file, prefix, c);
+  c.rms_norm_eps = static_cast<float>(file.get_float(prefix + "attention.layer_norm_rms_epsilon"));
+  c.rope_theta = static_cast<float>(file.get_float_or(prefix + "rope.freq_base", 10000.0));
+  c.rope_scaling = read_rope_scaling(file, prefix);
+  if (c.head_dim > 0) read_rope_freqs(file, c);
+  c.vocab_size = read_vocab_size(file, prefix);
+  c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
+  c.attention_bias = c.architecture == "qwen2";
+  read_special_ids(file, c);
+  try {
+    c.validate();
+  } catch (const ModelLoadError& error) {
+    throw ModelLoadError(file.path() + ": " + error.what());
+  }
+  return c;
+}
+
+}  // namespace kvs

@@ -1,0 +1,21 @@
+#pragma once
+// GGUF metadata ({arch}.* and tokenizer.ggml.*) -> ModelConfig.
+#include "engine/loader/gguf_file.h"
+#include "engine/loader/model_config.h"
+
+namespace kvs {
+
+// Reads general.architecture ("llama" | "qwen2") and {arch}.context_length,
+// embedding_length, feed_forward_length, block_count, attention.head_count,
+// attention.head_count_kv, attention.key_length / rope.dimension_count (head
+// dim; partial rotary is rejected), attention.layer_norm_rms_epsilon,
+// rope.freq_base, rope.scaling.{type,factor,original_context_length} /
+// rope.scale_linear, or Llama-3 scaling recovered from the rope_freqs.weight
+// tensor (gguf_rope_freqs.h); vocab_size from tokenizer.ggml.tokens (or
+// {arch}.vocab_size); bos/eos from tokenizer.ggml.{bos,eos,eot,eom}_token_id.
+// tie_word_embeddings is set from the tensors (no output.weight = tied).
+// Returns a validated config. Throws ModelLoadError("<path>: ...") naming the
+// missing or inconsistent key.
+ModelConfig model_config_from_gguf(const GgufFile& file);
+
+}  // namespace kvs

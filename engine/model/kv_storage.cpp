@@ -1,0 +1,52 @@
+#include "engine/model/kv_storage.h"
+
+#include <string>
+
+#include "engine/errors.h"
+
+namespace kvs {
+
+namespace {
+
+int64_t element_bytes(kernels::KvDType dtype) { return dtype == kernels::KvDType::F16 ? 2 : 4; }
+
+}  // namespace
+
+KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size, kernels::KvDType dtype)
+    : num_blocks_(num_blocks),
+      block_size_(block_size),
+      num_kv_heads_(config.num_kv_heads),
+      head_dim_(config.head_dim),
+      dtype_(dtype) {
+  if (num_blocks <= 0 || block_size <= 0) {
+    throw InvalidArgument("KV cache needs at least one block of at least one token (got " +
+                          std::to_string(num_blocks) + " blocks of " + std::to_string(block_size) + ")");
+  }
+  const size_t bytes = static_cast<size_t>(num_blocks * block_size * num_kv_heads_ * head_dim_ * element_bytes(dtype));
+  keys_.assign(static_cast<size_t>(config.num_layers), std::vector<uint8_t>(bytes));
+  values_.assign(static_cast<size_t>(config.num_layers), std::vector<uint8_t>(bytes));
+}
+
+int64_t KvStorage::bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype) {
+  return 2 * config.num_layers * block_size * config.num_kv_heads * config.head_dim * element_bytes(dtype);
+}
+
+int64_t KvStorage::blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
+                                     int64_t memory_bytes) {
+  const int64_t per_block = bytes_per_block(config, block_size, dtype);
+  return per_block > 0 ? memory_bytes / per_block : 0;
+}
+
+kernels::PagedKvLayer KvStorage::layer(int64_t index) {
+  kernels::PagedKvLayer view;
+  view.k = keys_[static_cast<size_t>(index)].data();
+  view.v = values_[static_cast<size_t>(index)].data();
+  view.dtype = dtype_;
+  view.num_blocks = num_blocks_;
+  view.block_size = block_size_;
+  view.num_kv_heads = num_kv_heads_;
+  view.head_dim = head_dim_;
+  return view;
+}
+
+}  // namespace kvs

@@ -1,0 +1,40 @@
+#pragma once
+// The memory behind the paged KV cache: for every layer, K and V arrays of
+// [num_blocks, block_size, num_kv_heads, head_dim] elements (half by default,
+// as llama.cpp; float on request). Which sequence owns
+// which block is decided elsewhere (kvcache/ allocates block ids); the model
+// only reads and writes through the block tables of a ForwardBatch.
+#include <cstdint>
+#include <vector>
+
+#include "engine/loader/model_config.h"
+#include "kernels/cpu/paged_attention.h"
+
+namespace kvs {
+
+// Ownership: owns its buffers. Thread-safety: none; the engine thread that
+// runs the model is the only writer.
+class KvStorage {
+ public:
+  KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size,
+            kernels::KvDType dtype = kernels::KvDType::F16);
+
+  // Bytes one block takes over all layers (K and V).
+  static int64_t bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype);
+  // How many blocks fit in `memory_bytes` (at least 0).
+  static int64_t blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
+                                   int64_t memory_bytes);
+
+  kernels::PagedKvLayer layer(int64_t index);
+  int64_t num_blocks() const { return num_blocks_; }
+  int64_t block_size() const { return block_size_; }
+  int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
+  kernels::KvDType dtype() const { return dtype_; }
+
+ private:
+  int64_t num_blocks_, block_size_, num_kv_heads_, head_dim_;
+  kernels::KvDType dtype_;
+  std::vector<std::vector<uint8_t>> keys_, values_;
+};
+
+}  // namespace kvs

@@ -1,0 +1,113 @@
+#include "engine/model/linear_weight.h"
+
+#include <cstring>
+
+#include "engine/errors.h"
+#include "kernels/cpu/half.h"
+#include "kernels/cpu/quantize.h"
+
+namespace kvs {
+namespace {
+
+bool quantized_format(DType type, kernels::WeightFormat* out) {
+  switch (type) {
+    case DType::Q8_0: *out = kernels::WeightFormat::Q8_0; return true;
+    case DType::Q4_0: *out = kernels::WeightFormat::Q4_0; return true;
+    case DType::Q4_1: *out = kernels::WeightFormat::Q4_1; return true;
+    default: return false;
+  }
+}
+
+// Converts `n` elements of any supported dtype to floats.
+void to_floats(DType type, const uint8_t* data, float* out, int64_t n) {
+  kernels::WeightFormat format;
+  if (quantized_format(type, &format)) {
+    kernels::dequantize_row(format, data, out, n);
+    return;
+  }
+  switch (type) {
+    case DType::F32: std::memcpy(out, data, static_cast<size_t>(n) * sizeof(float)); return;
+    case DType::F16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(data);
+      for (int64_t i = 0; i < n; ++i) out[i] = kernels::fp16_to_fp32(h[i]);
+      return;
+    }
+    case DType::BF16: {
+      const auto* h = reinterpret_cast<const uint16_t*>(data);
+      for (int64_t i = 0; i < n; ++i) out[i] = kernels::bf16_to_fp32(h[i]);
+      return;
+    }
+    default: throw ModelLoadError(std::string("cannot convert dtype ") + dtype_name(type) + " to float");
+  }
+}
+
+}  // namespace
+
+LinearWeight LinearWeight::from_tensors(const std::vector<const WeightTensor*>& parts, bool dequantize) {
+  LinearWeight weight;
+  if (parts.empty()) throw ModelLoadError("linear weight with no tensors");
+  weight.num_in = parts[0]->cols();
+  kernels::WeightFormat first_format;
+  bool keep_quantized = !dequantize && quantized_format(parts[0]->dtype, &first_format);
+  for (const WeightTensor* part : parts) {
+    if (part->shape.size() != 2 || part->cols() != weight.num_in) {
+      throw ModelLoadError("tensor " + part->name + " does not have the expected [out, " +
+                           std::to_string(weight.num_in) + "] shape");
+    }
+    weight.num_out += part->rows();
+    kernels::WeightFormat format;
+    if (!quantized_format(part->dtype, &format) || format != first_format) keep_quantized = false;
+  }
+  if (keep_quantized) {
+    weight.format = first_format;
+    if (parts.size() == 1) {
+      weight.data = parts[0]->data;
+      return weight;
+    }
+    weight.owned = std::make_shared<std::vector<uint8_t>>();
+    for (const WeightTensor* part : parts) {
+      weight.owned->insert(weight.owned->end(), part->data, part->data + part->num_bytes);
+    }
+    weight.data = weight.owned->data();
+    return weight;
+  }
+  weight.format = kernels::WeightFormat::F32;
+  if (parts.size() == 1 && parts[0]->dtype == DType::F32) {
+    weight.data = parts[0]->data;
+    return weight;
+  }
+  weight.owned = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(weight.num_out * weight.num_in) * sizeof(float));
+  auto* out = reinterpret_cast<float*>(weight.owned->data());
+  for (const WeightTensor* part : parts) {
+    const size_t row_bytes = part->num_bytes / static_cast<size_t>(part->rows());
+    for (int64_t r = 0; r < part->rows(); ++r) {
+      to_floats(part->dtype, part->data + static_cast<size_t>(r) * row_bytes, out, weight.num_in);
+      out += weight.num_in;
+    }
+  }
+  weight.data = weight.owned->data();
+  return weight;
+}
+
+void LinearWeight::apply(const float* x, int64_t num_tokens, float* y, kernels::MatmulScratch& scratch) const {
+  const kernels::Status status = kernels::matmul(format, data, num_out, num_in, x, num_tokens, y, scratch);
+  if (!status.ok()) throw Error(status.message);
+}
+
+void LinearWeight::row_to_float(int64_t index, float* out) const {
+  const size_t row_bytes = format == kernels::WeightFormat::F32
+                               ? static_cast<size_t>(num_in) * sizeof(float)
+                               : dtype_row_bytes(format == kernels::WeightFormat::Q8_0   ? DType::Q8_0
+                                                 : format == kernels::WeightFormat::Q4_0 ? DType::Q4_0
+                                                                                         : DType::Q4_1,
+                                                 num_in);
+  kernels::dequantize_row(format, static_cast<const uint8_t*>(data) + static_cast<size_t>(index) * row_bytes, out, num_in);
+}
+
+std::vector<float> tensor_to_floats(const WeightTensor& tensor) {
+  std::vector<float> out(static_cast<size_t>(tensor.num_elements()));
+  to_floats(tensor.dtype, tensor.data, out.data(), tensor.num_elements());
+  return out;
+}
+
+}  // namespace kvs

@@ -1,0 +1,187 @@
+#include "engine/model/llama_model.h"
+
+#include <cmath>
+#include <string>
+
+#include "engine/errors.h"
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/paged_attention.h"
+#include "kernels/cpu/rmsnorm.h"
+#include "kernels/cpu/rope.h"
+
+namespace kvs {
+namespace {
+
+std::string layer_name(int64_t index, const std::string& suffix) {
+  return "model.layers." + std::to_string(index) + "." + suffix;
+}
+
+}  // namespace
+
+LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options)
+    : model_(std::move(model)) {
+  kernels::set_num_threads(options.num_threads);
+  const ModelConfig& c = model_->config;
+  c.validate();
+  const bool dequantize = options.dequantize_weights;
+  embedding_ = LinearWeight::from_tensors({&model_->tensor("model.embed_tokens.weight")}, dequantize);
+  lm_head_ = c.tie_word_embeddings ? embedding_
+                                   : LinearWeight::from_tensors({&model_->tensor("lm_head.weight")}, dequantize);
+  final_norm_ = tensor_to_floats(model_->tensor("model.norm.weight"));
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    Layer layer;
+    layer.input_norm = tensor_to_floats(model_->tensor(layer_name(i, "input_layernorm.weight")));
+    layer.post_attention_norm = tensor_to_floats(model_->tensor(layer_name(i, "post_attention_layernorm.weight")));
+    layer.qkv = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "self_attn.q_proj.weight")),
+                                            &model_->tensor(layer_name(i, "self_attn.k_proj.weight")),
+                                            &model_->tensor(layer_name(i, "self_attn.v_proj.weight"))},
+                                           dequantize);
+    layer.o = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "self_attn.o_proj.weight"))}, dequantize);
+    layer.gate_up = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "mlp.gate_proj.weight")),
+                                                &model_->tensor(layer_name(i, "mlp.up_proj.weight"))},
+                                               dequantize);
+    layer.down = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "mlp.down_proj.weight"))}, dequantize);
+    if (c.attention_bias) {
+      for (const char* name : {"self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias"}) {
+        const std::vector<float> bias = tensor_to_floats(model_->tensor(layer_name(i, name)));
+        layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
+      }
+    }
+    layers_.push_back(std::move(layer));
+  }
+  inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling.type, c.rope_scaling.factor,
+                                                c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
+                                                c.rope_scaling.original_max_position_embeddings);
+}
+
+void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) const {
+  const ModelConfig& c = config();
+  const int64_t num_seqs = batch.num_seqs();
+  if (batch.cu_query_lens.size() != static_cast<size_t>(num_seqs + 1) || batch.cu_query_lens[0] != 0 ||
+      batch.cu_query_lens[num_seqs] != batch.num_tokens() || batch.positions.size() != batch.token_ids.size() ||
+      batch.block_tables.size() != static_cast<size_t>(num_seqs * batch.max_blocks_per_seq)) {
+    throw InvalidArgument("malformed forward batch");
+  }
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const int32_t query_len = batch.cu_query_lens[s + 1] - batch.cu_query_lens[s];
+    for (int32_t j = 0; j < query_len; ++j) {
+      // The attention kernels place new tokens at the end of the context.
+      if (query_len > batch.context_lens[s] ||
+          batch.positions[batch.cu_query_lens[s] + j] != batch.context_lens[s] - query_len + j) {
+        throw InvalidArgument("forward batch: positions of sequence " + std::to_string(s) +
+                              " do not end at its context length");
+      }
+    }
+  }
+  for (int32_t id : batch.token_ids) {
+    if (id < 0 || id >= c.vocab_size) throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary");
+  }
+  for (int32_t p : batch.positions) {
+    if (p < 0 || p >= c.max_position_embeddings) {
+      throw InvalidArgument("position " + std::to_string(p) + " is past the model's context of " +
+                            std::to_string(c.max_position_embeddings) + " tokens");
+    }
+  }
+  for (int32_t row : batch.logits_rows) {
+    if (row < 0 || row >= batch.num_tokens()) throw InvalidArgument("logits row outside the batch");
+  }
+  for (int32_t block : batch.block_tables) {
+    if (block >= kv.num_blocks()) throw InvalidArgument("block id outside the KV cache");
+  }
+}
+
+std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv) {
+  check_batch(batch, kv);
+  const ModelConfig& c = config();
+  const int64_t T = batch.num_tokens();
+  const int64_t H = c.hidden_size;
+  // Cache slot of every new token.
+  std::vector<int32_t> slots(static_cast<size_t>(T));
+  for (int64_t s = 0; s < batch.num_seqs(); ++s) {
+    for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) {
+      const int32_t p = batch.positions[t];
+      const int64_t table_index = p / kv.block_size();
+      const int32_t block =
+          table_index < batch.max_blocks_per_seq ? batch.block_tables[s * batch.max_blocks_per_seq + table_index] : -1;
+      if (block < 0) throw InvalidArgument("no KV block for position " + std::to_string(p));
+      slots[t] = static_cast<int32_t>(block * kv.block_size() + p % kv.block_size());
+    }
+  }
+  hidden_.resize(static_cast<size_t>(T * H));
+  normed_.resize(static_cast<size_t>(T * H));
+  for (int64_t t = 0; t < T; ++t) embedding_.row_to_float(batch.token_ids[t], hidden_.data() + t * H);
+
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const Layer& layer = layers_[static_cast<size_t>(i)];
+    kernels::rmsnorm(hidden_.data(), layer.input_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
+    attention_block(layer, i, batch, kv, slots);
+    kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
+    kernels::rmsnorm(hidden_.data(), layer.post_attention_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
+    mlp_block(layer, T);
+    kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
+  }
+
+  const int64_t num_rows = static_cast<int64_t>(batch.logits_rows.size());
+  std::vector<float> rows(static_cast<size_t>(num_rows * H));
+  for (int64_t r = 0; r < num_rows; ++r) {
+    kernels::rmsnorm(hidden_.data() + batch.logits_rows[r] * H, final_norm_.data(), rows.data() + r * H, 1, H,
+                     c.rms_norm_eps);
+  }
+  std::vector<float> logits(static_cast<size_t>(num_rows * c.vocab_size));
+  if (num_rows > 0) lm_head_.apply(rows.data(), num_rows, logits.data(), scratch_);
+  return logits;
+}
+
+void LlamaModel::attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
+                                 const std::vector<int32_t>& slots) {
+  const ModelConfig& c = config();
+  const int64_t T = batch.num_tokens();
+  const int64_t q_width = c.num_heads * c.head_dim;
+  const int64_t kv_width = c.num_kv_heads * c.head_dim;
+  const int64_t row = layer.qkv.num_out;
+  qkv_.resize(static_cast<size_t>(T * row));
+  layer.qkv.apply(normed_.data(), T, qkv_.data(), scratch_);
+  if (!layer.qkv_bias.empty()) {
+    for (int64_t t = 0; t < T; ++t) kernels::add_inplace(qkv_.data() + t * row, layer.qkv_bias.data(), row);
+  }
+  float* q = qkv_.data();
+  float* k = qkv_.data() + q_width;
+  float* v = qkv_.data() + q_width + kv_width;
+  kernels::rope_rotate_half(q, row, batch.positions.data(), T, c.num_heads, c.head_dim, inv_freq_.data());
+  kernels::rope_rotate_half(k, row, batch.positions.data(), T, c.num_kv_heads, c.head_dim, inv_freq_.data());
+  const kernels::PagedKvLayer cache = kv.layer(index);
+  kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots.data(), T);
+  if (!status.ok()) throw Error(status.message);
+
+  kernels::VarlenBatch varlen;
+  varlen.num_seqs = batch.num_seqs();
+  varlen.cu_query_lens = batch.cu_query_lens.data();
+  varlen.context_lens = batch.context_lens.data();
+  varlen.block_tables = batch.block_tables.data();
+  varlen.max_blocks_per_seq = batch.max_blocks_per_seq;
+  attention_.resize(static_cast<size_t>(T * q_width));
+  status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, c.num_heads,
+                                           1.0f / std::sqrt(static_cast<float>(c.head_dim)));
+  if (!status.ok()) throw Error(status.message);
+  projected_.resize(static_cast<size_t>(T * c.hidden_size));
+  layer.o.apply(attention_.data(), T, projected_.data(), scratch_);
+}
+
+void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
+  const int64_t F = config().intermediate_size;
+  gate_up_.resize(static_cast<size_t>(num_tokens * 2 * F));
+  layer.gate_up.apply(normed_.data(), num_tokens, gate_up_.data(), scratch_);
+  // Rows are [gate (F), up (F)]; write the activation over the gate half.
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    float* gate = gate_up_.data() + t * 2 * F;
+    kernels::silu_mul(gate, gate + F, gate, F);
+  }
+  // down_proj reads rows with stride 2F: compact them first.
+  for (int64_t t = 1; t < num_tokens; ++t) {
+    std::copy(gate_up_.data() + t * 2 * F, gate_up_.data() + t * 2 * F + F, gate_up_.data() + t * F);
+  }
+  projected_.resize(static_cast<size_t>(num_tokens * config().hidden_size));
+  layer.down.apply(gate_up_.data(), num_tokens, projected_.data(), scratch_);
+}
+
+}  // namespace kvs

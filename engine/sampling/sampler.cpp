@@ -1,0 +1,72 @@
+#include "engine/sampling/sampler.h"
+
+#include <cmath>
+#include <limits>
+
+#include "engine/errors.h"
+#include "engine/sampling/candidate_selection.h"
+#include "engine/sampling/penalties.h"
+
+namespace kvs {
+namespace {
+
+// NOTE: vLLM's _SAMPLING_EPS: below this temperature sampling is greedy.
+constexpr float kGreedyTemperature = 1e-5f;
+
+// Argmax, lowest id on ties; NaN never wins.
+int32_t argmax(const float* logits, int64_t vocab_size) {
+  int64_t best = -1;
+  float best_logit = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < vocab_size; ++i) {
+    if (logits[i] > best_logit) {
+      best_logit = logits[i];
+      best = i;
+    }
+  }
+  if (best < 0) throw Error("sampler: every logit is -inf or NaN; nothing can be sampled");
+  return static_cast<int32_t>(best);
+}
+
+// Divides by the temperature and turns NaN into -inf (never sampled).
+void scale_logits(float* logits, int64_t vocab_size, float temperature) {
+  const float inverse = 1.0f / temperature;
+  for (int64_t i = 0; i < vocab_size; ++i) {
+    const float scaled = logits[i] * inverse;
+    logits[i] = std::isnan(scaled) ? -std::numeric_limits<float>::infinity() : scaled;
+  }
+}
+
+// A double in [0, 1) from the top 53 bits: the same on every platform, unlike
+// std::uniform_real_distribution.
+double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+}  // namespace
+
+Sampler::Sampler(const SamplingParams& params, uint64_t fallback_seed)
+    : params_(params), rng_(params.has_seed ? params.seed : fallback_seed) {
+  params_.validate();
+}
+
+int32_t Sampler::sample(float* logits, int64_t vocab_size,
+                        const std::vector<int32_t>& prompt_tokens,
+                        const std::vector<int32_t>& output_tokens) {
+  if (vocab_size <= 0) throw InvalidArgument("sampler: vocab_size must be positive");
+  sampling::apply_penalties(logits, vocab_size, prompt_tokens, output_tokens, params_, seen_bits_,
+                            sorted_output_);
+  if (params_.temperature < kGreedyTemperature) return argmax(logits, vocab_size);
+
+  scale_logits(logits, vocab_size, params_.temperature);
+  sampling::select_candidates(logits, vocab_size, params_.top_k, params_.top_p, params_.min_p,
+                              candidate_ids_, candidate_weights_);
+  double total = 0.0;
+  for (const float weight : candidate_weights_) total += weight;
+  const double target = uniform01(rng_) * total;
+  double cumulative = 0.0;
+  for (size_t i = 0; i < candidate_ids_.size(); ++i) {
+    cumulative += candidate_weights_[i];
+    if (target < cumulative) return candidate_ids_[i];
+  }
+  return candidate_ids_.back();  // target rounded up to the total
+}
+
+}  // namespace kvs

@@ -1,0 +1,127 @@
+#include "kernels/cpu/dot.h"
+
+#include "kernels/cpu/half.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define KVS_DOT_AVX2 1
+#endif
+
+namespace kvs::kernels {
+
+float dot_quantized_reference(WeightFormat format, const void* w_row, const ActivationBlockQ8* x,
+                              int64_t num_blocks) {
+  float total = 0.0f;
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    int32_t sum = 0;
+    switch (format) {
+      case WeightFormat::Q8_0: {
+        const auto& w = static_cast<const BlockQ8_0*>(w_row)[b];
+        for (int j = 0; j < kQuantBlock; ++j) sum += w.q[j] * x[b].q[j];
+        total += sum * (fp16_to_fp32(w.d) * x[b].d);
+        break;
+      }
+      case WeightFormat::Q4_0: {
+        const auto& w = static_cast<const BlockQ4_0*>(w_row)[b];
+        for (int j = 0; j < kQuantBlock / 2; ++j) {
+          sum += ((w.q[j] & 0x0f) - 8) * x[b].q[j] + ((w.q[j] >> 4) - 8) * x[b].q[j + 16];
+        }
+        total += sum * (fp16_to_fp32(w.d) * x[b].d);
+        break;
+      }
+      case WeightFormat::Q4_1: {
+        const auto& w = static_cast<const BlockQ4_1*>(w_row)[b];
+        for (int j = 0; j < kQuantBlock / 2; ++j) {
+          sum += (w.q[j] & 0x0f) * x[b].q[j] + (w.q[j] >> 4) * x[b].q[j + 16];
+        }
+        total += sum * (fp16_to_fp32(w.d) * x[b].d) + fp16_to_fp32(w.m) * x[b].d_times_sum;
+        break;
+      }
+      case WeightFormat::F32:
+        return 0.0f;  // not a quantized format; callers never pass it
+    }
+  }
+  return total;
+}
+
+#ifdef KVS_DOT_AVX2
+namespace {
+
+inline float horizontal_sum(__m256 v) {
+  __m128 lo = _mm256_castps256_ps128(v);
+  const __m128 hi = _mm256_extractf128_ps(v, 1);
+  lo = _mm_add_ps(lo, hi);
+  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+  return _mm_cvtss_f32(lo);
+}
+
+// 16 packed bytes -> 32 unsigned nibbles (low nibbles first, then high).
+inline __m256i unpack_nibbles(const uint8_t* q) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(raw, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+  return _mm256_set_m128i(hi, lo);
+}
+
+// Sum of products of 32 unsigned bytes (< 128) with 32 signed bytes, as 8 int32 lanes -> float.
+inline __m256 dot_unsigned_signed(__m256i u, __m256i s) {
+  const __m256i pairs = _mm256_maddubs_epi16(u, s);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+float dot_q4_1(const BlockQ4_1* w, const ActivationBlockQ8* x, int64_t num_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
+    const __m256 products = dot_unsigned_signed(unpack_nibbles(w[b].q), xq);
+    acc = _mm256_fmadd_ps(products, _mm256_set1_ps(fp16_to_fp32(w[b].d) * x[b].d), acc);
+    offsets += fp16_to_fp32(w[b].m) * x[b].d_times_sum;
+  }
+  return horizontal_sum(acc) + offsets;
+}
+
+float dot_q4_0(const BlockQ4_0* w, const ActivationBlockQ8* x, int64_t num_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const __m256i wq = _mm256_sub_epi8(unpack_nibbles(w[b].q), _mm256_set1_epi8(8));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
+    // maddubs needs an unsigned operand: |w| * (x with w's sign).
+    const __m256 products = dot_unsigned_signed(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
+    acc = _mm256_fmadd_ps(products, _mm256_set1_ps(fp16_to_fp32(w[b].d) * x[b].d), acc);
+  }
+  return horizontal_sum(acc);
+}
+
+float dot_q8_0(const BlockQ8_0* w, const ActivationBlockQ8* x, int64_t num_blocks) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].q));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
+    const __m256 products = dot_unsigned_signed(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
+    acc = _mm256_fmadd_ps(products, _mm256_set1_ps(fp16_to_fp32(w[b].d) * x[b].d), acc);
+  }
+  return horizontal_sum(acc);
+}
+
+}  // namespace
+#endif
+
+float dot_quantized(WeightFormat format, const void* w_row, const ActivationBlockQ8* x,
+                    int64_t num_blocks) {
+#ifdef KVS_DOT_AVX2
+  switch (format) {
+    case WeightFormat::Q4_1: return dot_q4_1(static_cast<const BlockQ4_1*>(w_row), x, num_blocks);
+    case WeightFormat::Q4_0: return dot_q4_0(static_cast<const BlockQ4_0*>(w_row), x, num_blocks);
+    case WeightFormat::Q8_0: return dot_q8_0(static_cast<const BlockQ8_0*>(w_row), x, num_blocks);
+    case WeightFormat::F32: return 0.0f;
+  }
+  return 0.0f;
+#else
+  return dot_quantized_reference(format, w_row, x, num_blocks);
+#endif
+}
+
+}  // namespace kvs::kernels

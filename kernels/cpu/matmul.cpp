@@ -1,0 +1,82 @@
+#include "kernels/cpu/matmul.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+
+#include "kernels/cpu/dot.h"
+#include "kernels/cpu/quantize.h"
+
+namespace kvs::kernels {
+namespace {
+
+int g_num_threads = 0;
+
+size_t block_bytes(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::Q8_0: return sizeof(BlockQ8_0);
+    case WeightFormat::Q4_0: return sizeof(BlockQ4_0);
+    case WeightFormat::Q4_1: return sizeof(BlockQ4_1);
+    case WeightFormat::F32: return sizeof(float);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void set_num_threads(int threads) {
+  g_num_threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  omp_set_num_threads(g_num_threads);
+  openblas_set_num_threads(g_num_threads);
+}
+
+int num_threads() {
+  if (g_num_threads == 0) set_num_threads(0);
+  return g_num_threads;
+}
+
+Status matmul(WeightFormat format, const void* w, int64_t num_out, int64_t num_in, const float* x,
+              int64_t num_tokens, float* y, MatmulScratch& scratch) {
+  if (w == nullptr || x == nullptr || y == nullptr) return Status::invalid("matmul: null pointer");
+  if (num_out <= 0 || num_in <= 0 || num_tokens < 0) {
+    return Status::invalid("matmul: bad shape out=" + std::to_string(num_out) + " in=" + std::to_string(num_in));
+  }
+  if (num_tokens == 0) return Status::success();
+  const int threads = num_threads();
+  if (format == WeightFormat::F32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(num_tokens),
+                static_cast<int>(num_out), static_cast<int>(num_in), 1.0f, x, static_cast<int>(num_in),
+                static_cast<const float*>(w), static_cast<int>(num_in), 0.0f, y, static_cast<int>(num_out));
+    return Status::success();
+  }
+  if (num_in % kQuantBlock != 0) {
+    return Status::invalid("matmul: quantized rows need a multiple of 32 inputs, got " + std::to_string(num_in));
+  }
+  const int64_t num_blocks = num_in / kQuantBlock;
+  scratch.quantized.resize(static_cast<size_t>(num_tokens * num_blocks));
+  ActivationBlockQ8* xq = scratch.quantized.data();
+#pragma omp parallel for num_threads(threads) schedule(static) if (num_tokens > 1)
+  for (int64_t t = 0; t < num_tokens; ++t) quantize_activations(x + t * num_in, xq + t * num_blocks, num_in);
+
+  const auto* weights = static_cast<const uint8_t*>(w);
+  const size_t row_bytes = static_cast<size_t>(num_blocks) * block_bytes(format);
+  // NOTE: rows are split over threads; each thread walks its rows for a tile
+  // of tokens so a weight row is reused from L1 across tokens.
+  constexpr int64_t kTokenTile = 64;
+  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
+    const int64_t t1 = std::min(num_tokens, t0 + kTokenTile);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t n = 0; n < num_out; ++n) {
+      const void* row = weights + static_cast<size_t>(n) * row_bytes;
+      for (int64_t t = t0; t < t1; ++t) {
+        y[t * num_out + n] = dot_quantized(format, row, xq + t * num_blocks, num_blocks);
+      }
+    }
+  }
+  return Status::success();
+}
+
+}  // namespace kvs::kernels

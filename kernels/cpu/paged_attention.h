@@ -1,0 +1,59 @@
+#pragma once
+// Causal attention over a packed, padding-free batch, reading K/V through
+// per-sequence block tables (the CPU reference for the GPU prefill and decode
+// kernels, and the CPU backend's kernel).
+#include <cstdint>
+
+#include "kernels/status.h"
+
+namespace kvs::kernels {
+
+// Element type of the KV cache. F16 halves the memory and rounds the way
+// llama.cpp's default cache does: K/V are stored as IEEE half, queries are
+// rounded to half before Q·K, and the softmax weights are rounded to half
+// before they weight V (the precision of ggml's f16 mat-muls). F32 keeps
+// everything in float (used against float32 references).
+enum class KvDType : uint8_t { F16, F32 };
+
+// One layer's K and V cache, each [num_blocks, block_size, num_kv_heads,
+// head_dim] elements of `dtype`. Not owned.
+struct PagedKvLayer {
+  void* k = nullptr;
+  void* v = nullptr;
+  KvDType dtype = KvDType::F32;
+  int64_t num_blocks = 0;
+  int64_t block_size = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+};
+
+// The packed batch. Sequence s owns query rows [cu_query_lens[s],
+// cu_query_lens[s+1]); after this step its cache holds context_lens[s] tokens,
+// the new ones last, so query j of s sits at position
+// context_lens[s] - query_len(s) + j and attends to cache positions
+// [0, that position]. Token p of s lives in block block_tables[s *
+// max_blocks_per_seq + p / block_size] at offset p % block_size.
+struct VarlenBatch {
+  int64_t num_seqs = 0;
+  const int32_t* cu_query_lens = nullptr;  // [num_seqs + 1]
+  const int32_t* context_lens = nullptr;   // [num_seqs]
+  const int32_t* block_tables = nullptr;   // [num_seqs, max_blocks_per_seq]
+  int64_t max_blocks_per_seq = 0;
+};
+
+// Writes K/V rows of num_tokens tokens into their cache slots
+// (slot = block * block_size + offset). k, v: [num_tokens, num_kv_heads *
+// head_dim] with the given row strides (floats).
+Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride, const float* v,
+                int64_t v_row_stride, const int32_t* slot_mapping, int64_t num_tokens);
+
+// out[t, h, :] = softmax(scale * q[t, h] · K[kv(h)]ᵀ) · V[kv(h)] over the
+// causal window, with kv(h) = h / (num_heads / num_kv_heads) (GQA).
+//   q:   [num_query_tokens, q_row_stride], head h at column h * head_dim
+//   out: [num_query_tokens, num_heads * head_dim]
+// Multi-threaded over (token, head). Softmax in float with max subtraction
+// (sum in double); see KvDType for the half-precision roundings.
+Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
+                              const VarlenBatch& batch, int64_t num_heads, float scale);
+
+}  // namespace kvs::kernels

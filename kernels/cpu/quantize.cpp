@@ -1,0 +1,128 @@
+#include "kernels/cpu/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/half.h"
+
+namespace kvs::kernels {
+namespace {
+
+float round_through_fp16(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
+
+}  // namespace
+
+void dequantize_row(WeightFormat format, const void* row, float* out, int64_t n) {
+  const int64_t num_blocks = n / kQuantBlock;
+  switch (format) {
+    case WeightFormat::F32:
+      std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case WeightFormat::Q8_0: {
+      const auto* blocks = static_cast<const BlockQ8_0*>(row);
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (int j = 0; j < kQuantBlock; ++j) out[b * kQuantBlock + j] = blocks[b].q[j] * d;
+      }
+      return;
+    }
+    case WeightFormat::Q4_0: {
+      const auto* blocks = static_cast<const BlockQ4_0*>(row);
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        for (int j = 0; j < kQuantBlock / 2; ++j) {
+          out[b * kQuantBlock + j] = (static_cast<int>(blocks[b].q[j] & 0x0f) - 8) * d;
+          out[b * kQuantBlock + j + 16] = (static_cast<int>(blocks[b].q[j] >> 4) - 8) * d;
+        }
+      }
+      return;
+    }
+    case WeightFormat::Q4_1: {
+      const auto* blocks = static_cast<const BlockQ4_1*>(row);
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        const float d = fp16_to_fp32(blocks[b].d);
+        const float m = fp16_to_fp32(blocks[b].m);
+        for (int j = 0; j < kQuantBlock / 2; ++j) {
+          out[b * kQuantBlock + j] = (blocks[b].q[j] & 0x0f) * d + m;
+          out[b * kQuantBlock + j + 16] = (blocks[b].q[j] >> 4) * d + m;
+        }
+      }
+      return;
+    }
+  }
+}
+
+void quantize_activations(const float* x, ActivationBlockQ8* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* v = x + b * kQuantBlock;
+    float amax = 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(v[j]));
+    const float d = amax / 127.0f;
+    const float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml's SIMD quantizers
+    int32_t sum = 0;
+    for (int j = 0; j < kQuantBlock; ++j) {
+      const int q = static_cast<int>(std::nearbyint(v[j] * inverse));
+      out[b].q[j] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    out[b].d = round_through_fp16(d);
+    out[b].sum_q = sum;
+    out[b].d_times_sum = round_through_fp16(d * static_cast<float>(sum));
+  }
+}
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* v = x + b * kQuantBlock;
+    float amax = 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j) amax = std::max(amax, std::fabs(v[j]));
+    const float d = amax / 127.0f;
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = fp32_to_fp16(d);
+    for (int j = 0; j < kQuantBlock; ++j) out[b].q[j] = static_cast<int8_t>(std::lround(v[j] * inverse));
+  }
+}
+
+void quantize_row_q4_0(const float* x, BlockQ4_0* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* v = x + b * kQuantBlock;
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < kQuantBlock; ++j) {
+      if (std::fabs(v[j]) > amax) {
+        amax = std::fabs(v[j]);
+        max = v[j];
+      }
+    }
+    const float d = max / -8.0f;
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = fp32_to_fp16(d);
+    for (int j = 0; j < kQuantBlock / 2; ++j) {
+      const int lo = std::min(15, static_cast<int>(v[j] * inverse + 8.5f));
+      const int hi = std::min(15, static_cast<int>(v[j + 16] * inverse + 8.5f));
+      out[b].q[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+void quantize_row_q4_1(const float* x, BlockQ4_1* out, int64_t n) {
+  for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* v = x + b * kQuantBlock;
+    float min = v[0], max = v[0];
+    for (int j = 1; j < kQuantBlock; ++j) {
+      min = std::min(min, v[j]);
+      max = std::max(max, v[j]);
+    }
+    const float d = (max - min) / 15.0f;
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = fp32_to_fp16(d);
+    out[b].m = fp32_to_fp16(min);
+    for (int j = 0; j < kQuantBlock / 2; ++j) {
+      const int lo = std::min(15, static_cast<int>((v[j] - min) * inverse + 0.5f));
+      const int hi = std::min(15, static_cast<int>((v[j + 16] - min) * inverse + 0.5f));
+      out[b].q[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+}  // namespace kvs::kernels

@@ -1,0 +1,58 @@
+#include "kernels/cpu/rope.h"
+
+#include <cmath>
+
+namespace kvs::kernels {
+
+std::vector<float> rope_inverse_frequencies(int64_t head_dim, float theta, const std::string& scaling_type,
+                                            float factor, float low_freq_factor, float high_freq_factor,
+                                            int64_t original_max_positions) {
+  const int64_t half = head_dim / 2;
+  std::vector<float> inv_freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    const float exponent = static_cast<float>(2 * i) / static_cast<float>(head_dim);
+    inv_freq[i] = 1.0f / std::pow(theta, exponent);
+  }
+  if (scaling_type == "linear") {
+    for (float& f : inv_freq) f /= factor;
+  } else if (scaling_type == "llama3") {
+    const float pi = 3.14159265358979323846f;
+    const float old_context = static_cast<float>(original_max_positions);
+    const float low_freq_wavelen = old_context / low_freq_factor;
+    const float high_freq_wavelen = old_context / high_freq_factor;
+    for (float& f : inv_freq) {
+      const float wavelen = 2.0f * pi / f;
+      if (wavelen > low_freq_wavelen) {
+        f = f / factor;
+      } else if (wavelen >= high_freq_wavelen) {
+        // medium frequencies: interpolate between scaled and unscaled
+        const float smooth = (old_context / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+        f = (1.0f - smooth) * f / factor + smooth * f;
+      }
+    }
+  }
+  return inv_freq;
+}
+
+void rope_rotate_half(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                      int64_t num_heads, int64_t head_dim, const float* inv_freq) {
+  const int64_t half = head_dim / 2;
+  std::vector<float> cosines(static_cast<size_t>(half)), sines(static_cast<size_t>(half));
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = static_cast<float>(positions[t]) * inv_freq[i];
+      cosines[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      sines[i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+    for (int64_t h = 0; h < num_heads; ++h) {
+      float* head = x + t * row_stride + h * head_dim;
+      for (int64_t i = 0; i < half; ++i) {
+        const float a = head[i], b = head[i + half];
+        head[i] = a * cosines[i] - b * sines[i];
+        head[i + half] = b * cosines[i] + a * sines[i];
+      }
+    }
+  }
+}
+
+}  // namespace kvs::kernels

@@ -1,0 +1,81 @@
+#include "server/cli/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <iostream>
+
+#include "engine/errors.h"
+#include "server/cli/commands.h"
+
+namespace kvs {
+namespace {
+
+void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& action) {
+  CLI::App* cmd = app.add_subcommand("generate", "Generate a continuation (or chat) with the model");
+  cmd->add_option("--model", g.model, "A .gguf file or a Hugging Face folder (default: the bundled SmolLM2)");
+  cmd->add_option("--prompt", g.prompt, "Prompt text; without it, prompts are read from stdin one per line");
+  cmd->add_flag("--chat", g.chat, "Render the prompt as a user message through the chat template");
+  cmd->add_option("--system", g.system, "System message (with --chat)");
+  cmd->add_option("--chat-template", g.chat_template, "Template style to use instead of the model's own");
+  cmd->add_option("--max-tokens", g.max_tokens, "Tokens to generate at most")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", g.sampling.temperature, "0 = greedy (default)");
+  cmd->add_option("--top-p", g.sampling.top_p, "Nucleus sampling mass");
+  cmd->add_option("--top-k", g.sampling.top_k, "Keep the k most likely tokens (0 = off)");
+  cmd->add_option("--min-p", g.sampling.min_p, "Drop tokens below min_p times the top probability");
+  cmd->add_option("--repetition-penalty", g.sampling.repetition_penalty, "1 = off");
+  cmd->add_option("--presence-penalty", g.sampling.presence_penalty, "-2..2");
+  cmd->add_option("--frequency-penalty", g.sampling.frequency_penalty, "-2..2");
+  cmd->add_option_function<uint64_t>(
+      "--seed", [&g](uint64_t seed) { g.sampling.seed = seed, g.sampling.has_seed = true; }, "Sampling seed");
+  cmd->add_flag("--json", g.json, "Print one JSON object with ids, text and timings");
+  cmd->add_option("--threads", g.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--f32-weights", g.f32_weights, "Dequantize weights and compute in float32");
+  cmd->callback([&] { action = [&g] { return run_generate(g); }; });
+}
+
+void add_tokenize(CLI::App& app, TokenizeCommand& t, std::function<int()>& action) {
+  CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text as JSON");
+  cmd->add_option("--model", t.model, "A .gguf file or a Hugging Face folder (default: the bundled SmolLM2)");
+  cmd->add_option("--text", t.text, "Text to tokenize")->required();
+  cmd->add_flag("--special", t.special, "Parse special-token text such as <|im_start|>");
+  cmd->add_flag("--add-special", t.add_special, "Add BOS/EOS where the model's tokenizer does");
+  cmd->callback([&] { action = [&t] { return run_tokenize(t); }; });
+}
+
+void add_export(CLI::App& app, ExportCommand& e, std::function<int()>& action) {
+  CLI::App* cmd = app.add_subcommand("export", "Write a GGUF model out as a Hugging Face folder (F32 safetensors)");
+  cmd->add_option("--model", e.model, "The .gguf file (default: the bundled SmolLM2)");
+  cmd->add_option("--out", e.out_dir, "Output folder (created)")->required();
+  cmd->callback([&] { action = [&e] { return run_export(e); }; });
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"kvserve: an LLM inference server centred on KV-cache management"};
+  app.require_subcommand(1);
+  GenerateCommand generate;
+  TokenizeCommand tokenize;
+  ExportCommand export_command;
+  std::function<int()> action;
+  add_generate(app, generate, action);
+  add_tokenize(app, tokenize, action);
+  add_export(app, export_command, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return action ? action() : 1;
+  } catch (const Error& e) {
+    std::cerr << "kvserve: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "kvserve: internal error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace kvs

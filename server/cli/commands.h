@@ -1,0 +1,40 @@
+#pragma once
+// Options and entry points of the kvserve subcommands. Each run_* returns the
+// process exit status and may throw kvs::Error (run_cli prints it).
+#include <cstdint>
+#include <string>
+
+#include "engine/sampling/sampler.h"
+
+namespace kvs {
+
+struct GenerateCommand {
+  std::string model;          // "" = default model
+  std::string prompt;         // "" = interactive (one prompt per stdin line)
+  bool chat = false;          // render through the chat template
+  std::string system;         // optional system message (chat)
+  std::string chat_template;  // override the model's template by style name
+  int64_t max_tokens = 64;
+  SamplingParams sampling;
+  bool json = false;          // one JSON object instead of streamed text
+  int threads = 0;
+  bool f32_weights = false;   // dequantize weights, compute in F32
+};
+
+struct TokenizeCommand {
+  std::string model;
+  std::string text;
+  bool special = false;     // parse special-token text (e.g. "<|im_start|>")
+  bool add_special = false; // add BOS/EOS as the model's tokenizer says
+};
+
+struct ExportCommand {
+  std::string model;
+  std::string out_dir;
+};
+
+int run_generate(const GenerateCommand& command);
+int run_tokenize(const TokenizeCommand& command);
+int run_export(const ExportCommand& command);
+
+}  // namespace kvs
