@@ -28,11 +28,11 @@ class Tokenizer {
   // Invalid UTF-8 in `text` is replaced by U+FFFD (one per bad byte) first.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
                                       bool parse_special) const = 0;
-  // Concatenated bytes of the tokens; skip_special drops control tokens.
-  // Invalid UTF-8 is kept as is (bytes, not replaced). SentencePiece
+  // Concatenated bytes of the tokens; skip_special drops Control and Unknown
+  // tokens. Invalid UTF-8 is kept as is (bytes, not replaced). SentencePiece
   // vocabularies with add_space_prefix drop the one leading space the prefix
-  // added (HF's Strip decoder), so decode(encode(x)) == x. Throws
-  // InvalidArgument for an id outside the vocabulary.
+  // added (HF's Strip decoder), so decode(encode(x)) == x (NFC(x) where the
+  // spec normalizes). Throws InvalidArgument for an id outside the vocabulary.
   virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special) const = 0;
   // The raw bytes one token stands for (after byte-level / ▁ decoding);
   // special and added tokens are their text. Throws InvalidArgument when out of range.

@@ -230,6 +230,57 @@ void read_model(const json& j, TokenizerSpec& spec) {
   }
 }
 
+// Kind, normalizer and pre-tokenizer regexes from the pipeline components.
+void read_pipeline(const json& j, TokenizerSpec& spec) {
+  Pipeline p;
+  read_normalizer(j.value("normalizer", json()), p);
+  read_pre_tokenizer(j.value("pre_tokenizer", json()), p);
+  read_decoder(j.value("decoder", json()), p);
+  if (p.byte_level) {
+    spec.kind = TokenizerKind::ByteLevelBpe;
+    if (p.escape_spaces || p.prepend) fail("byte-level tokenizer that also escapes spaces as U+2581");
+    // No split regex: the whole text segment is one pre-token.
+    spec.pre_regexes = p.regexes.empty() ? std::vector<std::string>{"(?s:.+)"} : p.regexes;
+    spec.normalizer = p.nfc ? "nfc" : "";
+  } else if (p.spm_hint) {
+    if (!p.escape_spaces) fail("SentencePiece-style tokenizer that does not replace ' ' with U+2581");
+    spec.kind = TokenizerKind::SentencePieceBpe;
+    spec.pre_regexes = p.regexes;
+    spec.normalizer = p.nfc ? "nfc" : "sentencepiece";
+    spec.add_space_prefix = p.prepend;
+  } else {
+    fail("neither byte-level nor SentencePiece-style (no ByteLevel / U+2581 handling found)");
+  }
+}
+
+// unk / bos / eos / pad ids and add_bos / add_eos (tokenizer_config first).
+void read_special_ids(const json& j, const json& config, TokenizerSpec& spec) {
+  std::unordered_map<std::string, int32_t> ids;
+  for (size_t id = spec.tokens.size(); id-- > 0;) ids[spec.tokens[id]] = static_cast<int32_t>(id);
+  auto id_of = [&](const json& node, const char* what) {
+    const std::string text = token_text(node);
+    if (text.empty()) return int32_t{-1};
+    const auto it = ids.find(text);
+    if (it == ids.end()) fail(std::string(what) + " '" + text + "' is not in the vocabulary");
+    return it->second;
+  };
+  spec.unk_id = id_of(j.at("model").value("unk_token", json()), "unk_token");
+  if (spec.unk_id < 0) spec.unk_id = id_of(config.value("unk_token", json()), "unk_token");
+  if (spec.unk_id >= 0) spec.token_types[spec.unk_id] = TokenType::Unknown;
+
+  const SpecialIds template_ids = read_post_processor(j.value("post_processor", json()), ids);
+  spec.bos_id = id_of(config.value("bos_token", json()), "bos_token");
+  spec.eos_id = id_of(config.value("eos_token", json()), "eos_token");
+  spec.pad_id = id_of(config.value("pad_token", json()), "pad_token");
+  if (spec.bos_id < 0) spec.bos_id = template_ids.bos;
+  if (spec.eos_id < 0) spec.eos_id = template_ids.eos;
+  auto flag = [&](const char* key, bool fallback) {
+    return config.contains(key) && config[key].is_boolean() ? config[key].get<bool>() : fallback;
+  };
+  spec.add_bos = flag("add_bos_token", template_ids.add_bos);
+  spec.add_eos = flag("add_eos_token", template_ids.add_eos);
+}
+
 }  // namespace
 
 TokenizerSpec tokenizer_spec_from_json(const std::string& tokenizer_json,
@@ -245,53 +296,8 @@ TokenizerSpec tokenizer_spec_from_json(const std::string& tokenizer_json,
   TokenizerSpec spec;
   try {
     read_model(j, spec);
-    Pipeline p;
-    read_normalizer(j.value("normalizer", json()), p);
-    read_pre_tokenizer(j.value("pre_tokenizer", json()), p);
-    read_decoder(j.value("decoder", json()), p);
-    if (p.byte_level) {
-      spec.kind = TokenizerKind::ByteLevelBpe;
-      if (p.escape_spaces || p.prepend) fail("byte-level tokenizer that also escapes spaces as U+2581");
-      // No split regex: the whole text segment is one pre-token.
-      spec.pre_regexes = p.regexes.empty() ? std::vector<std::string>{"(?s:.+)"} : p.regexes;
-      spec.normalizer = p.nfc ? "nfc" : "";
-    } else if (p.spm_hint) {
-      if (!p.escape_spaces) fail("SentencePiece-style tokenizer that does not replace ' ' with U+2581");
-      spec.kind = TokenizerKind::SentencePieceBpe;
-      spec.pre_regexes = p.regexes;
-      spec.normalizer = p.nfc ? "nfc" : "sentencepiece";
-      spec.add_space_prefix = p.prepend;
-    } else {
-      fail("neither byte-level nor SentencePiece-style (no ByteLevel / U+2581 handling found)");
-    }
-
-    std::unordered_map<std::string, int32_t> ids;
-    for (size_t id = spec.tokens.size(); id-- > 0;) ids[spec.tokens[id]] = static_cast<int32_t>(id);
-    auto id_of = [&](const json& node, const char* what) {
-      const std::string text = token_text(node);
-      if (text.empty()) return int32_t{-1};
-      const auto it = ids.find(text);
-      if (it == ids.end()) fail(std::string(what) + " '" + text + "' is not in the vocabulary");
-      return it->second;
-    };
-
-    const json& model = j.at("model");
-    spec.unk_id = id_of(model.value("unk_token", json()), "unk_token");
-    if (spec.unk_id < 0) spec.unk_id = id_of(config.value("unk_token", json()), "unk_token");
-    if (spec.unk_id >= 0) spec.token_types[spec.unk_id] = TokenType::Unknown;
-
-    const SpecialIds template_ids = read_post_processor(j.value("post_processor", json()), ids);
-    spec.bos_id = config.contains("bos_token") ? id_of(config["bos_token"], "bos_token") : template_ids.bos;
-    spec.eos_id = config.contains("eos_token") ? id_of(config["eos_token"], "eos_token") : template_ids.eos;
-    spec.pad_id = id_of(config.value("pad_token", json()), "pad_token");
-    if (spec.bos_id < 0) spec.bos_id = template_ids.bos;
-    if (spec.eos_id < 0) spec.eos_id = template_ids.eos;
-    spec.add_bos = config.contains("add_bos_token") && config["add_bos_token"].is_boolean()
-                       ? config["add_bos_token"].get<bool>()
-                       : template_ids.add_bos;
-    spec.add_eos = config.contains("add_eos_token") && config["add_eos_token"].is_boolean()
-                       ? config["add_eos_token"].get<bool>()
-                       : template_ids.add_eos;
+    read_pipeline(j, spec);
+    read_special_ids(j, config, spec);
   } catch (const json::exception& e) {
     throw ModelLoadError(std::string("tokenizer.json: unexpected structure: ") + e.what());
   }

@@ -20,11 +20,15 @@ enum class TokenType : int32_t {
 struct TokenizerSpec {
   TokenizerKind kind = TokenizerKind::ByteLevelBpe;
   std::vector<std::string> tokens;      // id -> token string as stored in the vocab
-  std::vector<TokenType> token_types;   // same length as tokens (Normal if unknown)
-  std::vector<float> scores;            // SentencePiece scores; may be empty
-  std::vector<std::string> merges;      // "left right", highest priority first; may be empty for SPM with scores
-  // Pre-tokenizer: split regexes applied in order (PCRE2 syntax). Empty means
-  // derive them from `pre_name` (GGUF's tokenizer.ggml.pre).
+  std::vector<TokenType> token_types;   // same length as tokens (create() fills Normal if empty)
+  std::vector<float> scores;            // SentencePiece scores; one per token when merges is empty
+  // "left right", highest priority first. Empty on a SentencePieceBpe spec
+  // means: merge by `scores` (llama.cpp's SPM rule for GGUF "llama" vocabularies).
+  std::vector<std::string> merges;
+  // Pre-tokenizer: split regexes applied in order (PCRE2 syntax; see
+  // RegexSplitter). Empty means derive them from `pre_name` (GGUF's
+  // tokenizer.ggml.pre) for ByteLevelBpe, and no split for SentencePieceBpe
+  // (whose regexes, if any, see the "▁"-escaped text).
   std::string pre_name;                 // e.g. "smollm", "llama3", "qwen2", "default"
   std::vector<std::string> pre_regexes;
   // "" | "nfc" | "sentencepiece". SentencePieceBpe always replaces ' ' with "▁"

@@ -31,6 +31,8 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
   cmd->add_flag("--json", g.json, "Print one JSON object with ids, text and timings");
   cmd->add_option("--threads", g.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--f32-weights", g.f32_weights, "Dequantize weights and compute in float32");
+  cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype, "KV cache element type")
+      ->check(CLI::IsMember({"f16", "f32"}));
   cmd->callback([&] { action = [&g] { return run_generate(g); }; });
 }
 

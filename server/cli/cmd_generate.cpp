@@ -26,6 +26,7 @@ std::string generate_one(ModelBundle& bundle, const GenerateCommand& command, co
   options.max_tokens = command.max_tokens;
   options.sampling = command.sampling;
   options.stop_token_ids = bundle.stop_token_ids();
+  options.kv_dtype = command.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
   IncrementalDetokenizer detokenizer(*bundle.tokenizer, /*skip_special=*/true);
   std::string text;
   const auto on_token = [&](int32_t id) {

@@ -19,6 +19,7 @@ struct GenerateCommand {
   bool json = false;          // one JSON object instead of streamed text
   int threads = 0;
   bool f32_weights = false;   // dequantize weights, compute in F32
+  std::string kv_cache_dtype = "f16";  // "f16" | "f32"
 };
 
 struct TokenizeCommand {

@@ -1,0 +1,131 @@
+// The real `kvserve` binary on the real default model: generate, chat,
+// tokenize, export, and clear errors with a non-zero exit on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "engine/loader/loaded_model.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "tests/common/test_paths.h"
+
+namespace kvs {
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `kvserve ARGS` (ARGS already shell-quoted), stdin from /dev/null.
+CliRun kvserve(const std::string& args) {
+  const std::string dir = test::make_temp_dir("cli");
+  const std::string command = test::binary_dir() + "/kvserve " + args + " </dev/null >" + dir + "/out 2>" + dir + "/err";
+  const int status = std::system(command.c_str());
+  CliRun run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.out = test::read_file(dir + "/out");
+  run.err = test::read_file(dir + "/err");
+  std::filesystem::remove_all(dir);
+  return run;
+}
+
+TEST(CliTest, GenerateContinuesWithParis) {
+  const CliRun run = kvserve("generate --prompt 'The capital of France is' --max-tokens 8");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("Paris"), std::string::npos) << run.out;
+}
+
+TEST(CliTest, ChatAnswersThroughTheTemplate) {
+  const CliRun run = kvserve("generate --chat --prompt 'What is the capital of Germany?' --max-tokens 24");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("Berlin"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("<|im_end|>"), std::string::npos) << "special tokens are not printed";
+}
+
+TEST(CliTest, JsonOutputCarriesIdsTextAndTimings) {
+  const CliRun run = kvserve("generate --prompt 'Once upon a time' --max-tokens 6 --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const nlohmann::json out = nlohmann::json::parse(run.out);
+  EXPECT_EQ(out["token_ids"].size(), 6u);
+  EXPECT_EQ(out["finish_reason"], "length");
+  EXPECT_EQ(out["usage"]["completion_tokens"], 6);
+  EXPECT_GT(out["timings"]["decode_tokens_per_second"].get<double>(), 0.0);
+  EXPECT_FALSE(out["text"].get<std::string>().empty());
+}
+
+TEST(CliTest, SameSeedSameSamplesDifferentSeedDifferentSamples) {
+  const std::string base = "generate --prompt 'My favourite animal is' --max-tokens 24 --temperature 1.0 --json --seed ";
+  const nlohmann::json a = nlohmann::json::parse(kvserve(base + "7").out);
+  const nlohmann::json b = nlohmann::json::parse(kvserve(base + "7").out);
+  const nlohmann::json c = nlohmann::json::parse(kvserve(base + "8").out);
+  EXPECT_EQ(a["token_ids"], b["token_ids"]);
+  EXPECT_NE(a["token_ids"], c["token_ids"]);
+}
+
+TEST(CliTest, TokenizePrintsTheTokenizersIds) {
+  const CliRun run = kvserve("tokenize --text 'Hello, world! Ünïcode 🙂'");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto loaded = load_model(test::default_model());
+  const auto tokenizer = Tokenizer::create(loaded->tokenizer);
+  EXPECT_EQ(nlohmann::json::parse(run.out).get<std::vector<int32_t>>(),
+            tokenizer->encode("Hello, world! Ünïcode 🙂", false, false));
+}
+
+TEST(CliTest, MissingModelIsAClearError) {
+  const CliRun run = kvserve("generate --model /nonexistent/model.gguf --prompt hi");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("kvserve: error:"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("/nonexistent/model.gguf"), std::string::npos) << run.err;
+}
+
+TEST(CliTest, TruncatedRealModelIsAClearError) {
+  const std::string dir = test::make_temp_dir("truncated");
+  const std::string path = dir + "/truncated.gguf";
+  {
+    std::ifstream in(test::default_model(), std::ios::binary);
+    std::string head(50 * 1024 * 1024, '\0');  // half of the file: cut inside the tensor data
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    std::ofstream(path, std::ios::binary).write(head.data(), in.gcount());
+  }
+  const CliRun run = kvserve("generate --model " + path + " --prompt hi");
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("kvserve: error:"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("truncated"), std::string::npos) << run.err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CliTest, BadSamplingParametersAreRejected) {
+  CliRun run = kvserve("generate --prompt hi --temperature -1");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("temperature"), std::string::npos) << run.err;
+  run = kvserve("generate --prompt hi --top-p 0");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("top_p"), std::string::npos) << run.err;
+  run = kvserve("generate --prompt hi --max-tokens -3");
+  EXPECT_NE(run.exit_code, 0);
+  run = kvserve("generate --prompt hi --chat-template no-such-style --chat");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("no-such-style"), std::string::npos) << run.err;
+}
+
+TEST(CliTest, ExportWritesAFolderThatLoads) {
+  const std::string dir = test::make_temp_dir("cli-export");
+  const CliRun run = kvserve("export --out " + dir + "/hf");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/hf/" + file)) << file;
+  }
+  const CliRun generated = kvserve("generate --model " + dir + "/hf --prompt 'The capital of France is' --max-tokens 8");
+  EXPECT_EQ(generated.exit_code, 0) << generated.err;
+  EXPECT_NE(generated.out.find("Paris"), std::string::npos) << generated.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kvs
