@@ -95,6 +95,7 @@ std::shared_ptr<const LoadedModel> load_gguf_model(const std::string& path) {
   storage->files.push_back(file);
   auto model = std::make_shared<LoadedModel>();
   model->source_path = path;
+  model->from_gguf = true;
   model->config = model_config_from_gguf(*file);
   for (const GgufTensorInfo& info : file->tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // folded into config.rope_scaling

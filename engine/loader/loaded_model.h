@@ -30,6 +30,7 @@ struct LoadedModel {
   TokenizerSpec tokenizer;
   std::string chat_template;  // Jinja source, empty if the model ships none
   std::string source_path;    // the file or folder it was loaded from
+  bool from_gguf = false;     // loaded from a GGUF file (llama.cpp's format)
   std::shared_ptr<void> storage;
 
   // Throws ModelLoadError if the tensor is missing.

@@ -47,7 +47,7 @@ LinearWeight LinearWeight::from_tensors(const std::vector<const WeightTensor*>& 
   LinearWeight weight;
   if (parts.empty()) throw ModelLoadError("linear weight with no tensors");
   weight.num_in = parts[0]->cols();
-  kernels::WeightFormat first_format;
+  kernels::WeightFormat first_format = kernels::WeightFormat::F32;
   bool keep_quantized = !dequantize && quantized_format(parts[0]->dtype, &first_format);
   for (const WeightTensor* part : parts) {
     if (part->shape.size() != 2 || part->cols() != weight.num_in) {
@@ -95,13 +95,18 @@ void LinearWeight::apply(const float* x, int64_t num_tokens, float* y, kernels::
 }
 
 void LinearWeight::row_to_float(int64_t index, float* out) const {
-  const size_t row_bytes = format == kernels::WeightFormat::F32
-                               ? static_cast<size_t>(num_in) * sizeof(float)
-                               : dtype_row_bytes(format == kernels::WeightFormat::Q8_0   ? DType::Q8_0
-                                                 : format == kernels::WeightFormat::Q4_0 ? DType::Q4_0
-                                                                                         : DType::Q4_1,
-                                                 num_in);
-  kernels::dequantize_row(format, static_cast<const uint8_t*>(data) + static_cast<size_t>(index) * row_bytes, out, num_in);
+  kernels::dequantize_row(format, static_cast<const uint8_t*>(data) + static_cast<size_t>(index) * row_bytes(), out,
+                          num_in);
+}
+
+size_t LinearWeight::row_bytes() const {
+  switch (format) {
+    case kernels::WeightFormat::F32: return static_cast<size_t>(num_in) * sizeof(float);
+    case kernels::WeightFormat::Q8_0: return dtype_row_bytes(DType::Q8_0, num_in);
+    case kernels::WeightFormat::Q4_0: return dtype_row_bytes(DType::Q4_0, num_in);
+    case kernels::WeightFormat::Q4_1: return dtype_row_bytes(DType::Q4_1, num_in);
+  }
+  return 0;
 }
 
 std::vector<float> tensor_to_floats(const WeightTensor& tensor) {

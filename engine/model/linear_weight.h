@@ -32,6 +32,8 @@ struct LinearWeight {
   void apply(const float* x, int64_t num_tokens, float* y, kernels::MatmulScratch& scratch) const;
   // Row `index` as floats (for embedding lookups).
   void row_to_float(int64_t index, float* out) const;
+  // Bytes of one row in `format`.
+  size_t row_bytes() const;
 };
 
 // A 1-D tensor (norm weight, bias) converted to floats.

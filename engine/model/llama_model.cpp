@@ -1,9 +1,12 @@
 #include "engine/model/llama_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "engine/errors.h"
+#include "engine/loader/gguf_rope_freqs.h"
+#include "engine/loader/rope_permutation.h"
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/rmsnorm.h"
@@ -16,6 +19,32 @@ std::string layer_name(int64_t index, const std::string& suffix) {
   return "model.layers." + std::to_string(index) + "." + suffix;
 }
 
+bool use_llamacpp_rope(const LoadedModel& model, const ModelOptions& options) {
+  if (model.config.architecture != "llama") return false;
+  switch (options.numerics) {
+    case ModelOptions::Numerics::kLlamaCpp: return true;
+    case ModelOptions::Numerics::kHuggingFace: return false;
+    case ModelOptions::Numerics::kAuto: return model.from_gguf && !options.dequantize_weights;
+  }
+  return false;
+}
+
+// Puts the Q and K rows of a fused [q; k; v] weight into llama.cpp's
+// interleaved RoPE order (rope_permutation.h). Llama has no QKV bias
+// (ModelConfig::validate), so there is none to reorder.
+void interleave_qk_rows(LinearWeight& qkv, const ModelConfig& c) {
+  const size_t row = qkv.row_bytes();
+  const auto* src = static_cast<const uint8_t*>(qkv.data);
+  auto owned = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(qkv.num_out) * row);
+  const int64_t q_rows = c.num_heads * c.head_dim, k_rows = c.num_kv_heads * c.head_dim;
+  const size_t k_offset = static_cast<size_t>(q_rows) * row, v_offset = k_offset + static_cast<size_t>(k_rows) * row;
+  interleave_rope_rows(src, owned->data(), q_rows, row, c.num_heads);
+  interleave_rope_rows(src + k_offset, owned->data() + k_offset, k_rows, row, c.num_kv_heads);
+  std::copy(src + v_offset, src + owned->size(), owned->data() + v_offset);
+  qkv.owned = owned;
+  qkv.data = owned->data();
+}
+
 }  // namespace
 
 LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options)
@@ -24,6 +53,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
   const ModelConfig& c = model_->config;
   c.validate();
   const bool dequantize = options.dequantize_weights;
+  llamacpp_rope_ = use_llamacpp_rope(*model_, options);
   embedding_ = LinearWeight::from_tensors({&model_->tensor("model.embed_tokens.weight")}, dequantize);
   lm_head_ = c.tie_word_embeddings ? embedding_
                                    : LinearWeight::from_tensors({&model_->tensor("lm_head.weight")}, dequantize);
@@ -36,6 +66,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
                                             &model_->tensor(layer_name(i, "self_attn.k_proj.weight")),
                                             &model_->tensor(layer_name(i, "self_attn.v_proj.weight"))},
                                            dequantize);
+    if (llamacpp_rope_) interleave_qk_rows(layer.qkv, c);
     layer.o = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "self_attn.o_proj.weight"))}, dequantize);
     layer.gate_up = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "mlp.gate_proj.weight")),
                                                 &model_->tensor(layer_name(i, "mlp.up_proj.weight"))},
@@ -52,6 +83,14 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
   inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling.type, c.rope_scaling.factor,
                                                 c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
                                                 c.rope_scaling.original_max_position_embeddings);
+  // llama.cpp's form of the same scaling: a frequency scale for "linear", the
+  // converter's per-dimension divisors (rope_freqs.weight) for "llama3".
+  if (c.rope_scaling.type == "linear") rope_freq_scale_ = 1.0f / c.rope_scaling.factor;
+  if (c.rope_scaling.type == "llama3") {
+    for (double d : llama3_rope_divisors(c.rope_scaling, c.rope_theta, c.head_dim)) {
+      rope_freq_factors_.push_back(static_cast<float>(d));
+    }
+  }
 }
 
 void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) const {
@@ -147,8 +186,17 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   float* q = qkv_.data();
   float* k = qkv_.data() + q_width;
   float* v = qkv_.data() + q_width + kv_width;
-  kernels::rope_rotate_half(q, row, batch.positions.data(), T, c.num_heads, c.head_dim, inv_freq_.data());
-  kernels::rope_rotate_half(k, row, batch.positions.data(), T, c.num_kv_heads, c.head_dim, inv_freq_.data());
+  if (llamacpp_rope_) {
+    kernels::RopeLlamaCppParams rope;
+    rope.base = c.rope_theta;
+    rope.freq_scale = rope_freq_scale_;
+    rope.freq_factors = rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data();
+    kernels::rope_interleaved_llamacpp(q, row, batch.positions.data(), T, c.num_heads, c.head_dim, rope);
+    kernels::rope_interleaved_llamacpp(k, row, batch.positions.data(), T, c.num_kv_heads, c.head_dim, rope);
+  } else {
+    kernels::rope_rotate_half(q, row, batch.positions.data(), T, c.num_heads, c.head_dim, inv_freq_.data());
+    kernels::rope_rotate_half(k, row, batch.positions.data(), T, c.num_kv_heads, c.head_dim, inv_freq_.data());
+  }
   const kernels::PagedKvLayer cache = kv.layer(index);
   kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots.data(), T);
   if (!status.ok()) throw Error(status.message);

@@ -19,6 +19,20 @@ struct ModelOptions {
   // compare a GGUF with its F32 safetensors export exactly.
   bool dequantize_weights = false;
   int num_threads = 0;  // 0 = all cores
+
+  // Whose RoPE arithmetic to follow (the two round differently; the math is the same).
+  //   kLlamaCpp: Llama-architecture Q/K rows kept in the GGUF's interleaved
+  //     order and rotated by rope_interleaved_llamacpp, llama.cpp's angle
+  //     arithmetic (Qwen2 keeps kHuggingFace's rotate-half).
+  //   kHuggingFace: HF row order, rope_rotate_half with accurately evaluated
+  //     angles (what the float32 HF references need).
+  //   kAuto: kLlamaCpp for a GGUF run on its own weights (what llama.cpp
+  //     computes for that file), kHuggingFace for HF folders and with
+  //     dequantize_weights (compared with the GGUF's F32 export).
+  // The other kernels (norms, SiLU, quantized matmuls, the F16 KV cache) round
+  // as llama.cpp's CPU backend in every mode.
+  enum class Numerics : uint8_t { kAuto, kHuggingFace, kLlamaCpp };
+  Numerics numerics = Numerics::kAuto;
 };
 
 // Ownership: shares the LoadedModel (weights may point into it).
@@ -53,7 +67,10 @@ class LlamaModel {
   std::vector<Layer> layers_;
   LinearWeight embedding_, lm_head_;
   std::vector<float> final_norm_;
-  std::vector<float> inv_freq_;
+  std::vector<float> inv_freq_;  // rope_rotate_half's frequencies
+  bool llamacpp_rope_ = false;   // Q/K interleaved, rope_interleaved_llamacpp
+  float rope_freq_scale_ = 1.0f;
+  std::vector<float> rope_freq_factors_;  // empty or head_dim / 2 divisors
   kernels::MatmulScratch scratch_;
   // Activations, [num_tokens, width] each; resized per step.
   std::vector<float> hidden_, normed_, qkv_, attention_, projected_, gate_up_;

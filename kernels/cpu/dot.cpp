@@ -1,5 +1,7 @@
 #include "kernels/cpu/dot.h"
 
+#include <cmath>
+
 #include "kernels/cpu/half.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -78,7 +80,8 @@ float dot_q4_1(const BlockQ4_1* w, const ActivationBlockQ8* x, int64_t num_block
     const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].q));
     const __m256 products = dot_unsigned_signed(unpack_nibbles(w[b].q), xq);
     acc = _mm256_fmadd_ps(products, _mm256_set1_ps(fp16_to_fp32(w[b].d) * x[b].d), acc);
-    offsets += fp16_to_fp32(w[b].m) * x[b].d_times_sum;
+    // NOTE: fused, as GCC compiles llama.cpp's `summs += m * s`.
+    offsets = std::fma(fp16_to_fp32(w[b].m), x[b].d_times_sum, offsets);
   }
   return horizontal_sum(acc) + offsets;
 }

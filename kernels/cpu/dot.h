@@ -9,7 +9,10 @@ namespace kvs::kernels {
 
 // w_row: `num_blocks` blocks of `format` (Q8_0, Q4_0 or Q4_1; not F32).
 // x: `num_blocks` activation blocks from quantize_activations().
-// Uses AVX2 when the build targets it; otherwise the reference below.
+// Uses AVX2 when the build targets it; otherwise the reference below. The
+// Q4_1 and Q8_0 AVX2 paths round exactly as llama.cpp's x86
+// ggml_vec_dot_q4_1_q8_1 / ggml_vec_dot_q8_0_q8_0 (8-lane float accumulator,
+// its horizontal sum, Q4_1's offsets summed with fused multiply-adds).
 float dot_quantized(WeightFormat format, const void* w_row, const ActivationBlockQ8* x,
                     int64_t num_blocks);
 

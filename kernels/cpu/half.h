@@ -64,6 +64,20 @@ inline uint16_t fp32_to_fp16(float value) {
   return static_cast<uint16_t>(half);
 }
 
+// The value of x rounded to the nearest half (ties to even), as a float.
+inline float round_to_half(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+
+// n halves -> n floats (exact).
+inline void half_row_to_float(const uint16_t* h, float* out, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  }
+#endif
+  for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
+}
+
 inline float bf16_to_fp32(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float out;

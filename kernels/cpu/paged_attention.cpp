@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/attention_half.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matmul.h"
 
@@ -21,11 +22,6 @@ Status check_cache(const PagedKvLayer& cache) {
   }
   return Status::success();
 }
-
-inline float load(const float* p, int64_t i) { return p[i]; }
-inline float load(const uint16_t* p, int64_t i) { return fp16_to_fp32(p[i]); }
-inline float round_like(const float*, float x) { return x; }
-inline float round_like(const uint16_t*, float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
 
 inline void store_row(float* dst, const float* src, int64_t n) {
   std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
@@ -50,20 +46,18 @@ Status write_kv_typed(const PagedKvLayer& cache, const float* k, int64_t k_row_s
   return Status::success();
 }
 
-// One (query token, head): out = softmax(scale q·Kᵀ) V over `window` positions.
-template <typename T>
-void attend_one(const float* qh, const T* keys, const T* values, const int32_t* table, int64_t block_size,
-                int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window, float scale,
-                std::vector<float>& query, std::vector<float>& scores, float* out) {
-  query.resize(static_cast<size_t>(head_dim));
-  for (int64_t i = 0; i < head_dim; ++i) query[i] = round_like(keys, qh[i]);
+// One (query token, head) over a float cache: out = softmax(scale q·Kᵀ) V over
+// `window` positions, sums of exponentials in double.
+void attend_one_float(const float* qh, const float* keys, const float* values, const int32_t* table,
+                      int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
+                      float scale, std::vector<float>& scores, float* out) {
   scores.resize(static_cast<size_t>(window));
   float max_score = -INFINITY;
   for (int64_t p = 0; p < window; ++p) {
     const int64_t slot = static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size;
-    const T* kp = keys + slot * kv_row + kv_offset;
+    const float* kp = keys + slot * kv_row + kv_offset;
     float dot = 0.0f;
-    for (int64_t i = 0; i < head_dim; ++i) dot += query[i] * load(kp, i);
+    for (int64_t i = 0; i < head_dim; ++i) dot += qh[i] * kp[i];
     scores[p] = dot * scale;
     max_score = std::max(max_score, scores[p]);
   }
@@ -76,33 +70,41 @@ void attend_one(const float* qh, const T* keys, const T* values, const int32_t* 
   std::fill(out, out + head_dim, 0.0f);
   for (int64_t p = 0; p < window; ++p) {
     const int64_t slot = static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size;
-    const T* vp = values + slot * kv_row + kv_offset;
-    const float weight = round_like(keys, scores[p] * inverse_sum);
-    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * load(vp, i);
+    const float* vp = values + slot * kv_row + kv_offset;
+    const float weight = scores[p] * inverse_sum;
+    for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * vp[i];
   }
 }
 
-template <typename T>
-void attention_typed(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
-                     const VarlenBatch& batch, int64_t num_heads, float scale, const std::vector<int32_t>& row_seq) {
+void attention_all(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
+                   const VarlenBatch& batch, int64_t num_heads, float scale, const std::vector<int32_t>& row_seq) {
   const int64_t head_dim = cache.head_dim;
   const int64_t group = num_heads / cache.num_kv_heads;
   const int64_t kv_row = cache.num_kv_heads * head_dim;
   const int64_t work = static_cast<int64_t>(row_seq.size()) * num_heads;
-  const T* keys = static_cast<const T*>(cache.k);
-  const T* values = static_cast<const T*>(cache.v);
+  const bool half = cache.dtype == KvDType::F16;
 #pragma omp parallel num_threads(num_threads())
   {
-    std::vector<float> query, scores;
+    std::vector<float> scores;
+    HalfAttentionScratch half_scratch;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < work; ++item) {
       const int64_t t = item / num_heads, h = item % num_heads;
       const int64_t s = row_seq[t];
       const int64_t query_len = batch.cu_query_lens[s + 1] - batch.cu_query_lens[s];
       const int64_t position = batch.context_lens[s] - query_len + (t - batch.cu_query_lens[s]);
-      attend_one(q + t * q_row_stride + h * head_dim, keys, values, batch.block_tables + s * batch.max_blocks_per_seq,
-                 cache.block_size, kv_row, (h / group) * head_dim, head_dim, position + 1, scale, query, scores,
-                 out + (t * num_heads + h) * head_dim);
+      const float* qh = q + t * q_row_stride + h * head_dim;
+      const int32_t* table = batch.block_tables + s * batch.max_blocks_per_seq;
+      const int64_t kv_offset = (h / group) * head_dim;
+      float* oh = out + (t * num_heads + h) * head_dim;
+      if (half) {
+        const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
+        attend_one_half(qh, static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
+                        cache.block_size, kv_row, kv_offset, head_dim, position + 1, scale, order, half_scratch, oh);
+      } else {
+        attend_one_float(qh, static_cast<const float*>(cache.k), static_cast<const float*>(cache.v), table,
+                         cache.block_size, kv_row, kv_offset, head_dim, position + 1, scale, scores, oh);
+      }
     }
   }
 }
@@ -135,11 +137,7 @@ Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, 
   for (int64_t s = 0; s < batch.num_seqs; ++s) {
     for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) row_seq[t] = static_cast<int32_t>(s);
   }
-  if (cache.dtype == KvDType::F16) {
-    attention_typed<uint16_t>(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq);
-  } else {
-    attention_typed<float>(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq);
-  }
+  attention_all(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq);
   return Status::success();
 }
 

@@ -8,11 +8,12 @@
 
 namespace kvs::kernels {
 
-// Element type of the KV cache. F16 halves the memory and rounds the way
-// llama.cpp's default cache does: K/V are stored as IEEE half, queries are
-// rounded to half before Q·K, and the softmax weights are rounded to half
-// before they weight V (the precision of ggml's f16 mat-muls). F32 keeps
-// everything in float (used against float32 references).
+// Element type of the KV cache. F16 halves the memory and rounds, step for
+// step, as llama.cpp's CPU backend (AVX-512 build) does with its default f16
+// cache and flash attention off: K/V stored as IEEE half, queries and softmax
+// weights rounded to half, ggml's orders of accumulation and its exp
+// (attention_half.h). F32 keeps everything in float (used against float32
+// references).
 enum class KvDType : uint8_t { F16, F32 };
 
 // One layer's K and V cache, each [num_blocks, block_size, num_kv_heads,
@@ -51,8 +52,11 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 // causal window, with kv(h) = h / (num_heads / num_kv_heads) (GQA).
 //   q:   [num_query_tokens, q_row_stride], head h at column h * head_dim
 //   out: [num_query_tokens, num_heads * head_dim]
-// Multi-threaded over (token, head). Softmax in float with max subtraction
-// (sum in double); see KvDType for the half-precision roundings.
+// Multi-threaded over (token, head); each output depends only on its own
+// sequence, never on the rest of the batch. F32: softmax in float with max
+// subtraction, sum in double. F16: attend_one_half, in llama.cpp's batched
+// (tinyBLAS) order for sequences with >= 2 new tokens in this step and its
+// single-token (vec_dot) order for sequences with one.
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
                               const VarlenBatch& batch, int64_t num_heads, float scale);
 

@@ -4,8 +4,9 @@
 
 namespace kvs::kernels {
 
-// x, out: [num_rows, dim] (may alias); weight: [dim]. The mean of squares is
-// accumulated in double.
+// x, out: [num_rows, dim] (may alias); weight: [dim]. Rounds as llama.cpp's
+// CPU backend: each square is a float product, the squares are summed in
+// double, scale = 1 / sqrtf(float(sum / dim) + eps), out = (x * scale) * weight.
 void rmsnorm(const float* x, const float* weight, float* out, int64_t num_rows, int64_t dim, float eps);
 
 // residual += delta, elementwise over n floats.

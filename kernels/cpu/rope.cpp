@@ -55,4 +55,30 @@ void rope_rotate_half(float* x, int64_t row_stride, const int32_t* positions, in
   }
 }
 
+
+void rope_interleaved_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                               int64_t num_heads, int64_t head_dim, const RopeLlamaCppParams& params) {
+  const int64_t num_pairs = head_dim / 2;
+  const float theta_scale = std::pow(params.base, -2.0f / static_cast<float>(head_dim));
+  std::vector<float> cosines(static_cast<size_t>(num_pairs)), sines(static_cast<size_t>(num_pairs));
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    float theta = static_cast<float>(positions[t]);
+    for (int64_t i = 0; i < num_pairs; ++i) {
+      const float factor = params.freq_factors != nullptr ? params.freq_factors[i] : 1.0f;
+      const float angle = params.freq_scale * (theta / factor);
+      cosines[i] = std::cos(angle);
+      sines[i] = std::sin(angle);
+      theta *= theta_scale;
+    }
+    for (int64_t h = 0; h < num_heads; ++h) {
+      float* head = x + t * row_stride + h * head_dim;
+      for (int64_t i = 0; i < num_pairs; ++i) {
+        const float x0 = head[2 * i], x1 = head[2 * i + 1];
+        head[2 * i] = std::fma(x0, cosines[i], -(x1 * sines[i]));
+        head[2 * i + 1] = std::fma(x0, sines[i], x1 * cosines[i]);
+      }
+    }
+  }
+}
+
 }  // namespace kvs::kernels

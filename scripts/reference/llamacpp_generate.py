@@ -10,6 +10,7 @@ so a divergence can be judged (near-tie or not).
 """
 import argparse
 import json
+import os
 
 import llama_cpp
 import numpy as np
@@ -60,6 +61,7 @@ def main():
         cases.append({"kind": "chat", "messages": messages, "rendered": rendered, "prompt_ids": ids})
     for case in cases:
         case["tokens"], case["top_logits"] = greedy(llm, case["prompt_ids"], args.tokens)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump({"llama_cpp_version": llama_cpp.__version__, "threads": args.threads, "cases": cases}, f,
                   ensure_ascii=False)

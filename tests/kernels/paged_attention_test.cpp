@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cpu/attention_half.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/paged_attention.h"
 
@@ -116,6 +117,85 @@ TEST(PagedAttentionTest, MultiHeadWithoutGqa) { run_case({3, 3, 32, 1, {2}, {3}}
 TEST(PagedAttentionTest, HalfPrecisionCacheMixedBatch) {
   run_case({9, 3, 64, 16, {0, 40, 17, 0}, {1, 1, 9, 33}}, KvDType::F16);
   run_case({6, 2, 8, 5, {123}, {1}}, KvDType::F16);
+}
+
+TEST(HalfAttentionTest, DotOrdersFollowLlamaCppsTwoMatmulPaths) {
+  // 2^24 + 1 rounds back to 2^24. Elements 0, 16 and 48 share tinyBLAS lane 0
+  // (added one after the other: both ones are lost); ggml_vec_dot_f16 puts
+  // them in accumulators 0, 1, 3 and adds 1 + 1 before 2^24.
+  std::vector<float> a(64, 0.0f), b(64, 1.0f);
+  a[0] = 16777216.0f;
+  a[16] = 1.0f;
+  a[48] = 1.0f;
+  EXPECT_EQ(dot_halves(a.data(), b.data(), 64, HalfMatmulOrder::kBatched), 16777216.0f);
+  EXPECT_EQ(dot_halves(a.data(), b.data(), 64, HalfMatmulOrder::kSingle), 16777218.0f);
+  // A length tinyBLAS cannot take (not a multiple of 16) uses the single order;
+  // past the last block of 64 the sum is in double.
+  std::vector<float> c(72, 0.0f), d(72, 1.0f);
+  c[0] = 16777216.0f;
+  c[64] = 1.0f;
+  c[65] = 1.0f;
+  EXPECT_EQ(dot_halves(c.data(), d.data(), 72, HalfMatmulOrder::kBatched), 16777218.0f);
+}
+
+// One sequence of `len` cached tokens (one block) and its attention for the
+// last `query_len` of them through attention_varlen_paged.
+struct HalfSequence {
+  int64_t heads = 4, kv_heads = 2, dim = 64, len = 0;
+  std::vector<uint16_t> k, v;
+  std::vector<float> q;
+  explicit HalfSequence(int64_t length, uint32_t seed) : len(length) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist;
+    std::vector<float> kf(len * kv_heads * dim), vf(kf.size());
+    for (float& x : kf) x = dist(rng);
+    for (float& x : vf) x = dist(rng);
+    k.resize(kf.size());
+    v.resize(vf.size());
+    for (size_t i = 0; i < kf.size(); ++i) k[i] = fp32_to_fp16(kf[i]), v[i] = fp32_to_fp16(vf[i]);
+    q.resize(len * heads * dim);
+    for (float& x : q) x = dist(rng);
+  }
+  PagedKvLayer cache() { return {k.data(), v.data(), KvDType::F16, 1, len, kv_heads, dim}; }
+};
+
+TEST(HalfAttentionTest, PrefillRowsUseTheBatchedOrderAndDecodeTheSingleOne) {
+  HalfSequence seq(40, 11);
+  const int32_t table = 0;
+  for (int32_t query_len : {1, 7}) {
+    std::vector<int32_t> cu{0, query_len}, context{static_cast<int32_t>(seq.len)};
+    VarlenBatch batch{1, cu.data(), context.data(), &table, 1};
+    const float* q = seq.q.data() + (seq.len - query_len) * seq.heads * seq.dim;
+    std::vector<float> out(query_len * seq.heads * seq.dim);
+    ASSERT_TRUE(attention_varlen_paged(q, seq.heads * seq.dim, out.data(), seq.cache(), batch, seq.heads, 0.125f).ok());
+    const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
+    HalfAttentionScratch scratch;
+    std::vector<float> expected(seq.dim);
+    for (int32_t j = 0; j < query_len; ++j) {
+      for (int64_t h = 0; h < seq.heads; ++h) {
+        const int64_t window = seq.len - query_len + j + 1;
+        attend_one_half(q + (j * seq.heads + h) * seq.dim, seq.k.data(), seq.v.data(), &table, seq.len,
+                        seq.kv_heads * seq.dim, (h / 2) * seq.dim, seq.dim, window, 0.125f, order, scratch,
+                        expected.data());
+        for (int64_t i = 0; i < seq.dim; ++i) {
+          ASSERT_EQ(out[(j * seq.heads + h) * seq.dim + i], expected[i]) << query_len << " " << j << " " << h;
+        }
+      }
+    }
+  }
+}
+
+TEST(HalfAttentionTest, BatchedAndSingleOrdersAgreeClosely) {
+  HalfSequence seq(100, 12);
+  const int32_t table = 0;
+  HalfAttentionScratch scratch;
+  std::vector<float> batched(seq.dim), single(seq.dim);
+  const float* q = seq.q.data() + (seq.len - 1) * seq.heads * seq.dim;
+  for (auto [order, out] : {std::pair{HalfMatmulOrder::kBatched, &batched}, {HalfMatmulOrder::kSingle, &single}}) {
+    attend_one_half(q, seq.k.data(), seq.v.data(), &table, seq.len, seq.kv_heads * seq.dim, 0, seq.dim, seq.len,
+                    0.125f, order, scratch, out->data());
+  }
+  for (int64_t i = 0; i < seq.dim; ++i) EXPECT_NEAR(batched[i], single[i], 1e-5) << i;
 }
 
 TEST(PagedAttentionTest, RejectsBadArguments) {

@@ -1,10 +1,14 @@
-// RoPE, RMSNorm and SwiGLU against direct formulas.
+// RoPE, RMSNorm and SwiGLU against direct formulas; llama.cpp's rounding
+// where the kernels promise it.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <random>
 #include <vector>
 
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/llamacpp_arith.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 
@@ -48,6 +52,65 @@ TEST(RopeTest, RotatesHalvesByPositionTimesFrequency) {
   }
 }
 
+// HF row order (pairs i, i + dim/2) of one head from the interleaved order
+// (pairs 2i, 2i + 1).
+std::vector<float> to_half_split(const std::vector<float>& interleaved, int64_t dim) {
+  std::vector<float> out(interleaved.size());
+  for (size_t h = 0; h < interleaved.size() / dim; ++h) {
+    for (int64_t i = 0; i < dim / 2; ++i) {
+      out[h * dim + i] = interleaved[h * dim + 2 * i];
+      out[h * dim + i + dim / 2] = interleaved[h * dim + 2 * i + 1];
+    }
+  }
+  return out;
+}
+
+TEST(RopeTest, InterleavedLlamaCppMatchesRotateHalfOnReorderedRows) {
+  const int64_t dim = 64, heads = 3;
+  const float base = 100000.0f;
+  const std::vector<float> inv_freq = rope_inverse_frequencies(dim, base, "none", 1, 1, 4, 0);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  const std::vector<int32_t> positions = {0, 1, 17, 250, 1000};
+  std::vector<float> interleaved(positions.size() * heads * dim);
+  for (float& v : interleaved) v = normal(rng);
+  std::vector<float> half_split = to_half_split(interleaved, dim);
+  RopeLlamaCppParams params;
+  params.base = base;
+  rope_interleaved_llamacpp(interleaved.data(), heads * dim, positions.data(), 5, heads, dim, params);
+  rope_rotate_half(half_split.data(), heads * dim, positions.data(), 5, heads, dim, inv_freq.data());
+  const std::vector<float> reordered = to_half_split(interleaved, dim);
+  // The same rotation; llama.cpp's angles drift from the accurate ones by a
+  // few float roundings per frequency step (about 4e-8 * position rad).
+  for (size_t i = 0; i < reordered.size(); ++i) EXPECT_NEAR(reordered[i], half_split[i], 2e-4) << i;
+  EXPECT_NE(reordered, half_split);  // and they do round differently
+}
+
+TEST(RopeTest, InterleavedLlamaCppFormsAnglesByRepeatedMultiplication) {
+  // Rotating (1, 0) yields (cos, sin) of the angle exactly, so the angle
+  // arithmetic can be checked bit for bit.
+  const int64_t dim = 16;
+  const float factors[8] = {1, 1, 2, 2, 4, 4, 8, 8};
+  for (const float* freq_factors : {static_cast<const float*>(nullptr), factors}) {
+    RopeLlamaCppParams params;
+    params.base = 10000.0f;
+    params.freq_scale = 0.5f;
+    params.freq_factors = freq_factors;
+    std::vector<float> x(dim, 0.0f);
+    for (int64_t i = 0; i < dim; i += 2) x[i] = 1.0f;
+    const int32_t position = 37;
+    rope_interleaved_llamacpp(x.data(), dim, &position, 1, 1, dim, params);
+    const float theta_scale = std::pow(10000.0f, -2.0f / dim);
+    float theta = 37.0f;
+    for (int64_t i = 0; i < dim / 2; ++i) {
+      const float angle = 0.5f * (theta / (freq_factors ? freq_factors[i] : 1.0f));
+      EXPECT_EQ(x[2 * i], std::cos(angle)) << i;
+      EXPECT_EQ(x[2 * i + 1], std::sin(angle)) << i;
+      theta *= theta_scale;
+    }
+  }
+}
+
 TEST(RmsNormTest, NormalisesEachRow) {
   const std::vector<float> x = {1, 2, 3, 4, -1, 0, 0, 1}, w = {1, 0.5f, 2, 1};
   std::vector<float> out(8);
@@ -58,11 +121,62 @@ TEST(RmsNormTest, NormalisesEachRow) {
   EXPECT_NEAR(out[4], -1 * r1, 1e-6);
 }
 
+TEST(RmsNormTest, SumsFloatSquaresInDouble) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  const int64_t dim = 576;
+  std::vector<float> x(dim), w(dim), out(dim);
+  for (float& v : x) v = normal(rng);
+  for (float& v : w) v = normal(rng);
+  rmsnorm(x.data(), w.data(), out.data(), 1, dim, 1e-5f);
+  double sum = 0.0;
+  for (float v : x) sum += static_cast<double>(v * v);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum / dim) + 1e-5f);
+  for (int64_t i = 0; i < dim; ++i) ASSERT_EQ(out[i], (x[i] * scale) * w[i]) << i;
+}
+
 TEST(ActivationTest, SiluTimesUp) {
-  const std::vector<float> gate = {-2, 0, 3}, up = {1, 5, -2};
-  std::vector<float> out(3);
-  silu_mul(gate.data(), up.data(), out.data(), 3);
-  for (int i = 0; i < 3; ++i) EXPECT_NEAR(out[i], gate[i] / (1 + std::exp(-gate[i])) * up[i], 1e-6);
+  // 37 elements: the 16-wide part (exp_llamacpp) and the tail (expf).
+  std::vector<float> gate(37), up(37), out(37);
+  for (int i = 0; i < 37; ++i) {
+    gate[i] = 0.37f * static_cast<float>(i) - 6.0f;
+    up[i] = 1.0f - 0.05f * static_cast<float>(i);
+  }
+  silu_mul(gate.data(), up.data(), out.data(), 37);
+  for (int i = 0; i < 37; ++i) {
+    const double g = gate[i];
+    EXPECT_NEAR(out[i], g / (1 + std::exp(-g)) * up[i], 1e-6 * std::fabs(g * up[i]) + 1e-7) << i;
+  }
+  for (int i = 32; i < 37; ++i) EXPECT_EQ(out[i], gate[i] / (1.0f + std::exp(-gate[i])) * up[i]) << i;
+}
+
+TEST(LlamaCppArithTest, ExpIsWithinTwoUlpsOfExp) {
+  // Relative error below 2^-22: two units in the last place of a float (the
+  // routine's own bound is about 1.95).
+  for (float x = -87.0f; x < 88.0f; x += 0.0137f) {
+    const double exact = std::exp(static_cast<double>(x));
+    ASSERT_LE(std::fabs(exp_llamacpp(x) - exact), std::ldexp(exact, -22)) << x;
+  }
+  EXPECT_EQ(exp_llamacpp(0.0f), 1.0f);
+  EXPECT_EQ(exp_llamacpp(-std::numeric_limits<float>::infinity()), 0.0f);
+  EXPECT_EQ(exp_llamacpp(-200.0f), 0.0f);
+  EXPECT_EQ(exp_llamacpp(200.0f), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(exp_llamacpp(std::numeric_limits<float>::quiet_NaN())));
+  // Results below the normal range round once, like AVX-512 scalef.
+  EXPECT_NEAR(exp_llamacpp(-100.0f), std::exp(-100.0), 2e-45);
+}
+
+TEST(LlamaCppArithTest, Sum16FoldsHalvesLikeAvx512Reduce) {
+  // 2^24 + 1 rounds back to 2^24: a left-to-right sum loses both ones, the
+  // folded order adds them to each other first (lanes 1 and 9).
+  std::vector<float> v(16, 0.0f);
+  v[0] = 16777216.0f;
+  v[1] = 1.0f;
+  v[9] = 1.0f;
+  EXPECT_EQ(sum16_llamacpp(v.data()), 16777218.0f);
+  float sequential = 0.0f;
+  for (float x : v) sequential += x;
+  EXPECT_EQ(sequential, 16777216.0f);
 }
 
 }  // namespace

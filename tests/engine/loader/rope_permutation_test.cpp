@@ -61,6 +61,9 @@ TEST(RopePermutation, RoundTripsSmolLmShapes) {
     std::vector<uint8_t> back(hf.size());
     unpermute_rope_rows(gguf.data(), back.data(), rows, row_bytes, heads);
     EXPECT_EQ(back, hf) << rows << " rows, " << heads << " heads";
+    std::vector<uint8_t> again(hf.size());
+    interleave_rope_rows(hf.data(), again.data(), rows, row_bytes, heads);
+    EXPECT_EQ(again, gguf) << rows << " rows, " << heads << " heads";
   }
 }
 
@@ -69,6 +72,7 @@ TEST(RopePermutation, RejectsRowsThatDoNotSplitIntoHeads) {
   EXPECT_THROW(unpermute_rope_rows(src.data(), dst.data(), 12, 1, 5), InvalidArgument);
   EXPECT_THROW(unpermute_rope_rows(src.data(), dst.data(), 6, 1, 2), InvalidArgument);
   EXPECT_THROW(unpermute_rope_rows(src.data(), dst.data(), 12, 1, 0), InvalidArgument);
+  EXPECT_THROW(interleave_rope_rows(src.data(), dst.data(), 6, 1, 2), InvalidArgument);
 }
 
 }  // namespace

@@ -1,0 +1,150 @@
+#include "scheduler/engine_core.h"
+
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "engine/errors.h"
+
+namespace kvs {
+namespace {
+
+KvCacheManagerConfig kv_config(const EngineConfig& config, int64_t num_blocks) {
+  KvCacheManagerConfig kv;
+  kv.num_blocks = num_blocks;
+  kv.block_size = config.cache.block_size;
+  kv.enable_prefix_caching = config.cache.enable_prefix_caching;
+  kv.tag_prompt_boundary = config.scheduler.preserve_step_shape;
+  return kv;
+}
+
+// log-softmax of logits[token], in double.
+float log_probability(const float* logits, int64_t vocab, int32_t token) {
+  float max = logits[0];
+  for (int64_t i = 1; i < vocab; ++i) max = std::max(max, logits[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - max));
+  return static_cast<float>(static_cast<double>(logits[token] - max) - std::log(sum));
+}
+
+}  // namespace
+
+EngineConfig resolve_engine_config(const EngineConfig& config, const ModelConfig& model) {
+  EngineConfig resolved = config;
+  if (resolved.scheduler.max_model_len <= 0) resolved.scheduler.max_model_len = model.max_position_embeddings;
+  if (resolved.scheduler.max_model_len > model.max_position_embeddings) {
+    throw InvalidArgument("max_model_len exceeds the model's context of " +
+                          std::to_string(model.max_position_embeddings));
+  }
+  resolved.scheduler.preserve_step_shape = config.cache.dtype == kernels::KvDType::F16;
+  resolved.scheduler.validate();
+  cache_num_blocks(resolved.cache, model);  // validates the budget
+  return resolved;
+}
+
+EngineCore::EngineCore(LlamaModel& model, const EngineConfig& config, EventSink sink)
+    : model_(model),
+      config_(resolve_engine_config(config, model.config())),
+      num_blocks_(cache_num_blocks(config_.cache, model.config())),
+      storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype),
+      kv_(kv_config(config_, num_blocks_)),
+      scheduler_(config_.scheduler, kv_),
+      sink_(std::move(sink)),
+      row_(static_cast<size_t>(model.config().vocab_size)) {}
+
+void EngineCore::add(uint64_t id, const Request& request) {
+  request.sampling.validate();
+  for (int32_t token : request.prompt_token_ids) {
+    if (token < 0 || token >= model_.config().vocab_size) {
+      throw InvalidArgument("prompt token id " + std::to_string(token) + " is outside the vocabulary");
+    }
+  }
+  auto sampler = std::make_unique<Sampler>(request.sampling, std::random_device{}());
+  scheduler_.add(id, request);
+  samplers_[id] = std::move(sampler);
+}
+
+void EngineCore::cancel(uint64_t id) {
+  if (scheduler_.find(id) == nullptr) return;
+  TokenEvent event;
+  event.finish_reason = FinishReason::kCancelled;
+  finish(id, std::move(event));
+}
+
+void EngineCore::finish(uint64_t id, TokenEvent event) {
+  if (Sequence* s = scheduler_.find(id)) event.stats = s->stats;
+  scheduler_.finish(id);  // blocks are free before the client sees the final event
+  samplers_.erase(id);
+  sink_(id, event);
+}
+
+bool EngineCore::step() {
+  const auto start = std::chrono::steady_clock::now();
+  const SchedulerOutput output = scheduler_.schedule();
+  if (output.empty()) return false;
+  ForwardBatch batch;
+  for (const ScheduledSequence& entry : output.scheduled) {
+    const Sequence& s = *entry.sequence;
+    const auto begin = s.tokens.begin() + s.num_computed_tokens;
+    batch.add_sequence(std::vector<int32_t>(begin, begin + entry.num_new_tokens),
+                       static_cast<int32_t>(s.num_computed_tokens), kv_.block_table(s.id), entry.sample);
+  }
+  std::vector<float> logits;
+  try {
+    logits = model_.forward(batch, storage_);
+  } catch (const std::exception& e) {
+    for (const ScheduledSequence& entry : output.scheduled) {
+      TokenEvent event;
+      event.finish_reason = FinishReason::kError;
+      event.error = e.what();
+      finish(entry.sequence->id, std::move(event));
+    }
+    return true;
+  }
+  scheduler_.on_step_computed(output);
+  sample_and_postprocess(output, logits);
+  totals_.last_step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  totals_.total_step_seconds += totals_.last_step_seconds;
+  totals_.last_step_tokens = output.num_tokens;
+  totals_.total_step_tokens += output.num_tokens;
+  ++totals_.num_steps;
+  return true;
+}
+
+void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits) {
+  const int64_t vocab = model_.config().vocab_size;
+  size_t row = 0;
+  for (const ScheduledSequence& entry : output.scheduled) {
+    if (!entry.sample) continue;
+    Sequence& s = *entry.sequence;
+    const float* raw = logits.data() + static_cast<int64_t>(row++) * vocab;
+    std::copy(raw, raw + vocab, row_.begin());
+    const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.num_prompt_tokens);
+    const std::vector<int32_t> outputs(s.tokens.begin() + s.num_prompt_tokens, s.tokens.end());
+    TokenEvent event;
+    event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
+    event.logprob = log_probability(raw, vocab, event.token_id);
+    ++totals_.total_sampled_tokens;
+    event.finish_reason = scheduler_.append_token(s, event.token_id);
+    if (event.finish_reason == FinishReason::kNone) {
+      sink_(s.id, event);
+    } else {
+      finish(s.id, std::move(event));
+    }
+  }
+}
+
+EngineMetrics EngineCore::metrics() const {
+  EngineMetrics m = totals_;
+  m.num_running = scheduler_.num_running();
+  m.num_waiting = scheduler_.num_waiting();
+  m.kv_blocks_used = kv_.num_used_blocks();
+  m.kv_blocks_total = kv_.num_blocks();
+  m.kv_block_size = kv_.block_size();
+  m.prefix_query_tokens = kv_.num_prefix_query_tokens();
+  m.prefix_hit_tokens = kv_.num_prefix_hit_tokens();
+  m.num_preemptions = scheduler_.num_preemptions();
+  return m;
+}
+
+}  // namespace kvs

@@ -1,0 +1,84 @@
+#pragma once
+// One engine step, single-threaded: schedule -> forward -> sample ->
+// postprocess. EngineClient runs it on its loop thread; tests can drive it
+// directly and deterministically.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/model/kv_storage.h"
+#include "engine/model/llama_model.h"
+#include "engine/sampling/sampler.h"
+#include "kvcache/cache_config.h"
+#include "kvcache/kv_cache_manager.h"
+#include "scheduler/request.h"
+#include "scheduler/scheduler.h"
+
+namespace kvs {
+
+struct EngineConfig {
+  CacheConfig cache;          // pool size, block size, KV dtype, prefix caching
+  SchedulerConfig scheduler;  // max_model_len 0 = the model's context. preserve_step_shape is
+                              // set from the KV dtype (on for F16, see SchedulerConfig).
+};
+
+// Counters for metrics. Gauges describe the state after the last step;
+// totals count since start. Seconds are wall-clock.
+struct EngineMetrics {
+  int64_t num_running = 0, num_waiting = 0;
+  int64_t kv_blocks_used = 0, kv_blocks_total = 0, kv_block_size = 0;
+  int64_t prefix_query_tokens = 0, prefix_hit_tokens = 0;
+  int64_t num_preemptions = 0;
+  int64_t num_steps = 0;
+  int64_t last_step_tokens = 0, total_step_tokens = 0;  // tokens put through the model
+  int64_t total_sampled_tokens = 0;
+  double last_step_seconds = 0.0, total_step_seconds = 0.0;
+};
+
+// Receives every event of every request, on the engine thread.
+using EventSink = std::function<void(uint64_t request_id, const TokenEvent& event)>;
+
+// Ownership: owns the KvStorage, block manager, scheduler and per-request
+// samplers; uses `model`, which must outlive it and must not run anything
+// else meanwhile. Thread-safety: none; one thread calls everything.
+class EngineCore {
+ public:
+  EngineCore(LlamaModel& model, const EngineConfig& config, EventSink sink);
+
+  // Queues a request. Throws InvalidArgument if it can never run (see
+  // Scheduler::add) or its sampling params are bad; then nothing is queued.
+  void add(uint64_t id, const Request& request);
+  // Ends a request now: frees its blocks, emits its final kCancelled event.
+  // Unknown / finished ids are ignored.
+  void cancel(uint64_t id);
+  // Runs one step; false when there was nothing to run.
+  bool step();
+  bool has_unfinished() const { return scheduler_.has_unfinished(); }
+  EngineMetrics metrics() const;
+  const KvCacheManager& kv_cache() const { return kv_; }
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  void finish(uint64_t id, TokenEvent event);
+  void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
+
+  LlamaModel& model_;
+  EngineConfig config_;
+  int64_t num_blocks_;
+  KvStorage storage_;
+  KvCacheManager kv_;
+  Scheduler scheduler_;
+  EventSink sink_;
+  std::unordered_map<uint64_t, std::unique_ptr<Sampler>> samplers_;
+  std::vector<float> row_;  // sampling scratch, [vocab]
+  EngineMetrics totals_;
+};
+
+// The config EngineCore runs with: max_model_len and preserve_step_shape
+// filled in from the model and the KV dtype; validated (cache, scheduler),
+// so InvalidArgument names a bad field.
+EngineConfig resolve_engine_config(const EngineConfig& config, const ModelConfig& model);
+
+}  // namespace kvs

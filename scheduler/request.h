@@ -1,0 +1,49 @@
+#pragma once
+// What a front end submits to the engine and what it gets back: typed values,
+// no JSON (that stays at the server edge).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/sampling/sampler.h"
+
+namespace kvs {
+
+struct Request {
+  std::vector<int32_t> prompt_token_ids;  // non-empty
+  int64_t max_tokens = 16;                // >= 1; prompt + max_tokens must fit the context and the pool
+  SamplingParams sampling;                // no seed: a random one is drawn
+  std::vector<int32_t> stop_token_ids;    // finishing tokens (emitted, then the request ends)
+  int32_t priority = 0;                   // lower runs first (vLLM's convention); FCFS within a priority
+};
+
+enum class FinishReason : uint8_t {
+  kNone,       // not finished: more events follow
+  kStop,       // a stop / EOS token was generated
+  kLength,     // max_tokens or the model's context reached
+  kCancelled,  // cancel() took effect
+  kError,      // the engine failed this request (TokenEvent::error says why)
+};
+const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled", "error", ""
+
+// Per-request accounting, complete in the final event.
+struct RequestStats {
+  int64_t num_prompt_tokens = 0;
+  int64_t num_output_tokens = 0;
+  int64_t num_cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache at first admission
+  int64_t num_computed_tokens = 0;       // tokens this request put through the model (recompute included)
+  int64_t num_preemptions = 0;
+};
+
+// One generated token, or the end of the stream. The last event of every
+// request has finish_reason != kNone; it carries a token (token_id >= 0) when
+// the request ended by generating one, none (token_id -1) on cancel/error.
+struct TokenEvent {
+  int32_t token_id = -1;
+  float logprob = 0.0f;  // log-softmax of the model's raw logits (before penalties/temperature)
+  FinishReason finish_reason = FinishReason::kNone;
+  std::string error;     // set when finish_reason == kError
+  RequestStats stats;    // filled in the final event
+};
+
+}  // namespace kvs

@@ -1,0 +1,97 @@
+#pragma once
+// Continuous batching: each step picks decode tokens and prefill chunks for
+// one packed batch under a token budget, admitting, preempting and finishing
+// sequences. Touches no tensors: the engine loop runs what it picks.
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "kvcache/kv_cache_manager.h"
+#include "scheduler/request.h"
+#include "scheduler/sequence.h"
+
+namespace kvs {
+
+struct SchedulerConfig {
+  int64_t max_num_batched_tokens = 512;  // tokens per step (--max-num-batched-tokens)
+  int64_t max_num_seqs = 64;             // running sequences at most (--max-num-seqs)
+  int64_t max_model_len = 0;             // the model's context in tokens (required)
+  double watermark = 0.01;               // fraction of blocks admission leaves free for running sequences
+  int64_t aging_steps = 0;               // a waiting/running request gains one priority level per this many steps; 0 = off
+  int64_t starvation_steps = 1000;       // a request waiting this long stops later ones from skipping ahead of it
+  // NOTE: for numerics that depend on a sequence's step shape (our F16
+  // attention rounds one-token steps differently, as llama.cpp does): prompt
+  // chunks never have one token when more remain, and output tokens are
+  // recomputed after preemption one per step, exactly as they were first
+  // computed. Needs max_num_batched_tokens >= 3.
+  bool preserve_step_shape = false;
+
+  void validate() const;  // throws InvalidArgument naming the field
+};
+
+// One sequence's share of a step: tokens[num_computed_tokens, + num_new_tokens).
+struct ScheduledSequence {
+  Sequence* sequence = nullptr;
+  int64_t num_new_tokens = 0;
+  bool sample = false;  // the chunk reaches the end of the sequence: sample its next token
+};
+
+struct SchedulerOutput {
+  std::vector<ScheduledSequence> scheduled;
+  int64_t num_tokens = 0;
+  bool empty() const { return scheduled.empty(); }
+};
+
+// Ownership: owns its Sequences; uses (does not own) the KvCacheManager, which
+// must outlive it. Thread-safety: none (the engine loop thread only).
+//
+// Order: sequences compare by (priority - steps waited / aging_steps, arrival),
+// lower first. Running ones are served in that order; when blocks run out the
+// last (worst priority, then most recent) is preempted: its blocks are freed
+// and it goes back to waiting to be recomputed. Waiting ones are admitted in
+// that order while a free-block watermark holds; one that does not fit is
+// skipped (unless starving), so short requests pass a long one.
+class Scheduler {
+ public:
+  Scheduler(const SchedulerConfig& config, KvCacheManager& kv);
+
+  // Checks and queues a request under `id` (unique). Throws InvalidArgument
+  // when it can never run: empty prompt, max_tokens < 1, prompt + max_tokens
+  // past the context, or more KV blocks than the whole pool.
+  Sequence& add(uint64_t id, const Request& request);
+  // Picks this step's batch and allocates its KV slots.
+  SchedulerOutput schedule();
+  // After the model ran `output`: advances num_computed_tokens and enters
+  // newly full blocks into the prefix cache.
+  void on_step_computed(const SchedulerOutput& output);
+  // Appends a sampled token; returns why the sequence is now finished, or kNone.
+  FinishReason append_token(Sequence& sequence, int32_t token);
+  // Frees the sequence's blocks and forgets it (finished or cancelled). No-op for an unknown id.
+  void finish(uint64_t id);
+
+  Sequence* find(uint64_t id);
+  int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
+  int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
+  int64_t num_preemptions() const { return num_preemptions_; }
+  bool has_unfinished() const { return !sequences_.empty(); }
+  const SchedulerConfig& config() const { return config_; }
+
+ private:
+  bool before(const Sequence& a, const Sequence& b) const;
+  int64_t chunk_size(const Sequence& sequence, int64_t num_computed, int64_t budget) const;
+  PrefixHit find_prefix(const Sequence& sequence) const;
+  void preempt(Sequence& victim);
+  void schedule_running(SchedulerOutput& output, int64_t& budget, bool& preempted);
+  void schedule_waiting(SchedulerOutput& output, int64_t& budget);
+
+  SchedulerConfig config_;
+  KvCacheManager& kv_;
+  std::unordered_map<uint64_t, std::unique_ptr<Sequence>> sequences_;
+  std::vector<Sequence*> running_, waiting_;
+  uint64_t next_arrival_ = 0;
+  int64_t step_ = 0;
+  int64_t num_preemptions_ = 0;
+};
+
+}  // namespace kvs
