@@ -11,6 +11,8 @@ import json
 import random
 import time
 
+import ctypes
+
 import llama_cpp
 import numpy as np
 
@@ -81,6 +83,10 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-batch", type=int, default=512)
     a = p.parse_args()
+    # Silence llama.cpp's own logging (kept referenced: the C side holds the pointer).
+    global _quiet_log
+    _quiet_log = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
+    llama_cpp.llama_log_set(_quiet_log, ctypes.c_void_p(0))
     llama_cpp.llama_backend_init()
     mparams = llama_cpp.llama_model_default_params()
     model = llama_cpp.llama_model_load_from_file(a.model.encode(), mparams)

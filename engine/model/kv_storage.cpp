@@ -23,8 +23,10 @@ KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t bloc
                           std::to_string(num_blocks) + " blocks of " + std::to_string(block_size) + ")");
   }
   const size_t bytes = static_cast<size_t>(num_blocks * block_size * num_kv_heads_ * head_dim_ * element_bytes(dtype));
-  keys_.assign(static_cast<size_t>(config.num_layers), std::vector<uint8_t>(bytes));
-  values_.assign(static_cast<size_t>(config.num_layers), std::vector<uint8_t>(bytes));
+  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+    keys_.emplace_back(new uint8_t[bytes]);
+    values_.emplace_back(new uint8_t[bytes]);
+  }
 }
 
 int64_t KvStorage::bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype) {
@@ -39,8 +41,8 @@ int64_t KvStorage::blocks_for_memory(const ModelConfig& config, int64_t block_si
 
 kernels::PagedKvLayer KvStorage::layer(int64_t index) {
   kernels::PagedKvLayer view;
-  view.k = keys_[static_cast<size_t>(index)].data();
-  view.v = values_[static_cast<size_t>(index)].data();
+  view.k = keys_[static_cast<size_t>(index)].get();
+  view.v = values_[static_cast<size_t>(index)].get();
   view.dtype = dtype_;
   view.num_blocks = num_blocks_;
   view.block_size = block_size_;

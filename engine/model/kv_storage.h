@@ -5,6 +5,7 @@
 // which block is decided elsewhere (kvcache/ allocates block ids); the model
 // only reads and writes through the block tables of a ForwardBatch.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/loader/model_config.h"
@@ -34,7 +35,9 @@ class KvStorage {
  private:
   int64_t num_blocks_, block_size_, num_kv_heads_, head_dim_;
   kernels::KvDType dtype_;
-  std::vector<std::vector<uint8_t>> keys_, values_;
+  // NOTE: left uninitialised (never zero-filled) so the OS commits pages only
+  // as blocks are first written; a slot is always written before it is read.
+  std::vector<std::unique_ptr<uint8_t[]>> keys_, values_;
 };
 
 }  // namespace kvs
