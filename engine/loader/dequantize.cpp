@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/errors.h"
+#include "kernels/cpu/quantize.h"
 
 namespace kvs {
 namespace {
@@ -16,39 +17,6 @@ float bits_to_float(uint32_t bits) {
   float value;
   std::memcpy(&value, &bits, sizeof(value));
   return value;
-}
-
-constexpr int64_t kBlock = 32;
-
-void dequantize_q8_0(const uint8_t* src, float* out, int64_t num_blocks) {
-  for (int64_t b = 0; b < num_blocks; ++b, src += 34, out += kBlock) {
-    const float d = fp16_to_float(load_u16(src));
-    const int8_t* q = reinterpret_cast<const int8_t*>(src + 2);
-    for (int j = 0; j < kBlock; ++j) out[j] = static_cast<float>(q[j]) * d;
-  }
-}
-
-void dequantize_q4_0(const uint8_t* src, float* out, int64_t num_blocks) {
-  for (int64_t b = 0; b < num_blocks; ++b, src += 18, out += kBlock) {
-    const float d = fp16_to_float(load_u16(src));
-    const uint8_t* q = src + 2;
-    for (int j = 0; j < kBlock / 2; ++j) {
-      out[j] = static_cast<float>((q[j] & 0x0F) - 8) * d;
-      out[j + kBlock / 2] = static_cast<float>((q[j] >> 4) - 8) * d;
-    }
-  }
-}
-
-void dequantize_q4_1(const uint8_t* src, float* out, int64_t num_blocks) {
-  for (int64_t b = 0; b < num_blocks; ++b, src += 20, out += kBlock) {
-    const float d = fp16_to_float(load_u16(src));
-    const float m = fp16_to_float(load_u16(src + 2));
-    const uint8_t* q = src + 4;
-    for (int j = 0; j < kBlock / 2; ++j) {
-      out[j] = static_cast<float>(q[j] & 0x0F) * d + m;
-      out[j + kBlock / 2] = static_cast<float>(q[j] >> 4) * d + m;
-    }
-  }
 }
 
 }  // namespace
@@ -90,9 +58,11 @@ void dequantize_row(DType type, const uint8_t* src, float* out, int64_t num_elem
     case DType::BF16:
       for (int64_t i = 0; i < num_elements; ++i) out[i] = bf16_to_float(load_u16(src + 2 * i));
       return;
-    case DType::Q8_0: return dequantize_q8_0(src, out, num_elements / block);
-    case DType::Q4_0: return dequantize_q4_0(src, out, num_elements / block);
-    case DType::Q4_1: return dequantize_q4_1(src, out, num_elements / block);
+    // The block formats share the compute kernels' decoding (kernels/ compiles
+    // without contraction, so q * d + m is never fused: bit-identical to ggml).
+    case DType::Q8_0: return kernels::dequantize_row(kernels::WeightFormat::Q8_0, src, out, num_elements);
+    case DType::Q4_0: return kernels::dequantize_row(kernels::WeightFormat::Q4_0, src, out, num_elements);
+    case DType::Q4_1: return kernels::dequantize_row(kernels::WeightFormat::Q4_1, src, out, num_elements);
   }
 }
 

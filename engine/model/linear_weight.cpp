@@ -1,9 +1,8 @@
 #include "engine/model/linear_weight.h"
 
-#include <cstring>
 
 #include "engine/errors.h"
-#include "kernels/cpu/half.h"
+#include "engine/loader/dequantize.h"
 #include "kernels/cpu/quantize.h"
 
 namespace kvs {
@@ -18,28 +17,9 @@ bool quantized_format(DType type, kernels::WeightFormat* out) {
   }
 }
 
-// Converts `n` elements of any supported dtype to floats.
-void to_floats(DType type, const uint8_t* data, float* out, int64_t n) {
-  kernels::WeightFormat format;
-  if (quantized_format(type, &format)) {
-    kernels::dequantize_row(format, data, out, n);
-    return;
-  }
-  switch (type) {
-    case DType::F32: std::memcpy(out, data, static_cast<size_t>(n) * sizeof(float)); return;
-    case DType::F16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(data);
-      for (int64_t i = 0; i < n; ++i) out[i] = kernels::fp16_to_fp32(h[i]);
-      return;
-    }
-    case DType::BF16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(data);
-      for (int64_t i = 0; i < n; ++i) out[i] = kernels::bf16_to_fp32(h[i]);
-      return;
-    }
-    default: throw ModelLoadError(std::string("cannot convert dtype ") + dtype_name(type) + " to float");
-  }
-}
+// Converts `n` elements of any supported dtype to floats (the loader's
+// conversion, shared with the exporter).
+void to_floats(DType type, const uint8_t* data, float* out, int64_t n) { dequantize_row(type, data, out, n); }
 
 }  // namespace
 
