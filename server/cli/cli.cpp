@@ -52,6 +52,43 @@ void add_export(CLI::App& app, ExportCommand& e, std::function<int()>& action) {
   cmd->callback([&] { action = [&e] { return run_export(e); }; });
 }
 
+void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
+  ServeConfig& c = s.config;
+  CLI::App* cmd = app.add_subcommand("serve", "Serve the model over OpenAI-compatible HTTP and gRPC");
+  cmd->option_defaults()->always_capture_default();
+  // NOTE: the file is applied when the flag is parsed; CLI11 assigns the other
+  // flags after parsing, so flags given on the command line override the file.
+  cmd->add_option_function<std::string>(
+         "--config",
+         [&c](const std::string& path) {
+           try {
+             load_serve_config_file(path, c);
+           } catch (const Error& e) {
+             throw CLI::ValidationError("--config", e.what());
+           }
+         },
+         "JSON config file (keys = flag names); flags override it")
+      ->trigger_on_parse();
+  cmd->add_option("--model", c.model, "A .gguf file or a Hugging Face folder (default: the bundled SmolLM2)");
+  cmd->add_option("--served-model-name", c.served_model_name, "Model name in the API (default: the file's stem)");
+  cmd->add_option("--host", c.host, "Address to listen on");
+  cmd->add_option("--port", c.port, "HTTP port");
+  cmd->add_option("--grpc-port", c.grpc_port, "gRPC port (0 = no gRPC)");
+  cmd->add_option("--api-key", c.api_keys, "Accepted API key (repeatable); none = no authentication");
+  cmd->add_option("--api-key-file", c.api_key_file, "File with one accepted API key per line");
+  cmd->add_flag("--protect-metrics", c.protect_metrics, "Require an API key for /metrics too");
+  cmd->add_option("--max-num-seqs", c.max_num_seqs, "Sequences running at once at most");
+  cmd->add_option("--max-num-batched-tokens", c.max_num_batched_tokens, "Tokens per engine step at most");
+  cmd->add_option("--kv-cache-memory", c.kv_cache_memory, "KV cache budget, e.g. 512MiB");
+  cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--max-queue", c.max_queue, "API requests queued beyond --max-num-seqs; more get 429");
+  cmd->add_option("--drain-timeout", c.drain_timeout, "Seconds SIGTERM waits for in-flight requests");
+  cmd->add_option("--max-body-bytes", c.max_body_bytes, "Larger request bodies get 413");
+  cmd->add_option("--threads", c.threads, "Model CPU threads (0 = all cores)");
+  cmd->add_option("--http-threads", c.http_threads, "HTTP connections served at once");
+  cmd->callback([&] { action = [&s] { return run_serve(s); }; });
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -64,6 +101,8 @@ int run_cli(int argc, char** argv) {
   add_generate(app, generate, action);
   add_tokenize(app, tokenize, action);
   add_export(app, export_command, action);
+  ServeCommand serve;
+  add_serve(app, serve, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

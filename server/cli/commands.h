@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/sampling/sampler.h"
+#include "server/serve/serve_config.h"
 
 namespace kvs {
 
@@ -34,8 +35,13 @@ struct ExportCommand {
   std::string out_dir;
 };
 
+struct ServeCommand {
+  ServeConfig config;  // defaults, then --config's file, then the flags
+};
+
 int run_generate(const GenerateCommand& command);
 int run_tokenize(const TokenizeCommand& command);
 int run_export(const ExportCommand& command);
+int run_serve(const ServeCommand& command);
 
 }  // namespace kvs

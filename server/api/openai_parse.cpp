@@ -1,0 +1,222 @@
+#include "server/api/openai_parse.h"
+
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/errors.h"
+#include "server/api/api_error.h"
+
+namespace kvs {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMaxChoices = 128;
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
+
+json parse_object(const std::string& body) {
+  json doc;
+  try {
+    doc = json::parse(body);
+  } catch (const json::parse_error& e) {
+    throw ApiError(400, std::string("the body is not valid JSON: ") + e.what(), "", "invalid_json");
+  }
+  if (!doc.is_object()) bad("", "the body must be a JSON object");
+  return doc;
+}
+
+// A present, non-null field, or nullptr.
+const json* field(const json& doc, const char* name) {
+  const auto it = doc.find(name);
+  return it == doc.end() || it->is_null() ? nullptr : &*it;
+}
+
+double number(const json& doc, const char* name, double fallback) {
+  const json* value = field(doc, name);
+  if (value == nullptr) return fallback;
+  if (!value->is_number()) bad(name, std::string("'") + name + "' must be a number");
+  return value->get<double>();
+}
+
+int64_t integer(const json& doc, const char* name, int64_t fallback) {
+  const json* value = field(doc, name);
+  if (value == nullptr) return fallback;
+  if (!value->is_number_integer()) bad(name, std::string("'") + name + "' must be an integer");
+  return value->get<int64_t>();
+}
+
+bool boolean(const json& doc, const char* name, bool fallback) {
+  const json* value = field(doc, name);
+  if (value == nullptr) return fallback;
+  if (!value->is_boolean()) bad(name, std::string("'") + name + "' must be a boolean");
+  return value->get<bool>();
+}
+
+std::string string_field(const json& doc, const char* name) {
+  const json* value = field(doc, name);
+  if (value == nullptr) return "";
+  if (!value->is_string()) bad(name, std::string("'") + name + "' must be a string");
+  return value->get<std::string>();
+}
+
+std::vector<int32_t> token_ids(const json& value, const char* name) {
+  std::vector<int32_t> ids;
+  for (const json& id : value) {
+    if (!id.is_number_integer()) bad(name, std::string("'") + name + "' token ids must be integers");
+    const int64_t v = id.get<int64_t>();
+    if (v < 0 || v > std::numeric_limits<int32_t>::max()) bad(name, std::string("'") + name + "' has an invalid token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  return ids;
+}
+
+void parse_stop(const json& doc, GenerationOptions& options) {
+  if (const json* stop = field(doc, "stop")) {
+    if (stop->is_string()) {
+      options.stop.push_back(stop->get<std::string>());
+    } else if (stop->is_array()) {
+      for (const json& s : *stop) {
+        if (!s.is_string()) bad("stop", "'stop' must be a string or a list of strings");
+        options.stop.push_back(s.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or a list of strings");
+    }
+    for (const std::string& s : options.stop) {
+      if (s.empty()) bad("stop", "'stop' strings must not be empty");
+    }
+  }
+  if (const json* ids = field(doc, "stop_token_ids")) {
+    if (!ids->is_array()) bad("stop_token_ids", "'stop_token_ids' must be a list of integers");
+    options.stop_token_ids = token_ids(*ids, "stop_token_ids");
+  }
+}
+
+// Everything but the prompt / messages and the logprobs fields (their shape
+// differs between the two endpoints).
+GenerationOptions parse_options(const json& doc) {
+  GenerationOptions options;
+  options.model = string_field(doc, "model");
+  if (field(doc, "max_completion_tokens") != nullptr) {
+    options.max_tokens = integer(doc, "max_completion_tokens", 0);
+  } else if (field(doc, "max_tokens") != nullptr) {
+    options.max_tokens = integer(doc, "max_tokens", 0);
+  }
+  if (options.max_tokens && *options.max_tokens < 1) bad("max_tokens", "'max_tokens' must be at least 1");
+  SamplingParams& s = options.sampling;
+  s.temperature = static_cast<float>(number(doc, "temperature", 1.0));
+  s.top_p = static_cast<float>(number(doc, "top_p", 1.0));
+  s.top_k = static_cast<int32_t>(integer(doc, "top_k", 0));
+  if (s.top_k < 0) s.top_k = 0;  // vLLM: -1 = off
+  s.min_p = static_cast<float>(number(doc, "min_p", 0.0));
+  s.presence_penalty = static_cast<float>(number(doc, "presence_penalty", 0.0));
+  s.frequency_penalty = static_cast<float>(number(doc, "frequency_penalty", 0.0));
+  s.repetition_penalty = static_cast<float>(number(doc, "repetition_penalty", 1.0));
+  if (field(doc, "seed") != nullptr) {
+    const json& seed = doc["seed"];
+    if (!seed.is_number_integer()) bad("seed", "'seed' must be an integer");
+    s.has_seed = true;
+    s.seed = seed.is_number_unsigned() ? seed.get<uint64_t>() : static_cast<uint64_t>(seed.get<int64_t>());
+  }
+  try {
+    s.validate();
+  } catch (const InvalidArgument& e) {
+    bad("", e.what());
+  }
+  options.n = integer(doc, "n", 1);
+  if (options.n < 1 || options.n > kMaxChoices) bad("n", "'n' must be between 1 and 128");
+  parse_stop(doc, options);
+  options.stream = boolean(doc, "stream", false);
+  if (const json* stream_options = field(doc, "stream_options")) {
+    if (!stream_options->is_object()) bad("stream_options", "'stream_options' must be an object");
+    options.include_usage = boolean(*stream_options, "include_usage", false);
+  }
+  options.ignore_eos = boolean(doc, "ignore_eos", false);
+  options.user = string_field(doc, "user");
+  return options;
+}
+
+std::vector<PromptInput> parse_prompts(const json& doc) {
+  const json* prompt = field(doc, "prompt");
+  if (prompt == nullptr) bad("prompt", "'prompt' is required");
+  std::vector<PromptInput> prompts;
+  const auto text = [](const std::string& s) { return PromptInput{false, s, {}}; };
+  const auto tokens = [](std::vector<int32_t> ids) { return PromptInput{true, "", std::move(ids)}; };
+  if (prompt->is_string()) {
+    prompts.push_back(text(prompt->get<std::string>()));
+  } else if (prompt->is_array() && !prompt->empty() && (*prompt)[0].is_number()) {
+    prompts.push_back(tokens(token_ids(*prompt, "prompt")));
+  } else if (prompt->is_array() && !prompt->empty()) {
+    for (const json& item : *prompt) {
+      if (item.is_string()) {
+        prompts.push_back(text(item.get<std::string>()));
+      } else if (item.is_array()) {
+        prompts.push_back(tokens(token_ids(item, "prompt")));
+      } else {
+        bad("prompt", "'prompt' must be a string, a list of strings, or token ids");
+      }
+    }
+  } else {
+    bad("prompt", "'prompt' must be a non-empty string, list of strings, or token ids");
+  }
+  for (const PromptInput& p : prompts) {
+    if (p.is_tokens ? p.token_ids.empty() : p.text.empty()) bad("prompt", "'prompt' must not be empty");
+  }
+  return prompts;
+}
+
+std::string message_content(const json& message) {
+  const json* content = field(message, "content");
+  if (content == nullptr) return "";
+  if (content->is_string()) return content->get<std::string>();
+  if (!content->is_array()) bad("messages", "message 'content' must be a string or a list of parts");
+  std::string text;
+  for (const json& part : *content) {
+    if (!part.is_object() || string_field(part, "type") != "text") {
+      bad("messages", "only text content parts are supported");
+    }
+    text += string_field(part, "text");
+  }
+  return text;
+}
+
+}  // namespace
+
+CompletionRequest parse_completion_request(const std::string& body) {
+  const json doc = parse_object(body);
+  CompletionRequest request;
+  request.options = parse_options(doc);
+  request.prompts = parse_prompts(doc);
+  request.echo = boolean(doc, "echo", false);
+  const int64_t logprobs = integer(doc, "logprobs", -1);
+  if (logprobs > 20) bad("logprobs", "'logprobs' must be at most 20");
+  request.options.logprobs = logprobs >= 0;
+  request.options.top_logprobs = std::max<int64_t>(logprobs, 0);
+  return request;
+}
+
+ChatRequest parse_chat_request(const std::string& body) {
+  const json doc = parse_object(body);
+  ChatRequest request;
+  request.options = parse_options(doc);
+  const json* messages = field(doc, "messages");
+  if (messages == nullptr || !messages->is_array() || messages->empty()) {
+    bad("messages", "'messages' must be a non-empty list");
+  }
+  for (const json& message : *messages) {
+    if (!message.is_object()) bad("messages", "each message must be an object");
+    const std::string role = string_field(message, "role");
+    if (role.empty()) bad("messages", "each message needs a 'role'");
+    request.messages.push_back({role, message_content(message)});
+  }
+  request.options.logprobs = boolean(doc, "logprobs", false);
+  request.options.top_logprobs = integer(doc, "top_logprobs", 0);
+  if (request.options.top_logprobs < 0 || request.options.top_logprobs > 20) {
+    bad("top_logprobs", "'top_logprobs' must be between 0 and 20");
+  }
+  return request;
+}
+
+}  // namespace kvs

@@ -1,0 +1,48 @@
+#pragma once
+// Typed OpenAI requests: what the HTTP edge parses JSON into before anything
+// touches the engine. Field meanings follow OpenAI's API (and vLLM's extras).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/chat/chat_template.h"
+#include "engine/sampling/sampler.h"
+
+namespace kvs {
+
+// Options shared by /v1/completions and /v1/chat/completions.
+struct GenerationOptions {
+  std::string model;                     // "" = the served model
+  std::optional<int64_t> max_tokens;     // unset = up to the context
+  SamplingParams sampling;
+  int64_t n = 1;                         // choices per prompt, >= 1
+  std::vector<std::string> stop;         // stop strings (not included in the output)
+  std::vector<int32_t> stop_token_ids;   // vLLM extension: extra finishing tokens
+  bool stream = false;
+  bool include_usage = false;            // stream_options.include_usage
+  bool logprobs = false;
+  int64_t top_logprobs = 0;              // NOTE: only the sampled token is reported (the engine keeps one logprob)
+  bool ignore_eos = false;               // vLLM extension
+  std::string user;
+};
+
+// One prompt, as text or as token ids.
+struct PromptInput {
+  bool is_tokens = false;
+  std::string text;
+  std::vector<int32_t> token_ids;
+};
+
+struct CompletionRequest {
+  GenerationOptions options;
+  std::vector<PromptInput> prompts;  // non-empty
+  bool echo = false;
+};
+
+struct ChatRequest {
+  GenerationOptions options;
+  std::vector<ChatMessage> messages;  // non-empty
+};
+
+}  // namespace kvs

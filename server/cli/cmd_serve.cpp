@@ -1,0 +1,104 @@
+// `kvserve serve`: loads the model, starts the engine and the HTTP front end,
+// and drains gracefully on SIGTERM / SIGINT.
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include <semaphore.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/errors.h"
+#include "scheduler/engine_client.h"
+#include "server/cli/commands.h"
+#include "server/cli/model_bundle.h"
+#include "server/grpc/grpc_server.h"
+#include "server/http/http_server.h"
+#include "server/metrics/server_metrics.h"
+
+namespace kvs {
+namespace {
+
+EngineConfig serve_engine_config(const ServeConfig& config) {
+  EngineConfig engine;
+  engine.cache.memory_bytes = parse_byte_size(config.kv_cache_memory);
+  engine.cache.dtype = config.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
+  engine.scheduler.max_num_seqs = config.max_num_seqs;
+  engine.scheduler.max_num_batched_tokens = config.max_num_batched_tokens;
+  return engine;
+}
+
+// NOTE: a handler rather than sigwait: libraries (OpenBLAS) start threads
+// before main, so the signals cannot be blocked in every thread.
+sem_t g_shutdown;
+volatile std::sig_atomic_t g_signal_number = 0;
+
+extern "C" void on_shutdown_signal(int signal_number) {
+  g_signal_number = signal_number;
+  sem_post(&g_shutdown);  // async-signal-safe
+}
+
+void install_shutdown_handlers() {
+  sem_init(&g_shutdown, 0, 0);
+  struct sigaction action {};
+  action.sa_handler = on_shutdown_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+// Waits for SIGTERM/SIGINT, then drains: readiness false, new requests 503,
+// in-flight ones finish (up to drain_timeout), then the HTTP server stops.
+void drain_on_signal(ServingContext& context, HttpServer& http, GrpcServer* grpc, double drain_timeout) {
+  while (sem_wait(&g_shutdown) != 0) {
+  }
+  spdlog::info("received signal {}: draining ({} requests in flight)", static_cast<int>(g_signal_number),
+               context.num_active.load());
+  context.draining.store(true);
+  if (grpc != nullptr) grpc->set_draining();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(drain_timeout);
+  while (context.num_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (context.num_active.load() > 0) spdlog::warn("drain timeout: {} requests still in flight", context.num_active.load());
+  http.stop();
+}
+
+}  // namespace
+
+int run_serve(const ServeCommand& command) {
+  ServeConfig config = command.config;
+  config.validate();
+  const std::vector<std::string> keys = resolve_api_keys(config);
+  install_shutdown_handlers();
+  std::signal(SIGPIPE, SIG_IGN);
+
+  const std::string model_path = config.model.empty() ? default_model_path() : config.model;
+  ModelOptions options;
+  options.num_threads = config.threads;
+  ModelBundle bundle = load_bundle(model_path, options);
+  EngineClient engine(*bundle.model, serve_engine_config(config));
+  const std::string model_name =
+      config.served_model_name.empty() ? std::filesystem::path(model_path).stem().string() : config.served_model_name;
+  ServerMetrics metrics(model_name);
+  ServingContext context{bundle, engine, metrics, ApiKeys(keys), model_name, bundle.chat_template("")};
+  context.max_active_requests = config.max_num_seqs + config.max_queue;
+  context.max_tokens_capacity =
+      std::min(engine.config().scheduler.max_model_len, engine.num_kv_blocks() * engine.config().cache.block_size);
+
+  HttpServer http(context, config);
+  http.bind(config.host, config.port);
+  std::unique_ptr<GrpcServer> grpc;
+  if (config.grpc_port > 0) grpc = std::make_unique<GrpcServer>(context, config.host, config.grpc_port);
+  std::thread drainer(drain_on_signal, std::ref(context), std::ref(http), grpc.get(), config.drain_timeout);
+  spdlog::info("kvserve: serving {} on http://{}:{}, gRPC port {} ({} KV blocks of {} tokens, context {}{})", model_name,
+               config.host, config.port, grpc ? grpc->port() : 0, engine.num_kv_blocks(), engine.config().cache.block_size, context.max_tokens_capacity,
+               keys.empty() ? "" : ", API keys required");
+  http.run();
+  if (!context.draining.load()) sem_post(&g_shutdown);  // stopped without a signal: let the drainer end
+  drainer.join();
+  if (grpc) grpc->stop();
+  spdlog::info("kvserve: stopped");
+  return 0;
+}
+
+}  // namespace kvs

@@ -1,0 +1,92 @@
+#pragma once
+// Runs the choices of one API request through the engine and turns their
+// token events into text: incremental UTF-8-safe detokenization, stop strings
+// (held back while they may still match), logprobs, usage and metrics.
+//
+// Ownership: uses `engine`, `tokenizer` and `metrics`, which must outlive it.
+// Thread-safety: one thread drives a run. The destructor cancels unfinished
+// choices, so an abandoned run (client gone) frees its KV blocks.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/tokenizer/tokenizer.h"
+#include "scheduler/engine_client.h"
+#include "server/metrics/server_metrics.h"
+#include "server/text/stop_matcher.h"
+
+namespace kvs {
+
+struct TokenLogprob {
+  int32_t token_id = -1;
+  std::string text;  // the token's own text (may be a partial UTF-8 sequence)
+  float logprob = 0.0f;
+};
+
+// Text (and tokens) that became available for one choice.
+struct ChoiceDelta {
+  size_t index = 0;
+  std::string text;
+  std::vector<TokenLogprob> tokens;  // filled only when logprobs were asked for
+  std::string finish_reason;         // "" while unfinished; "stop" | "length" | "abort" | "error"
+};
+
+// One choice's whole result (non-streaming responses).
+struct ChoiceResult {
+  std::string text;
+  std::vector<TokenLogprob> tokens;
+  std::string finish_reason;
+  int64_t num_output_tokens = 0;
+  std::string error;  // finish_reason == "error"
+};
+
+struct ChoiceSpec {
+  Request request;
+  std::vector<std::string> stop;  // stop strings
+  bool want_logprobs = false;
+};
+
+class GenerationRun {
+ public:
+  // Submits every choice; throws InvalidArgument (from the engine) when one
+  // can never run, then nothing stays queued.
+  GenerationRun(EngineClient& engine, const Tokenizer& tokenizer, ServerMetrics& metrics,
+                std::vector<ChoiceSpec> choices);
+  ~GenerationRun();
+  GenerationRun(const GenerationRun&) = delete;
+  GenerationRun& operator=(const GenerationRun&) = delete;
+
+  // Waits up to `timeout_seconds` for progress and appends what happened
+  // (one delta per choice event). False once every choice has finished.
+  bool poll(std::vector<ChoiceDelta>& deltas, double timeout_seconds);
+  // Runs to the end and returns the results.
+  std::vector<ChoiceResult> run_to_end();
+  void cancel();
+  const std::vector<ChoiceResult>& results() const { return results_; }
+
+ private:
+  struct Choice {
+    Choice(ChoiceSpec s, RequestHandle h, const Tokenizer& tokenizer)
+        : spec(std::move(s)), handle(std::move(h)), detokenizer(tokenizer, /*skip_special=*/true), matcher(spec.stop) {}
+    ChoiceSpec spec;
+    RequestHandle handle;
+    IncrementalDetokenizer detokenizer;
+    StopMatcher matcher;
+    bool finished = false;
+    std::chrono::steady_clock::time_point last_token;
+    double time_to_first_token = -1.0;
+  };
+  void handle_event(size_t index, const TokenEvent& event, std::vector<ChoiceDelta>& deltas);
+  void finish(size_t index, const std::string& reason, ChoiceDelta& delta);
+
+  EngineClient& engine_;
+  const Tokenizer& tokenizer_;
+  ServerMetrics& metrics_;
+  std::vector<std::unique_ptr<Choice>> choices_;
+  std::vector<ChoiceResult> results_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace kvs

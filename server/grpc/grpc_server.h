@@ -1,0 +1,35 @@
+#pragma once
+// The gRPC front end (proto/kvserve.proto) plus gRPC's standard health
+// service, which reports NOT_SERVING once set_draining() is called.
+//
+// Ownership: uses `context`, which must outlive it. Thread-safety: gRPC's
+// sync server runs handlers on its own threads; every method may be called
+// from any thread.
+#include <memory>
+#include <string>
+
+#include "server/serving/serving_context.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace kvs {
+
+class KvServeService;
+
+class GrpcServer {
+ public:
+  GrpcServer(ServingContext& context, const std::string& host, int port);  // starts serving; throws kvs::Error
+  ~GrpcServer();
+  void set_draining();  // health NOT_SERVING (new calls also get UNAVAILABLE via the context)
+  void stop();          // stops accepting, cancels what is left, waits
+  int port() const { return port_; }
+
+ private:
+  std::unique_ptr<KvServeService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace kvs

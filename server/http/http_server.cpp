@@ -1,0 +1,123 @@
+#include "server/http/http_server.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/errors.h"
+#include "server/api/api_error.h"
+#include "server/http/openai_handlers.h"
+
+namespace kvs {
+namespace {
+
+using nlohmann::json;
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+void send_error(httplib::Response& res, int status, const std::string& message, const std::string& param = "",
+                const std::string& code = "") {
+  res.status = status;
+  if (status == 429) res.set_header("Retry-After", "1");
+  res.set_content(error_body(status, message, param, code).dump(-1, ' ', false, json::error_handler_t::replace),
+                  "application/json");
+}
+
+// Turns what a handler throws into an OpenAI-shaped error response.
+Handler guarded(Handler handler) {
+  return [handler](const httplib::Request& req, httplib::Response& res) {
+    try {
+      handler(req, res);
+    } catch (const ApiError& e) {
+      send_error(res, e.status(), e.what(), e.param(), e.code());
+    } catch (const InvalidArgument& e) {
+      send_error(res, 400, e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("{} {}: internal error: {}", req.method, req.path, e.what());
+      send_error(res, 500, std::string("internal error: ") + e.what());
+    }
+  };
+}
+
+const char* default_message(int status) {
+  switch (status) {
+    case 404: return "Not found";
+    case 405: return "Method not allowed";
+    case 413: return "The request body is too large";
+    case 414: return "The request URI is too long";
+    default: return "Bad request";
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : context_(context), config_(config) {
+  const int threads = config_.http_threads;
+  server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server_.set_payload_max_length(static_cast<size_t>(config_.max_body_bytes));
+  server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    // Every response carries its request id; the access line names it too.
+    res.set_header("X-Request-Id", "req-" + std::to_string(next_request_id_.fetch_add(1)));
+    const bool is_api = req.path.rfind("/v1/", 0) == 0;
+    const bool is_metrics = req.path == "/metrics";
+    if (!context_.keys.enabled() || !(is_api || (is_metrics && config_.protect_metrics))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (context_.keys.accepts_authorization(req.get_header_value("Authorization"))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    send_error(res, 401, "Invalid or missing API key (send 'Authorization: Bearer KEY').", "", "invalid_api_key");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) send_error(res, res.status, default_message(res.status));
+  });
+  server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    context_.metrics.record_http(res.status);
+    spdlog::info("{} {} \"{} {}\" {} {}B", res.get_header_value("X-Request-Id"), req.remote_addr, req.method, req.path,
+                 res.status, req.body.size());
+  });
+  add_routes();
+}
+
+void HttpServer::add_routes() {
+  ServingContext& context = context_;
+  server_.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); });
+  const Handler ready = [&context](const httplib::Request&, httplib::Response& res) {
+    if (context.draining.load()) return send_error(res, 503, "the server is draining", "", "server_draining");
+    res.set_content(R"({"status":"ready"})", "application/json");
+  };
+  server_.Get("/ready", ready);
+  server_.Get("/health/ready", ready);
+  server_.Get("/v1/models", [&context](const httplib::Request&, httplib::Response& res) {
+    const json model = {{"id", context.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "kvserve"},
+                        {"max_model_len", context.max_tokens_capacity}};
+    res.set_content(json{{"object", "list"}, {"data", json::array({model})}}.dump(), "application/json");
+  });
+  server_.Get("/v1/models/(.+)", guarded([&context](const httplib::Request& req, httplib::Response& res) {
+    if (req.matches[1] != context.model_name) throw ApiError(404, "The model does not exist.", "model", "model_not_found");
+    res.set_content(json{{"id", context.model_name}, {"object", "model"}, {"created", 0}, {"owned_by", "kvserve"}}.dump(),
+                    "application/json");
+  }));
+  server_.Get("/metrics", [&context](const httplib::Request&, httplib::Response& res) {
+    res.set_content(context.metrics.render(context.engine.metrics(), context.num_active.load(), context.draining.load()),
+                    "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server_.Post("/v1/completions", guarded([&context](const httplib::Request& req, httplib::Response& res) {
+    handle_completions(context, req, res);
+  }));
+  server_.Post("/v1/chat/completions", guarded([&context](const httplib::Request& req, httplib::Response& res) {
+    handle_chat_completions(context, req, res);
+  }));
+}
+
+void HttpServer::bind(const std::string& host, int port) {
+  if (!server_.bind_to_port(host.c_str(), port)) {
+    throw Error("cannot listen on " + host + ":" + std::to_string(port));
+  }
+}
+
+void HttpServer::run() { server_.listen_after_bind(); }
+
+void HttpServer::stop() { server_.stop(); }
+
+}  // namespace kvs

@@ -1,0 +1,36 @@
+#pragma once
+#include <atomic>
+#include <cstdint>
+// The HTTP front end: OpenAI-compatible routes, health/readiness, /metrics,
+// API-key checks, OpenAI-shaped errors, one access-log line per request.
+//
+// Ownership: uses `context`, which must outlive it. Thread-safety: run()
+// blocks serving on its own thread pool; stop() may be called from any thread.
+#include <memory>
+#include <string>
+
+#include <httplib.h>
+
+#include "server/serving/serving_context.h"
+#include "server/serve/serve_config.h"
+
+namespace kvs {
+
+class HttpServer {
+ public:
+  HttpServer(ServingContext& context, const ServeConfig& config);
+  // Binds host:port; throws kvs::Error when it cannot.
+  void bind(const std::string& host, int port);
+  // Serves until stop(). Call after bind().
+  void run();
+  void stop();
+
+ private:
+  void add_routes();
+  ServingContext& context_;
+  ServeConfig config_;
+  httplib::Server server_;
+  std::atomic<uint64_t> next_request_id_{1};  // for the X-Request-Id header and the access log
+};
+
+}  // namespace kvs

@@ -1,0 +1,163 @@
+#include "server/http/openai_handlers.h"
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/errors.h"
+#include "server/api/api_error.h"
+#include "server/api/openai_parse.h"
+#include "server/http/openai_responses.h"
+#include "server/serving/choice_builder.h"
+
+namespace kvs {
+namespace {
+
+using nlohmann::json;
+
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string new_id(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  const uint64_t now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%s-%llx%04llx", prefix, static_cast<unsigned long long>(now & 0xffffffffffULL),
+                static_cast<unsigned long long>(counter.fetch_add(1) & 0xffff));
+  return buffer;
+}
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void check_model(const ServingContext& context, const GenerationOptions& options) {
+  if (!options.model.empty() && options.model != context.model_name) {
+    throw ApiError(404, "The model '" + options.model + "' does not exist.", "model", "model_not_found");
+  }
+}
+
+void check_content_type(const httplib::Request& req) {
+  if (!req.has_header("Content-Type")) return;
+  const std::string type = req.get_header_value("Content-Type");
+  if (type.find("json") == std::string::npos) {
+    throw ApiError(400, "Content-Type must be application/json, not '" + type + "'", "", "invalid_content_type");
+  }
+}
+
+// Everything a handler needs to answer once the prompts are tokenized.
+struct PreparedRun {
+  ResponseMeta meta;
+  GenerationOptions options;
+  std::vector<ChoiceSpec> choices;
+  std::vector<std::string> prefixes;  // echo text per choice
+  int64_t prompt_tokens = 0;          // summed over distinct prompts
+};
+
+void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
+  auto slot = std::make_shared<AdmissionSlot>(context);
+  auto run = std::make_shared<GenerationRun>(context.engine, *context.bundle.tokenizer, context.metrics,
+                                             std::move(prepared->choices));
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider("text/event-stream", [slot, run, prepared](size_t, httplib::DataSink& sink) {
+    const ResponseMeta& meta = prepared->meta;
+    const bool usage_field = prepared->options.include_usage;
+    const auto send = [&sink](const json& chunk) {
+      const std::string line = "data: " + dump(chunk) + "\n\n";
+      return sink.write(line.data(), line.size());
+    };
+    for (size_t i = 0; i < prepared->prefixes.size(); ++i) {
+      if (meta.kind == ApiKind::kChat && !send(chat_role_chunk(meta, i, usage_field))) return false;
+      if (!prepared->prefixes[i].empty()) {
+        ChoiceDelta echo;
+        echo.index = i;
+        echo.text = prepared->prefixes[i];
+        if (!send(stream_chunk(meta, echo, usage_field))) return false;
+      }
+    }
+    std::vector<ChoiceDelta> deltas;
+    while (run->poll(deltas, 0.05)) {
+      for (const ChoiceDelta& delta : deltas) {
+        if (!send(stream_chunk(meta, delta, usage_field))) {
+          run->cancel();  // the client went away: free its blocks now
+          return false;
+        }
+      }
+      deltas.clear();
+    }
+    if (usage_field) {
+      int64_t completion_tokens = 0;
+      for (const ChoiceResult& r : run->results()) completion_tokens += r.num_output_tokens;
+      if (!send(usage_chunk(meta, prepared->prompt_tokens, completion_tokens))) return false;
+    }
+    const std::string done = "data: [DONE]\n\n";
+    sink.write(done.data(), done.size());
+    sink.done();
+    return true;
+  });
+}
+
+void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
+  if (prepared->options.stream) return stream_response(context, std::move(prepared), res);
+  AdmissionSlot slot(context);
+  GenerationRun run(context.engine, *context.bundle.tokenizer, context.metrics, std::move(prepared->choices));
+  const std::vector<ChoiceResult> results = run.run_to_end();
+  for (const ChoiceResult& r : results) {
+    if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error);
+  }
+  res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prompt_tokens)),
+                  "application/json");
+}
+
+// Runs `body` mapping the engine's InvalidArgument to a 400.
+template <typename Body>
+void with_engine_errors(Body&& body) {
+  try {
+    body();
+  } catch (const InvalidArgument& e) {
+    throw ApiError(400, e.what());
+  }
+}
+
+}  // namespace
+
+void handle_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
+  check_content_type(req);
+  CompletionRequest request = parse_completion_request(req.body);
+  check_model(context, request.options);
+  auto prepared = std::make_shared<PreparedRun>();
+  prepared->meta = {ApiKind::kCompletion, new_id("cmpl"), unix_now(), context.model_name, request.options.logprobs,
+                    request.options.top_logprobs};
+  prepared->options = request.options;
+  with_engine_errors([&] {
+    for (const PromptInput& prompt : request.prompts) {
+      const std::vector<int32_t> ids = prompt.is_tokens ? prompt.token_ids : context.bundle.encode_prompt(prompt.text);
+      add_choices(context, request.options, ids, prepared->choices);
+      prepared->prompt_tokens += static_cast<int64_t>(ids.size());
+      std::string echo;
+      if (request.echo) echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;
+      for (int64_t j = 0; j < request.options.n; ++j) prepared->prefixes.push_back(echo);
+    }
+    respond(context, prepared, res);
+  });
+}
+
+void handle_chat_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
+  check_content_type(req);
+  ChatRequest request = parse_chat_request(req.body);
+  check_model(context, request.options);
+  auto prepared = std::make_shared<PreparedRun>();
+  prepared->meta = {ApiKind::kChat, new_id("chatcmpl"), unix_now(), context.model_name, request.options.logprobs,
+                    request.options.top_logprobs};
+  prepared->options = request.options;
+  with_engine_errors([&] {
+    const std::vector<int32_t> ids = context.bundle.encode_chat(context.chat, request.messages);
+    add_choices(context, request.options, ids, prepared->choices);
+    prepared->prompt_tokens = static_cast<int64_t>(ids.size());
+    prepared->prefixes.assign(static_cast<size_t>(request.options.n), "");
+    respond(context, prepared, res);
+  });
+}
+
+}  // namespace kvs

@@ -1,0 +1,134 @@
+#include "server/http/openai_responses.h"
+
+namespace kvs {
+namespace {
+
+using nlohmann::json;
+
+const char* object_name(const ResponseMeta& meta, bool chunk) {
+  if (meta.kind == ApiKind::kCompletion) return "text_completion";
+  return chunk ? "chat.completion.chunk" : "chat.completion";
+}
+
+json envelope(const ResponseMeta& meta, bool chunk) {
+  return {{"id", meta.id}, {"object", object_name(meta, chunk)}, {"created", meta.created}, {"model", meta.model}};
+}
+
+json finish_json(const std::string& reason) { return reason.empty() ? json(nullptr) : json(reason); }
+
+// A JSON string must be valid UTF-8; a token may hold part of a character.
+std::string valid_utf8(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
+    if (ok) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+json token_bytes(const std::string& text) {
+  json bytes = json::array();
+  for (const char c : text) bytes.push_back(static_cast<int>(static_cast<unsigned char>(c)));
+  return bytes;
+}
+
+}  // namespace
+
+json usage_json(int64_t prompt_tokens, int64_t completion_tokens) {
+  return {{"prompt_tokens", prompt_tokens},
+          {"completion_tokens", completion_tokens},
+          {"total_tokens", prompt_tokens + completion_tokens}};
+}
+
+json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprob>& tokens, size_t text_offset) {
+  if (meta.kind == ApiKind::kChat) {
+    json content = json::array();
+    for (const TokenLogprob& t : tokens) {
+      json top = json::array();
+      // NOTE: the engine reports the sampled token's logprob only, so the
+      // top list holds that one token.
+      if (meta.top_logprobs > 0) {
+        top.push_back({{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", token_bytes(t.text)}});
+      }
+      content.push_back(
+          {{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", token_bytes(t.text)}, {"top_logprobs", top}});
+    }
+    return {{"content", content}};
+  }
+  json out = {{"tokens", json::array()}, {"token_logprobs", json::array()}, {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  size_t offset = text_offset;
+  for (const TokenLogprob& t : tokens) {
+    const std::string text = valid_utf8(t.text);
+    out["tokens"].push_back(text);
+    out["token_logprobs"].push_back(t.logprob);
+    out["top_logprobs"].push_back(meta.top_logprobs > 0 ? json{{text, t.logprob}} : json(nullptr));
+    out["text_offset"].push_back(offset);
+    offset += t.text.size();
+  }
+  return out;
+}
+
+json full_response(const ResponseMeta& meta, const std::vector<ChoiceResult>& results,
+                   const std::vector<std::string>& prefixes, int64_t prompt_tokens) {
+  json out = envelope(meta, false);
+  json choices = json::array();
+  int64_t completion_tokens = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const ChoiceResult& r = results[i];
+    completion_tokens += r.num_output_tokens;
+    const std::string text = prefixes[i] + r.text;
+    json choice = {{"index", i}, {"finish_reason", finish_json(r.finish_reason)}};
+    choice["logprobs"] = meta.logprobs ? logprobs_json(meta, r.tokens, prefixes[i].size()) : json(nullptr);
+    if (meta.kind == ApiKind::kChat) {
+      choice["message"] = {{"role", "assistant"}, {"content", text}};
+    } else {
+      choice["text"] = text;
+    }
+    choices.push_back(std::move(choice));
+  }
+  out["choices"] = std::move(choices);
+  out["usage"] = usage_json(prompt_tokens, completion_tokens);
+  return out;
+}
+
+json stream_chunk(const ResponseMeta& meta, const ChoiceDelta& delta, bool include_usage_field) {
+  json out = envelope(meta, true);
+  json choice = {{"index", delta.index}, {"finish_reason", finish_json(delta.finish_reason)}};
+  choice["logprobs"] = meta.logprobs && !delta.tokens.empty() ? logprobs_json(meta, delta.tokens, 0) : json(nullptr);
+  if (meta.kind == ApiKind::kChat) {
+    choice["delta"] = delta.text.empty() ? json::object() : json{{"content", delta.text}};
+  } else {
+    choice["text"] = delta.text;
+  }
+  out["choices"] = json::array({choice});
+  if (include_usage_field) out["usage"] = nullptr;
+  return out;
+}
+
+json chat_role_chunk(const ResponseMeta& meta, size_t index, bool include_usage_field) {
+  json out = envelope(meta, true);
+  out["choices"] = json::array(
+      {{{"index", index}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+  if (include_usage_field) out["usage"] = nullptr;
+  return out;
+}
+
+json usage_chunk(const ResponseMeta& meta, int64_t prompt_tokens, int64_t completion_tokens) {
+  json out = envelope(meta, true);
+  out["choices"] = json::array();
+  out["usage"] = usage_json(prompt_tokens, completion_tokens);
+  return out;
+}
+
+}  // namespace kvs

@@ -1,0 +1,117 @@
+#include "server/metrics/server_metrics.h"
+
+#include <sstream>
+
+namespace kvs {
+namespace {
+
+std::vector<double> latency_buckets() {
+  return {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0};
+}
+std::vector<double> token_buckets() { return {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000}; }
+
+std::string number(double value) {
+  std::ostringstream s;
+  s << value;
+  return s.str();
+}
+
+void family(std::string& out, const std::string& name, const char* type, const char* help) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void sample(std::string& out, const std::string& name, const std::string& labels, double value) {
+  out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + number(value) + "\n";
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics(std::string model_name)
+    : labels_("model_name=\"" + model_name + "\""),
+      ttft_(latency_buckets()),
+      tpot_(latency_buckets()),
+      e2e_(latency_buckets()),
+      prompt_len_(token_buckets()),
+      output_len_(token_buckets()) {}
+
+void ServerMetrics::record_choice(const ChoiceRecord& record) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  prompt_tokens_ += record.num_prompt_tokens;
+  generation_tokens_ += record.num_output_tokens;
+  ++finished_[record.finish_reason];
+  if (record.time_to_first_token >= 0) ttft_.observe(record.time_to_first_token);
+  e2e_.observe(record.e2e_seconds);
+  prompt_len_.observe(static_cast<double>(record.num_prompt_tokens));
+  output_len_.observe(static_cast<double>(record.num_output_tokens));
+}
+
+void ServerMetrics::record_inter_token(double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tpot_.observe(seconds);
+}
+
+void ServerMetrics::record_http(int status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++http_responses_[status];
+}
+
+std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_active_requests, bool draining) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string out;
+  const std::string& l = labels_;
+  family(out, "vllm:num_requests_running", "gauge", "Number of requests in model execution batches.");
+  sample(out, "vllm:num_requests_running", l, static_cast<double>(engine.num_running));
+  family(out, "vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
+  sample(out, "vllm:num_requests_waiting", l, static_cast<double>(engine.num_waiting));
+  family(out, "vllm:kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.");
+  const double total = static_cast<double>(engine.kv_blocks_total);
+  sample(out, "vllm:kv_cache_usage_perc", l, total > 0 ? static_cast<double>(engine.kv_blocks_used) / total : 0.0);
+  family(out, "vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.");
+  sample(out, "vllm:prompt_tokens_total", l, static_cast<double>(prompt_tokens_));
+  family(out, "vllm:generation_tokens_total", "counter", "Number of generation tokens processed.");
+  sample(out, "vllm:generation_tokens_total", l, static_cast<double>(generation_tokens_));
+  family(out, "vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.");
+  sample(out, "vllm:prefix_cache_queries_total", l, static_cast<double>(engine.prefix_query_tokens));
+  family(out, "vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.");
+  sample(out, "vllm:prefix_cache_hits_total", l, static_cast<double>(engine.prefix_hit_tokens));
+  family(out, "vllm:num_preemptions_total", "counter", "Cumulative number of preemptions from the engine.");
+  sample(out, "vllm:num_preemptions_total", l, static_cast<double>(engine.num_preemptions));
+  family(out, "vllm:request_success_total", "counter", "Count of finished requests by finish reason.");
+  for (const auto& [reason, count] : finished_) {
+    sample(out, "vllm:request_success_total", l + ",finished_reason=\"" + reason + "\"", static_cast<double>(count));
+  }
+  family(out, "vllm:time_to_first_token_seconds", "histogram", "Histogram of time to first token in seconds.");
+  ttft_.render(out, "vllm:time_to_first_token_seconds", l);
+  family(out, "vllm:time_per_output_token_seconds", "histogram", "Histogram of time per output token in seconds.");
+  tpot_.render(out, "vllm:time_per_output_token_seconds", l);
+  family(out, "vllm:e2e_request_latency_seconds", "histogram", "Histogram of end to end request latency in seconds.");
+  e2e_.render(out, "vllm:e2e_request_latency_seconds", l);
+  family(out, "vllm:request_prompt_tokens", "histogram", "Number of prefill tokens processed.");
+  prompt_len_.render(out, "vllm:request_prompt_tokens", l);
+  family(out, "vllm:request_generation_tokens", "histogram", "Number of generation tokens processed.");
+  output_len_.render(out, "vllm:request_generation_tokens", l);
+
+  family(out, "kvserve:kv_blocks_used", "gauge", "KV-cache blocks in use.");
+  sample(out, "kvserve:kv_blocks_used", l, static_cast<double>(engine.kv_blocks_used));
+  family(out, "kvserve:kv_blocks_total", "gauge", "KV-cache blocks in the pool.");
+  sample(out, "kvserve:kv_blocks_total", l, static_cast<double>(engine.kv_blocks_total));
+  family(out, "kvserve:kv_block_size_tokens", "gauge", "Tokens per KV-cache block.");
+  sample(out, "kvserve:kv_block_size_tokens", l, static_cast<double>(engine.kv_block_size));
+  family(out, "kvserve:engine_steps_total", "counter", "Engine steps run.");
+  sample(out, "kvserve:engine_steps_total", l, static_cast<double>(engine.num_steps));
+  family(out, "kvserve:engine_step_tokens_total", "counter", "Tokens put through the model (recompute included).");
+  sample(out, "kvserve:engine_step_tokens_total", l, static_cast<double>(engine.total_step_tokens));
+  family(out, "kvserve:engine_step_seconds_total", "counter", "Wall-clock seconds spent in engine steps.");
+  sample(out, "kvserve:engine_step_seconds_total", l, engine.total_step_seconds);
+  family(out, "kvserve:active_requests", "gauge", "API requests being served (all choices).");
+  sample(out, "kvserve:active_requests", l, static_cast<double>(num_active_requests));
+  family(out, "kvserve:draining", "gauge", "1 while the server drains before exit.");
+  sample(out, "kvserve:draining", l, draining ? 1.0 : 0.0);
+  family(out, "kvserve:http_responses_total", "counter", "HTTP responses by status code.");
+  for (const auto& [status, count] : http_responses_) {
+    sample(out, "kvserve:http_responses_total", "code=\"" + std::to_string(status) + "\"", static_cast<double>(count));
+  }
+  return out;
+}
+
+}  // namespace kvs

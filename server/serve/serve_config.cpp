@@ -1,0 +1,105 @@
+#include "server/serve/serve_config.h"
+
+#include <cctype>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/errors.h"
+
+namespace kvs {
+
+void ServeConfig::validate() const {
+  const auto check = [](bool ok, const std::string& message) {
+    if (!ok) throw InvalidArgument(message);
+  };
+  check(port > 0 && port < 65536, "--port must be in 1..65535");
+  check(grpc_port >= 0 && grpc_port < 65536, "--grpc-port must be in 0..65535");
+  check(max_num_seqs >= 1, "--max-num-seqs must be >= 1");
+  check(max_num_batched_tokens >= 3, "--max-num-batched-tokens must be >= 3");
+  check(parse_byte_size(kv_cache_memory) > 0, "--kv-cache-memory must be > 0");
+  check(kv_cache_dtype == "f16" || kv_cache_dtype == "f32", "--kv-cache-dtype must be f16 or f32");
+  check(max_queue >= 0, "--max-queue must be >= 0");
+  check(drain_timeout >= 0, "--drain-timeout must be >= 0");
+  check(max_body_bytes >= 1024, "--max-body-bytes must be >= 1024");
+  check(threads >= 0, "--threads must be >= 0");
+  check(http_threads >= 2, "--http-threads must be >= 2");
+  for (const std::string& key : api_keys) check(!key.empty(), "--api-key must not be empty");
+}
+
+int64_t parse_byte_size(const std::string& text) {
+  size_t end = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &end);
+  } catch (const std::exception&) {
+    throw InvalidArgument("not a byte size: '" + text + "'");
+  }
+  std::string unit = text.substr(end);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double scale = 1;
+  if (unit == "" || unit == "b") scale = 1;
+  else if (unit == "k" || unit == "kb" || unit == "kib") scale = 1024.0;
+  else if (unit == "m" || unit == "mb" || unit == "mib") scale = 1024.0 * 1024;
+  else if (unit == "g" || unit == "gb" || unit == "gib") scale = 1024.0 * 1024 * 1024;
+  else throw InvalidArgument("unknown byte-size unit in '" + text + "'");
+  if (value <= 0) throw InvalidArgument("byte size must be positive: '" + text + "'");
+  return static_cast<int64_t>(value * scale);
+}
+
+void load_serve_config_file(const std::string& path, ServeConfig& config) {
+  std::ifstream in(path);
+  if (!in) throw InvalidArgument("cannot read config file " + path);
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgument("config file " + path + ": " + e.what());
+  }
+  if (!doc.is_object()) throw InvalidArgument("config file " + path + ": must be a JSON object");
+  for (const auto& [raw_key, value] : doc.items()) {
+    std::string key = raw_key;
+    for (char& c : key) c = c == '-' ? '_' : c;
+    try {
+      if (key == "model") config.model = value.get<std::string>();
+      else if (key == "served_model_name") config.served_model_name = value.get<std::string>();
+      else if (key == "host") config.host = value.get<std::string>();
+      else if (key == "port") config.port = value.get<int>();
+      else if (key == "grpc_port") config.grpc_port = value.get<int>();
+      else if (key == "api_key") config.api_keys.push_back(value.get<std::string>());
+      else if (key == "api_key_file") config.api_key_file = value.get<std::string>();
+      else if (key == "protect_metrics") config.protect_metrics = value.get<bool>();
+      else if (key == "max_num_seqs") config.max_num_seqs = value.get<int64_t>();
+      else if (key == "max_num_batched_tokens") config.max_num_batched_tokens = value.get<int64_t>();
+      else if (key == "kv_cache_memory") config.kv_cache_memory = value.is_string() ? value.get<std::string>() : std::to_string(value.get<int64_t>());
+      else if (key == "kv_cache_dtype") config.kv_cache_dtype = value.get<std::string>();
+      else if (key == "max_queue") config.max_queue = value.get<int64_t>();
+      else if (key == "drain_timeout") config.drain_timeout = value.get<double>();
+      else if (key == "max_body_bytes") config.max_body_bytes = value.get<int64_t>();
+      else if (key == "threads") config.threads = value.get<int>();
+      else if (key == "http_threads") config.http_threads = value.get<int>();
+      else throw InvalidArgument("config file " + path + ": unknown key '" + raw_key + "'");
+    } catch (const nlohmann::json::exception&) {
+      throw InvalidArgument("config file " + path + ": bad type for '" + raw_key + "'");
+    }
+  }
+}
+
+std::vector<std::string> resolve_api_keys(const ServeConfig& config) {
+  std::vector<std::string> keys = config.api_keys;
+  if (config.api_key_file.empty()) return keys;
+  std::ifstream in(config.api_key_file);
+  if (!in) throw InvalidArgument("cannot read --api-key-file " + config.api_key_file);
+  std::string line;
+  while (std::getline(in, line)) {
+    while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+    size_t start = 0;
+    while (start < line.size() && std::isspace(static_cast<unsigned char>(line[start]))) ++start;
+    line = line.substr(start);
+    if (!line.empty() && line[0] != '#') keys.push_back(line);
+  }
+  if (keys.empty()) throw InvalidArgument("--api-key-file " + config.api_key_file + " holds no key");
+  return keys;
+}
+
+}  // namespace kvs

@@ -1,0 +1,41 @@
+#pragma once
+// The one config struct of `kvserve serve`. CLI flags and a JSON config file
+// (--config) both map onto it; validate() runs once at start.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvs {
+
+struct ServeConfig {
+  std::string model;                  // "" = default model
+  std::string served_model_name;      // "" = the model file's stem
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int grpc_port = 50051;              // 0 = no gRPC front end
+  std::vector<std::string> api_keys;  // empty = no authentication
+  std::string api_key_file;           // one key per line, '#' comments
+  bool protect_metrics = false;       // require a key for /metrics too
+  int64_t max_num_seqs = 64;
+  int64_t max_num_batched_tokens = 512;
+  std::string kv_cache_memory = "512MiB";  // bytes, or with a KiB/MiB/GiB (KB/MB/GB) suffix
+  std::string kv_cache_dtype = "f16";      // "f16" | "f32"
+  int64_t max_queue = 256;            // API requests waiting beyond the running ones; then 429
+  double drain_timeout = 30.0;        // seconds SIGTERM waits for in-flight requests
+  int64_t max_body_bytes = 8 << 20;   // larger bodies get 413
+  int threads = 0;                    // model CPU threads (0 = all cores)
+  int http_threads = 64;              // concurrent HTTP connections served
+
+  // Throws InvalidArgument naming the bad field.
+  void validate() const;
+};
+
+// "512MiB" -> bytes. Throws InvalidArgument.
+int64_t parse_byte_size(const std::string& text);
+// Overlays the fields present in a JSON file (keys = the CLI flag names with
+// '_' or '-'). Throws InvalidArgument on unknown keys or bad types.
+void load_serve_config_file(const std::string& path, ServeConfig& config);
+// Keys from --api-key and the key file.
+std::vector<std::string> resolve_api_keys(const ServeConfig& config);
+
+}  // namespace kvs

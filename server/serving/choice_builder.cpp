@@ -1,0 +1,47 @@
+#include "server/serving/choice_builder.h"
+
+#include <string>
+
+#include "server/api/api_error.h"
+
+namespace kvs {
+
+void add_choices(const ServingContext& context, const GenerationOptions& options, const std::vector<int32_t>& prompt,
+                 std::vector<ChoiceSpec>& choices) {
+  const int64_t prompt_len = static_cast<int64_t>(prompt.size());
+  const int64_t capacity = context.max_tokens_capacity;
+  if (prompt_len >= capacity) {
+    throw ApiError(400,
+                   "This model's maximum context length is " + std::to_string(capacity) + " tokens; the prompt has " +
+                       std::to_string(prompt_len) + " tokens.",
+                   "prompt", "context_length_exceeded");
+  }
+  const int64_t max_tokens = options.max_tokens.value_or(capacity - prompt_len);
+  if (prompt_len + max_tokens > capacity) {
+    throw ApiError(400,
+                   "This model's maximum context length is " + std::to_string(capacity) + " tokens; you requested " +
+                       std::to_string(prompt_len + max_tokens) + " tokens (" + std::to_string(prompt_len) +
+                       " in the prompt, " + std::to_string(max_tokens) + " for the completion).",
+                   "max_tokens", "context_length_exceeded");
+  }
+  const int64_t vocab = context.bundle.tokenizer->vocab_size();
+  for (int32_t id : prompt) {
+    if (id >= vocab) throw ApiError(400, "prompt token id " + std::to_string(id) + " is outside the vocabulary", "prompt");
+  }
+  for (int64_t j = 0; j < options.n; ++j) {
+    ChoiceSpec spec;
+    spec.request.prompt_token_ids = prompt;
+    spec.request.max_tokens = max_tokens;
+    spec.request.sampling = options.sampling;
+    if (options.sampling.has_seed) spec.request.sampling.seed = options.sampling.seed + static_cast<uint64_t>(j);
+    spec.request.stop_token_ids = options.stop_token_ids;
+    if (!options.ignore_eos) {
+      for (int32_t id : context.bundle.stop_token_ids()) spec.request.stop_token_ids.push_back(id);
+    }
+    spec.stop = options.stop;
+    spec.want_logprobs = options.logprobs;
+    choices.push_back(std::move(spec));
+  }
+}
+
+}  // namespace kvs

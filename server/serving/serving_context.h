@@ -1,0 +1,46 @@
+#pragma once
+// What every front end shares while serving: the model, the engine, metrics,
+// keys, and the admission state (in-flight count, draining flag).
+//
+// Ownership: refers to the bundle and engine owned by `kvserve serve`, which
+// outlive every front end. Thread-safety: everything here may be used from any
+// thread (atomics; the referenced objects are thread-safe or immutable).
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "engine/chat/chat_template.h"
+#include "scheduler/engine_client.h"
+#include "server/cli/model_bundle.h"
+#include "server/serving/api_keys.h"
+#include "server/metrics/server_metrics.h"
+
+namespace kvs {
+
+struct ServingContext {
+  ModelBundle& bundle;
+  EngineClient& engine;
+  ServerMetrics& metrics;
+  ApiKeys keys;
+  std::string model_name;
+  ChatTemplate chat;
+  int64_t max_active_requests = 0;  // running + queued API requests accepted at once; then 429
+  int64_t max_tokens_capacity = 0;  // min(context, KV pool) in tokens
+  std::atomic<int64_t> num_active{0};
+  std::atomic<bool> draining{false};
+};
+
+// Holds one slot of the admission budget for as long as it lives.
+class AdmissionSlot {
+ public:
+  // Throws ApiError 503 while draining, 429 when the budget is spent.
+  explicit AdmissionSlot(ServingContext& context);
+  ~AdmissionSlot() { context_.num_active.fetch_sub(1); }
+  AdmissionSlot(const AdmissionSlot&) = delete;
+  AdmissionSlot& operator=(const AdmissionSlot&) = delete;
+
+ private:
+  ServingContext& context_;
+};
+
+}  // namespace kvs

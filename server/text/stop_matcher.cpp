@@ -1,0 +1,37 @@
+#include "server/text/stop_matcher.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace kvs {
+
+std::string StopMatcher::push(const std::string& text) {
+  if (stopped_) return "";
+  pending_ += text;
+  if (stops_.empty()) return std::exchange(pending_, "");
+  size_t first = std::string::npos;
+  for (const std::string& stop : stops_) first = std::min(first, pending_.find(stop));
+  if (first != std::string::npos) {
+    stopped_ = true;
+    std::string out = pending_.substr(0, first);
+    pending_.clear();
+    return out;
+  }
+  // Hold back the longest suffix of pending_ that is a proper prefix of a stop.
+  size_t hold = 0;
+  for (const std::string& stop : stops_) {
+    for (size_t len = std::min(stop.size() - 1, pending_.size()); len > hold; --len) {
+      if (pending_.compare(pending_.size() - len, len, stop, 0, len) == 0) {
+        hold = len;
+        break;
+      }
+    }
+  }
+  std::string out = pending_.substr(0, pending_.size() - hold);
+  pending_.erase(0, pending_.size() - hold);
+  return out;
+}
+
+std::string StopMatcher::flush() { return stopped_ ? "" : std::exchange(pending_, ""); }
+
+}  // namespace kvs

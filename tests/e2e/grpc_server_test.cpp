@@ -1,0 +1,271 @@
+// `kvserve serve` over gRPC with a real gRPC client: streaming Generate,
+// Tokenize/Detokenize, model info, API key in metadata, a cancel mid-stream
+// freeing the KV blocks (read from the HTTP /metrics), and the standard
+// health service turning NOT_SERVING while the server drains.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+
+#include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "proto/kvserve.grpc.pb.h"
+#include "tests/common/test_paths.h"
+
+extern char** environ;
+
+namespace kvs {
+namespace {
+
+constexpr const char* kKey = "grpc-test-key";
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// The real binary with an API key, on free ports; SIGTERM + wait on Stop().
+class ServerProcess {
+ public:
+  ServerProcess() : http_port_(free_port()), grpc_port_(free_port()) {
+    const std::string binary = test::binary_dir() + "/kvserve";
+    std::vector<std::string> args = {binary, "serve", "--model", test::default_model(), "--port",
+                                     std::to_string(http_port_), "--grpc-port", std::to_string(grpc_port_),
+                                     "--kv-cache-memory", "64MiB", "--api-key", kKey, "--threads", "1", "--drain-timeout", "120"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    httplib::Client http("127.0.0.1", http_port_);
+    for (int i = 0; i < 600 && pid_ > 0; ++i) {
+      if (auto res = http.Get("/health"); res && res->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ~ServerProcess() { Stop(); }
+  int Stop() {
+    if (pid_ <= 0) return exit_code_;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code_;
+  }
+  void Terminate() { kill(pid_, SIGTERM); }
+  std::shared_ptr<grpc::Channel> channel() const {
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
+  }
+  // A gauge from /metrics (-1 if missing).
+  double Metric(const std::string& name) const {
+    httplib::Client http("127.0.0.1", http_port_);
+    auto res = http.Get("/metrics");
+    if (!res) return -1;
+    std::smatch m;
+    const std::regex line("\n" + std::regex_replace(name, std::regex(":"), ":") + "\\{[^}]*\\} ([0-9.e+-]+)");
+    return std::regex_search(res->body, m, line) ? std::stod(m[1]) : -1;
+  }
+  bool running() const { return pid_ > 0; }
+
+ private:
+  int http_port_, grpc_port_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+void authorize(grpc::ClientContext& context) { context.AddMetadata("authorization", std::string("Bearer ") + kKey); }
+
+class GrpcServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new ServerProcess(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  static ServerProcess* server_;
+};
+ServerProcess* GrpcServerTest::server_ = nullptr;
+
+TEST_F(GrpcServerTest, GenerateStreamsTextWithFinishAndUsage) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  grpc::ClientContext context;
+  authorize(context);
+  kvserve::v1::GenerateRequest request;
+  request.set_text("The capital of France is");
+  request.set_max_tokens(6);
+  request.set_logprobs(true);
+  auto reader = stub->Generate(&context, request);
+  kvserve::v1::GenerateResponse response;
+  std::string text, finish;
+  int num_tokens = 0, num_messages = 0, num_logprobs = 0;
+  uint32_t completion_tokens = 0;
+  while (reader->Read(&response)) {
+    ++num_messages;
+    text += response.text();
+    num_tokens += response.token_ids_size();
+    num_logprobs += response.logprobs_size();
+    if (!response.finish_reason().empty()) {
+      finish = response.finish_reason();
+      completion_tokens = response.usage().completion_tokens();
+    }
+  }
+  const grpc::Status status = reader->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_NE(text.find("Paris"), std::string::npos) << text;
+  EXPECT_EQ(finish, "length");
+  EXPECT_EQ(num_tokens, 6);
+  EXPECT_EQ(num_logprobs, 6);
+  EXPECT_EQ(completion_tokens, 6u);
+  EXPECT_GT(num_messages, 1) << "streamed, not one message";
+}
+
+TEST_F(GrpcServerTest, TokenizeDetokenizeAndModelInfo) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  kvserve::v1::TokenizeResponse tokens;
+  {
+    grpc::ClientContext context;
+    authorize(context);
+    kvserve::v1::TokenizeRequest request;
+    request.set_text("Hello world");
+    ASSERT_TRUE(stub->Tokenize(&context, request, &tokens).ok());
+    EXPECT_GT(tokens.token_ids_size(), 0);
+  }
+  {
+    grpc::ClientContext context;
+    authorize(context);
+    kvserve::v1::DetokenizeRequest request;
+    *request.mutable_token_ids() = tokens.token_ids();
+    kvserve::v1::DetokenizeResponse text;
+    ASSERT_TRUE(stub->Detokenize(&context, request, &text).ok());
+    EXPECT_EQ(text.text(), "Hello world");
+  }
+  {
+    grpc::ClientContext context;
+    authorize(context);
+    kvserve::v1::ModelInfo info;
+    ASSERT_TRUE(stub->GetModelInfo(&context, kvserve::v1::ModelInfoRequest(), &info).ok());
+    EXPECT_FALSE(info.name().empty());
+    EXPECT_GT(info.max_model_len(), 0);
+    EXPECT_GT(info.num_kv_blocks(), 0);
+  }
+}
+
+TEST_F(GrpcServerTest, MissingOrWrongKeyIsUnauthenticatedAndBadInputInvalid) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  kvserve::v1::ModelInfo info;
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(stub->GetModelInfo(&context, kvserve::v1::ModelInfoRequest(), &info).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    context.AddMetadata("authorization", "Bearer wrong");
+    EXPECT_EQ(stub->GetModelInfo(&context, kvserve::v1::ModelInfoRequest(), &info).error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  {
+    grpc::ClientContext context;
+    authorize(context);
+    kvserve::v1::GenerateRequest request;  // no prompt
+    auto reader = stub->Generate(&context, request);
+    kvserve::v1::GenerateResponse response;
+    while (reader->Read(&response)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+TEST_F(GrpcServerTest, CancelMidStreamFreesTheBlocks) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  grpc::ClientContext context;
+  authorize(context);
+  kvserve::v1::GenerateRequest request;
+  request.set_text("Write a very long story about a dragon.");
+  request.set_max_tokens(1000);
+  request.set_ignore_eos(true);
+  auto reader = stub->Generate(&context, request);
+  kvserve::v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(reader->Read(&response));
+  context.TryCancel();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  double used = -1;
+  for (int i = 0; i < 200; ++i) {
+    used = server_->Metric("kvserve:kv_blocks_used");
+    if (used == 0 && server_->Metric("kvserve:active_requests") == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(used, 0);
+  EXPECT_LT(server_->Metric("vllm:generation_tokens_total"), 1000);
+}
+
+// Runs last (own server): health SERVING, then NOT_SERVING while draining.
+TEST(GrpcDrainTest, HealthReportsNotServingWhileDraining) {
+  ServerProcess server;
+  ASSERT_TRUE(server.running());
+  auto health = grpc::health::v1::Health::NewStub(server.channel());
+  grpc::health::v1::HealthCheckResponse status;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(health->Check(&context, grpc::health::v1::HealthCheckRequest(), &status).ok());
+    EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  // A long request keeps the server draining while we look.
+  auto stub = kvserve::v1::KvServe::NewStub(server.channel());
+  grpc::ClientContext generate_context;
+  authorize(generate_context);
+  kvserve::v1::GenerateRequest request;
+  request.set_text("Count to one hundred:");
+  request.set_max_tokens(16);
+  request.set_ignore_eos(true);
+  auto reader = stub->Generate(&generate_context, request);
+  kvserve::v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  server.Terminate();
+  bool not_serving = false;
+  for (int i = 0; i < 100 && !not_serving; ++i) {
+    grpc::ClientContext context;
+    if (health->Check(&context, grpc::health::v1::HealthCheckRequest(), &status).ok()) {
+      not_serving = status.status() == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+    }
+    if (!not_serving) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(not_serving);
+  int num_tokens = response.token_ids_size();
+  std::string finish;
+  while (reader->Read(&response)) {
+    num_tokens += response.token_ids_size();
+    if (!response.finish_reason().empty()) finish = response.finish_reason();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(finish, "length") << "the in-flight request finishes";
+  EXPECT_EQ(num_tokens, 16);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace kvs

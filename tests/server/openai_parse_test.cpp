@@ -1,0 +1,91 @@
+// JSON -> typed OpenAI requests: field mapping, defaults, and 400s that name
+// the bad field.
+#include <gtest/gtest.h>
+
+#include "server/api/api_error.h"
+#include "server/api/openai_parse.h"
+
+namespace kvs {
+namespace {
+
+int status_of(const std::string& body, bool chat = false) {
+  try {
+    if (chat) parse_chat_request(body);
+    else parse_completion_request(body);
+  } catch (const ApiError& e) {
+    return e.status();
+  }
+  return 200;
+}
+
+TEST(OpenAiParseTest, CompletionFieldsMapOntoTheTypedRequest) {
+  const CompletionRequest r = parse_completion_request(
+      R"({"model":"m","prompt":"hi","max_tokens":5,"temperature":0.5,"top_p":0.9,"top_k":7,"min_p":0.1,
+          "n":2,"stop":["a","b"],"seed":42,"presence_penalty":0.5,"frequency_penalty":0.25,
+          "repetition_penalty":1.1,"stream":true,"stream_options":{"include_usage":true},"logprobs":2,
+          "echo":true,"user":"u","unknown":{"x":1}})");
+  EXPECT_EQ(r.options.model, "m");
+  ASSERT_EQ(r.prompts.size(), 1u);
+  EXPECT_EQ(r.prompts[0].text, "hi");
+  EXPECT_EQ(*r.options.max_tokens, 5);
+  EXPECT_FLOAT_EQ(r.options.sampling.temperature, 0.5f);
+  EXPECT_EQ(r.options.sampling.top_k, 7);
+  EXPECT_EQ(r.options.n, 2);
+  EXPECT_EQ(r.options.stop, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(r.options.sampling.has_seed);
+  EXPECT_EQ(r.options.sampling.seed, 42u);
+  EXPECT_TRUE(r.options.stream);
+  EXPECT_TRUE(r.options.include_usage);
+  EXPECT_TRUE(r.options.logprobs);
+  EXPECT_EQ(r.options.top_logprobs, 2);
+  EXPECT_TRUE(r.echo);
+}
+
+TEST(OpenAiParseTest, PromptForms) {
+  EXPECT_EQ(parse_completion_request(R"({"prompt":[1,2,3]})").prompts[0].token_ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(parse_completion_request(R"({"prompt":["a","b"]})").prompts.size(), 2u);
+  const auto r = parse_completion_request(R"({"prompt":[[1],[2,3]]})");
+  ASSERT_EQ(r.prompts.size(), 2u);
+  EXPECT_TRUE(r.prompts[1].is_tokens);
+  EXPECT_FALSE(r.options.max_tokens.has_value());
+  EXPECT_FLOAT_EQ(r.options.sampling.temperature, 1.0f);
+}
+
+TEST(OpenAiParseTest, ChatMessagesAndMaxCompletionTokens) {
+  const ChatRequest r = parse_chat_request(
+      R"({"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+          "max_completion_tokens":3,"max_tokens":9,"logprobs":true,"top_logprobs":2})");
+  ASSERT_EQ(r.messages.size(), 2u);
+  EXPECT_EQ(r.messages[1].content, "ab");
+  EXPECT_EQ(*r.options.max_tokens, 3);
+  EXPECT_TRUE(r.options.logprobs);
+}
+
+TEST(OpenAiParseTest, BadInputIs400) {
+  EXPECT_EQ(status_of("{"), 400);
+  EXPECT_EQ(status_of("[]"), 400);
+  EXPECT_EQ(status_of(R"({})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":""})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":"x","max_tokens":0})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":"x","n":0})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":"x","temperature":-1})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":"x","stop":5})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":[1,-1]})"), 400);
+  EXPECT_EQ(status_of("{\"prompt\":\"\xff\"}"), 400);
+  EXPECT_EQ(status_of(R"({"messages":[]})", true), 400);
+  EXPECT_EQ(status_of(R"({"messages":[{"content":"x"}]})", true), 400);
+  EXPECT_EQ(status_of(R"({"messages":[{"role":"user","content":"x"}]})", true), 200);
+}
+
+TEST(OpenAiParseTest, ErrorsNameTheField) {
+  try {
+    parse_completion_request(R"({"prompt":"x","max_tokens":"5"})");
+    FAIL();
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param(), "max_tokens");
+    EXPECT_EQ(e.to_json()["error"]["type"], "invalid_request_error");
+  }
+}
+
+}  // namespace
+}  // namespace kvs
