@@ -4,10 +4,7 @@
 
 #include "kernels/cpu/half.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-#define KVS_DOT_AVX2 1
-#endif
+#include "kernels/cpu/dot_simd.h"
 
 namespace kvs::kernels {
 
@@ -49,29 +46,9 @@ float dot_quantized_reference(WeightFormat format, const void* w_row, const Acti
 #ifdef KVS_DOT_AVX2
 namespace {
 
-inline float horizontal_sum(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  const __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
-// 16 packed bytes -> 32 unsigned nibbles (low nibbles first, then high).
-inline __m256i unpack_nibbles(const uint8_t* q) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m128i lo = _mm_and_si128(raw, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-  return _mm256_set_m128i(hi, lo);
-}
-
-// Sum of products of 32 unsigned bytes (< 128) with 32 signed bytes, as 8 int32 lanes -> float.
-inline __m256 dot_unsigned_signed(__m256i u, __m256i s) {
-  const __m256i pairs = _mm256_maddubs_epi16(u, s);
-  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
+using simd::dot_unsigned_signed;
+using simd::horizontal_sum;
+using simd::unpack_nibbles;
 
 float dot_q4_1(const BlockQ4_1* w, const ActivationBlockQ8* x, int64_t num_blocks) {
   __m256 acc = _mm256_setzero_ps();

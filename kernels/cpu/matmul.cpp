@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kernels/cpu/dot.h"
+#include "kernels/cpu/dot_tile.h"
 #include "kernels/cpu/quantize.h"
 
 namespace kvs::kernels {
@@ -63,17 +64,27 @@ Status matmul(WeightFormat format, const void* w, int64_t num_out, int64_t num_i
 
   const auto* weights = static_cast<const uint8_t*>(w);
   const size_t row_bytes = static_cast<size_t>(num_blocks) * block_bytes(format);
-  // NOTE: rows are split over threads; each thread walks its rows for a tile
-  // of tokens so a weight row is reused from L1 across tokens.
-  constexpr int64_t kTokenTile = 64;
-  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
-    const int64_t t1 = std::min(num_tokens, t0 + kTokenTile);
+  if (num_tokens == 1) {  // one decode stream: a dot product per row
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int64_t n = 0; n < num_out; ++n) {
-      const void* row = weights + static_cast<size_t>(n) * row_bytes;
-      for (int64_t t = t0; t < t1; ++t) {
-        y[t * num_out + n] = dot_quantized(format, row, xq + t * num_blocks, num_blocks);
-      }
+      y[n] = dot_quantized(format, weights + static_cast<size_t>(n) * row_bytes, xq, num_blocks);
+    }
+    return Status::success();
+  }
+  // NOTE: chunks of rows are split over threads; each chunk is applied to a
+  // tile of tokens by the multi-token kernel, which unpacks each weight block
+  // once per few tokens and keeps the chunk's rows in L1 across the tile.
+  constexpr int64_t kTokenTile = 64;
+  constexpr int64_t kRowChunk = 16;
+  const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
+  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
+    const int64_t tile_tokens = std::min(num_tokens - t0, kTokenTile);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t c = 0; c < num_chunks; ++c) {
+      const int64_t n0 = c * kRowChunk;
+      dot_quantized_tile(format, weights + static_cast<size_t>(n0) * row_bytes, row_bytes,
+                         std::min(kRowChunk, num_out - n0), xq + t0 * num_blocks, tile_tokens, num_blocks,
+                         y + t0 * num_out + n0, num_out);
     }
   }
   return Status::success();

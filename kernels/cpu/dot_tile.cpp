@@ -1,0 +1,206 @@
+#include "kernels/cpu/dot_tile.h"
+
+#include <cmath>
+
+#include "kernels/cpu/dot.h"
+#include "kernels/cpu/dot_simd.h"
+#include "kernels/cpu/half.h"
+
+namespace kvs::kernels {
+
+#ifdef KVS_DOT_AVX2
+namespace {
+
+using simd::dot_unsigned_signed;
+
+// One weight block unpacked for reuse across tokens, per format. products()
+// yields the same 8 int32 lanes (as floats) as the integer part of dot_q4_1 /
+// dot_q4_0 / dot_q8_0 in dot.cpp; prepare() maps a token's quantized block to
+// the operand products() takes (once per token, shared by all rows).
+struct Q4_1Traits {
+  using Block = BlockQ4_1;
+  static constexpr bool kOffsets = true;
+  struct Unpacked {
+    __m256i u;
+    float d, m;
+  };
+  static Unpacked unpack(const Block& b) {
+    return {simd::unpack_nibbles(b.q), fp16_to_fp32(b.d), fp16_to_fp32(b.m)};
+  }
+  static __m256i prepare(__m256i xq) { return xq; }
+  static __m256 products(const Unpacked& w, __m256i xq) { return dot_unsigned_signed(w.u, xq); }
+};
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+// Signed weights with VNNI: (x + 128) * w - 128 * w, the bias folded into
+// dpbusd's accumulator. Every lane is the exact integer sum of x * w, as
+// maddubs' |w| * sign(x, w) is for activations in [-127, 127].
+struct SignedTraitsBase {
+  static constexpr bool kOffsets = false;
+  struct Unpacked {
+    __m256i w, bias;
+    float d, m;
+  };
+  static Unpacked make(__m256i wq, uint16_t d) {
+    const __m256i bias = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(-128), wq);
+    return {wq, _mm256_sub_epi32(_mm256_setzero_si256(), bias), fp16_to_fp32(d), 0.0f};
+  }
+  static __m256i prepare(__m256i xq) { return _mm256_xor_si256(xq, _mm256_set1_epi8(-128)); }
+  static __m256 products(const Unpacked& w, __m256i x_biased) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(w.bias, x_biased, w.w));
+  }
+};
+#else
+struct SignedTraitsBase {
+  static constexpr bool kOffsets = false;
+  struct Unpacked {
+    __m256i magnitude, sign;
+    float d, m;
+  };
+  static Unpacked make(__m256i wq, uint16_t d) {
+    return {_mm256_sign_epi8(wq, wq), wq, fp16_to_fp32(d), 0.0f};
+  }
+  static __m256i prepare(__m256i xq) { return xq; }
+  // maddubs needs an unsigned operand: |w| * (x with w's sign).
+  static __m256 products(const Unpacked& w, __m256i xq) {
+    return dot_unsigned_signed(w.magnitude, _mm256_sign_epi8(xq, w.sign));
+  }
+};
+#endif
+
+struct Q4_0Traits : SignedTraitsBase {
+  using Block = BlockQ4_0;
+  static Unpacked unpack(const Block& b) {
+    return make(_mm256_sub_epi8(simd::unpack_nibbles(b.q), _mm256_set1_epi8(8)), b.d);
+  }
+};
+
+struct Q8_0Traits : SignedTraitsBase {
+  using Block = BlockQ8_0;
+  static Unpacked unpack(const Block& b) {
+    return make(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.q)), b.d);
+  }
+};
+
+// Lane t (< T) of the result: `field` of token t's block b; other lanes 0.
+template <int T>
+inline __m256 gather_tokens(const ActivationBlockQ8* x, int64_t num_blocks, int64_t b,
+                            float ActivationBlockQ8::*field) {
+  const auto lane = [&](int t) { return t < T ? x[t * num_blocks + b].*field : 0.0f; };
+  return _mm256_setr_ps(lane(0), lane(1), lane(2), lane(3), lane(4), lane(5), lane(6), lane(7));
+}
+
+// R rows x T (<= 8) tokens, all blocks. Per (row, token) pair the float
+// operations and their order are exactly those of the single-pair kernel:
+// lane t of the vector products below (w.d * x.d, fma(w.m, x.d_times_sum, .))
+// is the same IEEE operation on the same operands as its scalar form.
+template <class Traits, int R, int T>
+void micro_tile(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks,
+                float* out, int64_t out_stride) {
+  static_assert(T >= 1 && T <= 8, "token lanes live in one 8-float vector");
+  using Block = typename Traits::Block;
+  __m256 acc[R][T];
+  __m256 offsets[R];  // lane t: token t's offset sum (Q4_1)
+  for (int r = 0; r < R; ++r) {
+    offsets[r] = _mm256_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const __m256 xd = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d);
+    __m256 xs;
+    if constexpr (Traits::kOffsets) xs = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
+    typename Traits::Unpacked wb[R];
+    __m256 scales[R];  // lane t: w.d * token t's x.d
+    for (int r = 0; r < R; ++r) {
+      wb[r] = Traits::unpack(reinterpret_cast<const Block*>(w + r * row_bytes)[b]);
+      scales[r] = _mm256_mul_ps(_mm256_set1_ps(wb[r].d), xd);
+      if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb[r].m), xs, offsets[r]);
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m256i xq =
+          Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t * num_blocks + b].q)));
+      for (int r = 0; r < R; ++r) {
+        const __m256 products = Traits::products(wb[r], xq);
+        const __m256 scale = _mm256_permutevar8x32_ps(scales[r], _mm256_set1_epi32(t));
+        acc[r][t] = _mm256_fmadd_ps(products, scale, acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float offset_lanes[8];
+    _mm256_store_ps(offset_lanes, offsets[r]);
+    for (int t = 0; t < T; ++t) {
+      // Q4_0 / Q8_0 return the bare sum (adding 0.0f would turn -0 into +0).
+      float value = simd::horizontal_sum(acc[r][t]);
+      if constexpr (Traits::kOffsets) value += offset_lanes[t];
+      out[t * out_stride + r] = value;
+    }
+  }
+}
+
+constexpr int kTileTokens = 8;  // one 8-float vector of per-token scales
+
+template <class Traits, int R>
+void rows_all_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_tokens,
+                     int64_t num_blocks, float* out, int64_t out_stride) {
+  int64_t t = 0;
+  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+    micro_tile<Traits, R, kTileTokens>(w, row_bytes, x + t * num_blocks, num_blocks, out + t * out_stride,
+                                       out_stride);
+  }
+  const ActivationBlockQ8* xt = x + t * num_blocks;
+  float* ot = out + t * out_stride;
+  switch (num_tokens - t) {
+    case 7: micro_tile<Traits, R, 7>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    case 6: micro_tile<Traits, R, 6>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    case 5: micro_tile<Traits, R, 5>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    case 4: micro_tile<Traits, R, 4>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    case 3: micro_tile<Traits, R, 3>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    case 2: micro_tile<Traits, R, 2>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    case 1: micro_tile<Traits, R, 1>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
+    default: break;
+  }
+}
+
+constexpr int kTileRows = 4;  // 4 x 8 accumulators fit AVX-512VL's 32 registers
+
+template <class Traits>
+void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
+          int64_t num_blocks, float* out, int64_t out_stride) {
+  int64_t r = 0;
+  for (; r + kTileRows <= num_rows; r += kTileRows) {
+    rows_all_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r,
+                                       out_stride);
+  }
+  for (; r < num_rows; ++r) {
+    rows_all_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r, out_stride);
+  }
+}
+
+}  // namespace
+#endif
+
+void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                        const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
+                        int64_t out_stride) {
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+#ifdef KVS_DOT_AVX2
+  switch (format) {
+    case WeightFormat::Q4_1:
+      return tile<Q4_1Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
+    case WeightFormat::Q4_0:
+      return tile<Q4_0Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
+    case WeightFormat::Q8_0:
+      return tile<Q8_0Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
+    case WeightFormat::F32: return;  // not a quantized format; callers never pass it
+  }
+#else
+  for (int64_t r = 0; r < num_rows; ++r) {
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      out[t * out_stride + r] = dot_quantized(format, w + r * row_bytes, x + t * num_blocks, num_blocks);
+    }
+  }
+#endif
+}
+
+}  // namespace kvs::kernels

@@ -1,0 +1,27 @@
+#pragma once
+// Dot products of a tile of quantized weight rows with several tokens'
+// quantized activations: the batched (prefill / multi-stream decode) inner
+// loop of the CPU matmul. Each weight block is unpacked once and applied to
+// several tokens.
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/quant_blocks.h"
+
+namespace kvs::kernels {
+
+// w_rows: `num_rows` consecutive rows of `format` (Q8_0, Q4_0 or Q4_1; not
+// F32), each `num_blocks` blocks (`row_bytes` apart).
+// x: `num_tokens` consecutive activation rows of `num_blocks` blocks each,
+// from quantize_activations() (q in [-127, 127]: the Q8_0 / Q4_0 VNNI path
+// relies on it, as the AVX2 sign trick does).
+// Writes out[t * out_stride + r] = dot_quantized(format, row r, token t) for
+// every r < num_rows, t < num_tokens.
+// Contract: every output is bit-identical to the per-pair dot_quantized() call
+// (same block order, same 8-lane accumulator, same fused multiply-adds, same
+// horizontal sum); only the sharing of weight loads and unpacking differs.
+void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                        const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
+                        int64_t out_stride);
+
+}  // namespace kvs::kernels
