@@ -19,12 +19,25 @@ KvCacheManagerConfig kv_config(const EngineConfig& config, int64_t num_blocks) {
 }
 
 // log-softmax of logits[token], in double.
-float log_probability(const float* logits, int64_t vocab, int32_t token) {
+// Fills event.logprob (and event.top_logprobs when num_top > 0) from the raw
+// logits: log-softmax, computed once per row.
+void add_log_probabilities(const float* logits, int64_t vocab, int32_t num_top, TokenEvent& event) {
   float max = logits[0];
   for (int64_t i = 1; i < vocab; ++i) max = std::max(max, logits[i]);
   double sum = 0.0;
   for (int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i] - max));
-  return static_cast<float>(static_cast<double>(logits[token] - max) - std::log(sum));
+  const double log_sum = std::log(sum);
+  const auto log_probability = [&](int32_t id) {
+    return static_cast<float>(static_cast<double>(logits[id] - max) - log_sum);
+  };
+  event.logprob = log_probability(event.token_id);
+  if (num_top <= 0) return;
+  std::vector<int32_t> ids(static_cast<size_t>(vocab));
+  std::iota(ids.begin(), ids.end(), 0);
+  const auto k = std::min<int64_t>(num_top, vocab);
+  std::partial_sort(ids.begin(), ids.begin() + k, ids.end(),
+                    [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+  for (int64_t i = 0; i < k; ++i) event.top_logprobs.emplace_back(ids[i], log_probability(ids[i]));
 }
 
 }  // namespace
@@ -123,7 +136,7 @@ void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std
     const std::vector<int32_t> outputs(s.tokens.begin() + s.num_prompt_tokens, s.tokens.end());
     TokenEvent event;
     event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
-    event.logprob = log_probability(raw, vocab, event.token_id);
+    if (s.num_logprobs >= 0) add_log_probabilities(raw, vocab, s.num_logprobs, event);
     ++totals_.total_sampled_tokens;
     event.finish_reason = scheduler_.append_token(s, event.token_id);
     if (event.finish_reason == FinishReason::kNone) {

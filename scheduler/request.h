@@ -3,6 +3,7 @@
 // no JSON (that stays at the server edge).
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/sampling/sampler.h"
@@ -15,6 +16,9 @@ struct Request {
   SamplingParams sampling;                // no seed: a random one is drawn
   std::vector<int32_t> stop_token_ids;    // finishing tokens (emitted, then the request ends)
   int32_t priority = 0;                   // lower runs first (vLLM's convention); FCFS within a priority
+  // Log-probabilities in the events: < 0 none (TokenEvent::logprob stays 0);
+  // 0 the sampled token's; k > 0 also the k most likely tokens.
+  int32_t num_logprobs = -1;
 };
 
 enum class FinishReason : uint8_t {
@@ -41,6 +45,8 @@ struct RequestStats {
 struct TokenEvent {
   int32_t token_id = -1;
   float logprob = 0.0f;  // log-softmax of the model's raw logits (before penalties/temperature)
+  // The Request::num_logprobs most likely tokens and their logprobs, best first.
+  std::vector<std::pair<int32_t, float>> top_logprobs;
   FinishReason finish_reason = FinishReason::kNone;
   std::string error;     // set when finish_reason == kError
   RequestStats stats;    // filled in the final event

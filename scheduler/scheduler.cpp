@@ -48,6 +48,7 @@ Sequence& Scheduler::add(uint64_t id, const Request& request) {
   sequence->max_tokens = request.max_tokens;
   sequence->stop_token_ids = request.stop_token_ids;
   sequence->priority = request.priority;
+  sequence->num_logprobs = request.num_logprobs;
   sequence->arrival = next_arrival_++;
   sequence->arrival_step = step_;
   sequence->stats.num_prompt_tokens = num_prompt;

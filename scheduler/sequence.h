@@ -23,6 +23,7 @@ struct Sequence {
   int64_t max_tokens = 0;
   std::vector<int32_t> stop_token_ids;
   int32_t priority = 0;
+  int32_t num_logprobs = -1;   // Request::num_logprobs
   uint64_t arrival = 0;        // submission order, unique
   int64_t arrival_step = 0;    // scheduler step at submission (for aging)
   bool started_once = false;   // admitted at least once (prefix stats recorded)

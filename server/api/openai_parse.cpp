@@ -96,6 +96,20 @@ void parse_stop(const json& doc, GenerationOptions& options) {
 
 // Everything but the prompt / messages and the logprobs fields (their shape
 // differs between the two endpoints).
+// The `kvserve` object carries our own options; being our namespace, it is
+// strict: anything unknown in it is an error rather than silently ignored.
+void parse_kvserve_extension(const json& doc, GenerationOptions& options) {
+  const json* extension = field(doc, "kvserve");
+  if (extension == nullptr) return;
+  if (!extension->is_object()) bad("kvserve", "'kvserve' must be an object");
+  for (const auto& [key, value] : extension->items()) {
+    if (key != "priority") bad("kvserve." + key, "unknown kvserve option '" + key + "' (known: priority)");
+  }
+  const int64_t priority = integer(*extension, "priority", 0);
+  if (priority < -1000000 || priority > 1000000) bad("kvserve.priority", "'priority' must be within +-1000000");
+  options.priority = static_cast<int32_t>(priority);
+}
+
 GenerationOptions parse_options(const json& doc) {
   GenerationOptions options;
   options.model = string_field(doc, "model");
@@ -135,6 +149,7 @@ GenerationOptions parse_options(const json& doc) {
   }
   options.ignore_eos = boolean(doc, "ignore_eos", false);
   options.user = string_field(doc, "user");
+  parse_kvserve_extension(doc, options);
   return options;
 }
 

@@ -22,9 +22,12 @@ struct GenerationOptions {
   bool stream = false;
   bool include_usage = false;            // stream_options.include_usage
   bool logprobs = false;
-  int64_t top_logprobs = 0;              // NOTE: only the sampled token is reported (the engine keeps one logprob)
+  int64_t top_logprobs = 0;              // alternatives per position (0..20)
   bool ignore_eos = false;               // vLLM extension
   std::string user;
+  // The `kvserve` extension object: our own options. Keys: "priority"
+  // (integer, lower runs first; default 0). Unknown keys are a 400.
+  int32_t priority = 0;
 };
 
 // One prompt, as text or as token ids.

@@ -81,7 +81,10 @@ void GenerationRun::handle_event(size_t index, const TokenEvent& event, std::vec
     const std::string piece = choice.detokenizer.push(event.token_id);
     delta.text = choice.matcher.push(piece);
     if (choice.spec.want_logprobs) {
-      TokenLogprob token{event.token_id, tokenizer_.decode({event.token_id}, /*skip_special=*/false), event.logprob};
+      TokenLogprob token{event.token_id, tokenizer_.decode({event.token_id}, /*skip_special=*/false), event.logprob, {}};
+      for (const auto& [id, logprob] : event.top_logprobs) {
+        token.top.emplace_back(tokenizer_.decode({id}, /*skip_special=*/false), logprob);
+      }
       delta.tokens.push_back(token);
       result.tokens.push_back(token);
     }

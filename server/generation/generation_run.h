@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/tokenizer/tokenizer.h"
@@ -23,6 +24,8 @@ struct TokenLogprob {
   int32_t token_id = -1;
   std::string text;  // the token's own text (may be a partial UTF-8 sequence)
   float logprob = 0.0f;
+  // The most likely tokens at this position (top_logprobs), best first.
+  std::vector<std::pair<std::string, float>> top;
 };
 
 // Text (and tokens) that became available for one choice.

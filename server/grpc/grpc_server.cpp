@@ -143,7 +143,10 @@ class KvServeService final : public kvserve::v1::KvServe::Service {
     if (prompt.empty()) throw ApiError(400, "the prompt is empty");
     std::vector<ChoiceSpec> choices;
     add_choices(context_, options, prompt, choices);
-    for (ChoiceSpec& choice : choices) choice.want_logprobs = true;  // token ids are always sent
+    for (ChoiceSpec& choice : choices) {
+      choice.want_logprobs = true;  // token ids are always sent
+      choice.request.num_logprobs = options.logprobs ? 0 : -1;
+    }
     GenerationRun run(context_.engine, *context_.bundle.tokenizer, context_.metrics, std::move(choices));
     std::vector<ChoiceDelta> deltas;
     while (run.poll(deltas, 0.05)) {

@@ -55,10 +55,8 @@ json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprob>& to
     json content = json::array();
     for (const TokenLogprob& t : tokens) {
       json top = json::array();
-      // NOTE: the engine reports the sampled token's logprob only, so the
-      // top list holds that one token.
-      if (meta.top_logprobs > 0) {
-        top.push_back({{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", token_bytes(t.text)}});
+      for (const auto& [text, logprob] : t.top) {
+        top.push_back({{"token", valid_utf8(text)}, {"logprob", logprob}, {"bytes", token_bytes(text)}});
       }
       content.push_back(
           {{"token", valid_utf8(t.text)}, {"logprob", t.logprob}, {"bytes", token_bytes(t.text)}, {"top_logprobs", top}});
@@ -72,7 +70,9 @@ json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprob>& to
     const std::string text = valid_utf8(t.text);
     out["tokens"].push_back(text);
     out["token_logprobs"].push_back(t.logprob);
-    out["top_logprobs"].push_back(meta.top_logprobs > 0 ? json{{text, t.logprob}} : json(nullptr));
+    json top = json::object();
+    for (const auto& [alternative, logprob] : t.top) top[valid_utf8(alternative)] = logprob;
+    out["top_logprobs"].push_back(meta.top_logprobs > 0 ? top : json(nullptr));
     out["text_offset"].push_back(offset);
     offset += t.text.size();
   }

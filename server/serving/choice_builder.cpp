@@ -35,11 +35,13 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
     spec.request.sampling = options.sampling;
     if (options.sampling.has_seed) spec.request.sampling.seed = options.sampling.seed + static_cast<uint64_t>(j);
     spec.request.stop_token_ids = options.stop_token_ids;
+    spec.request.priority = options.priority;
     if (!options.ignore_eos) {
       for (int32_t id : context.bundle.stop_token_ids()) spec.request.stop_token_ids.push_back(id);
     }
     spec.stop = options.stop;
     spec.want_logprobs = options.logprobs;
+    spec.request.num_logprobs = options.logprobs ? static_cast<int32_t>(options.top_logprobs) : -1;
     choices.push_back(std::move(spec));
   }
 }

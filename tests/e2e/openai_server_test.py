@@ -13,6 +13,7 @@ Usage: openai_server_test.py --binary build/kvserve [--model PATH] [unittest arg
 import argparse
 import http.client
 import json
+import math
 import os
 import signal
 import socket
@@ -200,6 +201,27 @@ class OpenAIClientTest(unittest.TestCase):
             model=self.model, temperature=0, max_tokens=4, logprobs=True, top_logprobs=1,
             messages=[{"role": "user", "content": "Hi"}])
         self.assertEqual(len(chat.choices[0].logprobs.content), 4)
+
+    def test_top_logprobs_are_the_most_likely_alternatives(self):
+        # Greedy: the sampled token is the most likely one, so it heads the top list
+        # with the same logprob, and the list is sorted and as long as asked.
+        chat = self.client.chat.completions.create(
+            model=self.model, temperature=0, max_tokens=5, logprobs=True, top_logprobs=3,
+            messages=[{"role": "user", "content": "What is the capital of Germany?"}])
+        for entry in chat.choices[0].logprobs.content:
+            top = entry.top_logprobs
+            self.assertEqual(len(top), 3)
+            self.assertEqual(top[0].token, entry.token)
+            self.assertAlmostEqual(top[0].logprob, entry.logprob, places=5)
+            self.assertTrue(top[0].logprob >= top[1].logprob >= top[2].logprob)
+            self.assertLess(sum(math.exp(t.logprob) for t in top), 1.0 + 1e-4)
+        r = self.complete(prompt="The capital of France is", max_tokens=3, logprobs=2)
+        lp = r.choices[0].logprobs
+        for token, logprob, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
+            self.assertEqual(len(top), 2)
+            self.assertIn(token, top)
+            self.assertAlmostEqual(top[token], logprob, places=5)
+            self.assertEqual(max(top.values()), logprob)
 
     def test_prompt_forms_and_echo(self):
         ids = [504, 3575, 282, 4649, 314]  # arbitrary in-vocabulary ids
