@@ -71,6 +71,7 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
       ->trigger_on_parse();
   cmd->add_option("--model", c.model, "A .gguf file or a Hugging Face folder (default: the bundled SmolLM2)");
   cmd->add_option("--served-model-name", c.served_model_name, "Model name in the API (default: the file's stem)");
+  cmd->add_option("--chat-template", c.chat_template, "Chat template style instead of the model's own (chatml, llama3, ...)");
   cmd->add_option("--host", c.host, "Address to listen on");
   cmd->add_option("--port", c.port, "HTTP port");
   cmd->add_option("--grpc-port", c.grpc_port, "gRPC port (0 = no gRPC)");

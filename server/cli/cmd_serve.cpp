@@ -80,7 +80,14 @@ int run_serve(const ServeCommand& command) {
   const std::string model_name =
       config.served_model_name.empty() ? std::filesystem::path(model_path).stem().string() : config.served_model_name;
   ServerMetrics metrics(model_name);
-  ServingContext context{bundle, engine, metrics, ApiKeys(keys), model_name, bundle.chat_template("")};
+  ServingContext context{bundle, engine, metrics, ApiKeys(keys), model_name, std::nullopt, ""};
+  try {
+    context.chat = bundle.chat_template(config.chat_template);
+  } catch (const InvalidArgument& e) {
+    if (!config.chat_template.empty()) throw;  // an explicit --chat-template must be valid
+    context.chat_error = e.what();
+    spdlog::warn("chat completions are off: {}", e.what());
+  }
   context.max_active_requests = config.max_num_seqs + config.max_queue;
   context.max_tokens_capacity =
       std::min(engine.config().scheduler.max_model_len, engine.num_kv_blocks() * engine.config().cache.block_size);

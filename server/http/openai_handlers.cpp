@@ -152,7 +152,8 @@ void handle_chat_completions(ServingContext& context, const httplib::Request& re
                     request.options.top_logprobs};
   prepared->options = request.options;
   with_engine_errors([&] {
-    const std::vector<int32_t> ids = context.bundle.encode_chat(context.chat, request.messages);
+    if (!context.chat) throw ApiError(400, "this model has no usable chat template: " + context.chat_error, "messages");
+    const std::vector<int32_t> ids = context.bundle.encode_chat(*context.chat, request.messages);
     add_choices(context, request.options, ids, prepared->choices);
     prepared->prompt_tokens = static_cast<int64_t>(ids.size());
     prepared->prefixes.assign(static_cast<size_t>(request.options.n), "");

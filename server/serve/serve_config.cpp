@@ -63,6 +63,7 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
     try {
       if (key == "model") config.model = value.get<std::string>();
       else if (key == "served_model_name") config.served_model_name = value.get<std::string>();
+      else if (key == "chat_template") config.chat_template = value.get<std::string>();
       else if (key == "host") config.host = value.get<std::string>();
       else if (key == "port") config.port = value.get<int>();
       else if (key == "grpc_port") config.grpc_port = value.get<int>();

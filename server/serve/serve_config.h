@@ -10,6 +10,7 @@ namespace kvs {
 struct ServeConfig {
   std::string model;                  // "" = default model
   std::string served_model_name;      // "" = the model file's stem
+  std::string chat_template;          // "" = the model's own; else a style name (--chat-template)
   std::string host = "127.0.0.1";
   int port = 8000;
   int grpc_port = 50051;              // 0 = no gRPC front end

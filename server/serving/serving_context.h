@@ -6,6 +6,7 @@
 // outlive every front end. Thread-safety: everything here may be used from any
 // thread (atomics; the referenced objects are thread-safe or immutable).
 #include <atomic>
+#include <optional>
 #include <cstdint>
 #include <string>
 
@@ -23,7 +24,10 @@ struct ServingContext {
   ServerMetrics& metrics;
   ApiKeys keys;
   std::string model_name;
-  ChatTemplate chat;
+  // The model's chat template; empty when it has none we recognise (then
+  // chat requests get a 400 with `chat_error`, completions still work).
+  std::optional<ChatTemplate> chat;
+  std::string chat_error;
   int64_t max_active_requests = 0;  // running + queued API requests accepted at once; then 429
   int64_t max_tokens_capacity = 0;  // min(context, KV pool) in tokens
   std::atomic<int64_t> num_active{0};
