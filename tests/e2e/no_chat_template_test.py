@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""A model without a chat template still serves completions; chat gets a 400.
+
+Exports the default GGUF to a Hugging Face folder with `kvserve export`,
+removes `chat_template` from its tokenizer_config.json, serves the folder with
+the real binary, and talks to it with the official openai client: completions
+work, chat completions fail with an OpenAI-shaped 400 naming `messages`, and
+`--chat-template chatml` on the same folder makes chat work.
+
+Usage: no_chat_template_test.py --binary build/kvserve --model MODEL.gguf
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import openai
+
+ARGS = None
+FOLDER = None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, *extra):
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([ARGS.binary, "serve", "--model", FOLDER, "--port", str(self.port), "--grpc-port",
+                                      "0", "--threads", "1", "--kv-cache-memory", "32MiB", *extra],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError("server exited early:\n" + self.log.read().decode(errors="replace"))
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        self.client = openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="-", max_retries=0)
+        self.model = self.client.models.list().data[0].id
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+class NoChatTemplate(unittest.TestCase):
+    def test_completions_work_and_chat_is_a_clear_400(self):
+        server = Server()
+        try:
+            completion = server.client.completions.create(model=server.model, prompt="The capital of France is",
+                                                          max_tokens=4, temperature=0)
+            self.assertIn("Paris", completion.choices[0].text)
+            with self.assertRaises(openai.BadRequestError) as caught:
+                server.client.chat.completions.create(model=server.model, max_tokens=4,
+                                                      messages=[{"role": "user", "content": "Hi"}])
+            error = caught.exception.body
+            self.assertEqual(error["param"], "messages")
+            self.assertIn("chat template", error["message"])
+            # The server is still up and serving.
+            self.assertEqual(len(server.client.completions.create(model=server.model, prompt="Hi", max_tokens=2,
+                                                                  temperature=0).choices), 1)
+        finally:
+            server.stop()
+
+    def test_a_named_template_makes_chat_work(self):
+        server = Server("--chat-template", "chatml")
+        try:
+            reply = server.client.chat.completions.create(
+                model=server.model, max_tokens=8, temperature=0,
+                messages=[{"role": "user", "content": "What is the capital of France?"}])
+            self.assertIn("Paris", reply.choices[0].message.content)
+        finally:
+            server.stop()
+
+
+def main():
+    global ARGS, FOLDER
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--model", required=True)
+    ARGS, rest = parser.parse_known_args()
+    tmp = tempfile.mkdtemp(prefix="kvs-notemplate-")
+    try:
+        FOLDER = os.path.join(tmp, "model")
+        subprocess.run([ARGS.binary, "export", "--model", ARGS.model, "--out", FOLDER], check=True,
+                       capture_output=True)
+        config_path = os.path.join(FOLDER, "tokenizer_config.json")
+        with open(config_path) as f:
+            config = json.load(f)
+        assert "chat_template" in config, "the export should carry the GGUF's template"
+        del config["chat_template"]
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        program = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False)
+        sys.exit(0 if program.result.wasSuccessful() else 1)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
