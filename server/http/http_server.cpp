@@ -1,5 +1,7 @@
 #include "server/http/http_server.h"
 
+#include <sys/socket.h>
+
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +13,7 @@
 namespace kvs {
 namespace {
 
+constexpr int kListenBacklog = 4096;  // capped by the kernel's somaxconn
 using nlohmann::json;
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -111,7 +114,16 @@ void HttpServer::add_routes() {
 }
 
 void HttpServer::bind(const std::string& host, int port) {
-  if (!server_.bind_to_port(host.c_str(), port)) {
+  // NOTE: Debian's cpp-httplib is a compiled library that listens with a
+  // backlog of 5, so bursts of new connections (many clients, a load
+  // balancer opening connections) were refused. Listening again on the bound
+  // socket raises the backlog; the socket comes from the options callback.
+  server_.set_socket_options([this](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = fd;
+  });
+  if (!server_.bind_to_port(host.c_str(), port) || listen_fd_ < 0 || ::listen(listen_fd_, kListenBacklog) != 0) {
     throw Error("cannot listen on " + host + ":" + std::to_string(port));
   }
 }

@@ -31,6 +31,7 @@ class HttpServer {
   ServeConfig config_;
   httplib::Server server_;
   std::atomic<uint64_t> next_request_id_{1};  // for the X-Request-Id header and the access log
+  int listen_fd_ = -1;  // the bound socket (set while binding)
 };
 
 }  // namespace kvs
