@@ -25,8 +25,9 @@ struct CacheConfig {
 
 // The budget in bytes this config grants.
 int64_t cache_memory_bytes(const CacheConfig& config);
-// Blocks the budget holds for `model` (K and V, all layers). Throws
+// Blocks the budget holds for `model` (K and V, all layers; with
+// tensor parallelism the budget covers all num_shards ranks' shards). Throws
 // InvalidArgument when that is not even one block.
-int64_t cache_num_blocks(const CacheConfig& config, const ModelConfig& model);
+int64_t cache_num_blocks(const CacheConfig& config, const ModelConfig& model, int num_shards = 1);
 
 }  // namespace kvs

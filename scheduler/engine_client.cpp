@@ -63,9 +63,9 @@ void RequestHandle::cancel() {
   shared_->wake.notify_all();
 }
 
-EngineClient::EngineClient(LlamaModel& model, const EngineConfig& config)
+EngineClient::EngineClient(ForwardModel& model, const EngineConfig& config)
     : config_(resolve_engine_config(config, model.config())),
-      num_blocks_(cache_num_blocks(config_.cache, model.config())),
+      num_blocks_(cache_num_blocks(config_.cache, model.config(), model.num_kv_shards())),
       vocab_size_(model.config().vocab_size),
       shared_(std::make_shared<EngineShared>()) {
   // The sink runs on the loop thread; the streams map is guarded by shared_->mutex.

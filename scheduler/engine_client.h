@@ -54,7 +54,7 @@ class RequestHandle {
 // unfinished and joins the loop.
 class EngineClient {
  public:
-  EngineClient(LlamaModel& model, const EngineConfig& config);
+  EngineClient(ForwardModel& model, const EngineConfig& config);
   ~EngineClient();
   EngineClient(const EngineClient&) = delete;
   EngineClient& operator=(const EngineClient&) = delete;

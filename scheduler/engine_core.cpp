@@ -55,11 +55,11 @@ EngineConfig resolve_engine_config(const EngineConfig& config, const ModelConfig
   return resolved;
 }
 
-EngineCore::EngineCore(LlamaModel& model, const EngineConfig& config, EventSink sink)
+EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSink sink)
     : model_(model),
       config_(resolve_engine_config(config, model.config())),
-      num_blocks_(cache_num_blocks(config_.cache, model.config())),
-      storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype),
+      num_blocks_(cache_num_blocks(config_.cache, model.config(), model.num_kv_shards())),
+      storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype, model.num_kv_shards()),
       kv_(kv_config(config_, num_blocks_)),
       scheduler_(config_.scheduler, kv_),
       sink_(std::move(sink)),

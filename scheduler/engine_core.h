@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/model/kv_storage.h"
+#include "engine/model/forward_model.h"
 #include "engine/model/llama_model.h"
 #include "engine/sampling/sampler.h"
 #include "kvcache/cache_config.h"
@@ -45,7 +46,7 @@ using EventSink = std::function<void(uint64_t request_id, const TokenEvent& even
 // else meanwhile. Thread-safety: none; one thread calls everything.
 class EngineCore {
  public:
-  EngineCore(LlamaModel& model, const EngineConfig& config, EventSink sink);
+  EngineCore(ForwardModel& model, const EngineConfig& config, EventSink sink);
 
   // Queues a request. Throws InvalidArgument if it can never run (see
   // Scheduler::add) or its sampling params are bad; then nothing is queued.
@@ -64,7 +65,7 @@ class EngineCore {
   void finish(uint64_t id, TokenEvent event);
   void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
 
-  LlamaModel& model_;
+  ForwardModel& model_;
   EngineConfig config_;
   int64_t num_blocks_;
   KvStorage storage_;

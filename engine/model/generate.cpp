@@ -21,7 +21,7 @@ std::vector<int32_t> sequential_blocks(int64_t num_blocks) {
 
 }  // namespace
 
-GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
+GenerateResult generate(ForwardModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
                         const std::function<bool(int32_t)>& on_token) {
   options.sampling.validate();
   if (prompt.empty()) throw InvalidArgument("the prompt is empty");
@@ -35,7 +35,7 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
   const int64_t max_new = std::min(options.max_tokens, context - prompt_len);
   const int64_t total = prompt_len + max_new;
   const int64_t num_blocks = std::max<int64_t>(1, (total + options.block_size - 1) / options.block_size);
-  KvStorage kv(model.config(), num_blocks, options.block_size, options.kv_dtype);
+  KvStorage kv(model.config(), num_blocks, options.block_size, options.kv_dtype, model.num_kv_shards());
   const std::vector<int32_t> table = sequential_blocks(num_blocks);
   Sampler sampler(options.sampling, /*fallback_seed=*/std::random_device{}());
   GenerateResult result;
@@ -73,11 +73,11 @@ GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, c
   return result;
 }
 
-std::vector<float> prompt_logits(LlamaModel& model, const std::vector<int32_t>& prompt, int64_t block_size,
+std::vector<float> prompt_logits(ForwardModel& model, const std::vector<int32_t>& prompt, int64_t block_size,
                                  kernels::KvDType kv_dtype) {
   if (prompt.empty()) throw InvalidArgument("the prompt is empty");
   const int64_t num_blocks = (static_cast<int64_t>(prompt.size()) + block_size - 1) / block_size;
-  KvStorage kv(model.config(), num_blocks, block_size, kv_dtype);
+  KvStorage kv(model.config(), num_blocks, block_size, kv_dtype, model.num_kv_shards());
   ForwardBatch batch;
   batch.add_sequence(prompt, 0, sequential_blocks(num_blocks), false);
   batch.logits_rows.resize(prompt.size());

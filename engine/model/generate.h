@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/forward_model.h"
 #include "engine/model/llama_model.h"
 #include "engine/sampling/sampler.h"
 
@@ -32,12 +33,12 @@ struct GenerateResult {
 // context length; prompt + 1 must fit or InvalidArgument is thrown).
 // on_token is called with each generated token; returning false stops early
 // (finish_reason "stop"). Uses the sampler's seed when one is set.
-GenerateResult generate(LlamaModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
+GenerateResult generate(ForwardModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
                         const std::function<bool(int32_t)>& on_token = {});
 
 // Logits for every prompt position ([prompt.size(), vocab]) in one prefill;
 // for comparisons with reference implementations.
-std::vector<float> prompt_logits(LlamaModel& model, const std::vector<int32_t>& prompt, int64_t block_size = 16,
+std::vector<float> prompt_logits(ForwardModel& model, const std::vector<int32_t>& prompt, int64_t block_size = 16,
                                  kernels::KvDType kv_dtype = kernels::KvDType::F16);
 
 }  // namespace kvs

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "engine/errors.h"
+#include "engine/parallel/shard_plan.h"
 
 namespace kvs {
 
@@ -12,37 +13,49 @@ int64_t element_bytes(kernels::KvDType dtype) { return dtype == kernels::KvDType
 
 }  // namespace
 
-KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size, kernels::KvDType dtype)
+KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size, kernels::KvDType dtype,
+                     int num_shards)
     : num_blocks_(num_blocks),
       block_size_(block_size),
-      num_kv_heads_(config.num_kv_heads),
+      num_kv_heads_(num_shards <= 1 ? config.num_kv_heads : kv_heads_per_rank(config, num_shards)),
       head_dim_(config.head_dim),
+      num_layers_(config.num_layers),
+      num_shards_(num_shards),
       dtype_(dtype) {
+  if (num_shards != 1) check_tensor_parallel(config, num_shards);
   if (num_blocks <= 0 || block_size <= 0) {
     throw InvalidArgument("KV cache needs at least one block of at least one token (got " +
                           std::to_string(num_blocks) + " blocks of " + std::to_string(block_size) + ")");
   }
   const size_t bytes = static_cast<size_t>(num_blocks * block_size * num_kv_heads_ * head_dim_ * element_bytes(dtype));
-  for (int64_t layer = 0; layer < config.num_layers; ++layer) {
-    keys_.emplace_back(new uint8_t[bytes]);
-    values_.emplace_back(new uint8_t[bytes]);
+  for (int shard = 0; shard < num_shards; ++shard) {
+    for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+      keys_.emplace_back(new uint8_t[bytes]);
+      values_.emplace_back(new uint8_t[bytes]);
+    }
   }
 }
 
-int64_t KvStorage::bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype) {
-  return 2 * config.num_layers * block_size * config.num_kv_heads * config.head_dim * element_bytes(dtype);
+int64_t KvStorage::bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
+                                   int num_shards) {
+  const int64_t heads = num_shards <= 1 ? config.num_kv_heads : num_shards * kv_heads_per_rank(config, num_shards);
+  return 2 * config.num_layers * block_size * heads * config.head_dim * element_bytes(dtype);
 }
 
 int64_t KvStorage::blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
-                                     int64_t memory_bytes) {
-  const int64_t per_block = bytes_per_block(config, block_size, dtype);
+                                     int64_t memory_bytes, int num_shards) {
+  const int64_t per_block = bytes_per_block(config, block_size, dtype, num_shards);
   return per_block > 0 ? memory_bytes / per_block : 0;
 }
 
-kernels::PagedKvLayer KvStorage::layer(int64_t index) {
+kernels::PagedKvLayer KvStorage::layer(int64_t index, int shard) {
+  if (index < 0 || index >= num_layers_ || shard < 0 || shard >= num_shards_) {
+    throw InvalidArgument("KV storage: layer or shard outside the cache");
+  }
+  const size_t at = static_cast<size_t>(shard * num_layers_ + index);
   kernels::PagedKvLayer view;
-  view.k = keys_[static_cast<size_t>(index)].get();
-  view.v = values_[static_cast<size_t>(index)].get();
+  view.k = keys_[at].get();
+  view.v = values_[at].get();
   view.dtype = dtype_;
   view.num_blocks = num_blocks_;
   view.block_size = block_size_;

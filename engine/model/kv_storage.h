@@ -4,6 +4,10 @@
 // as llama.cpp; float on request). Which sequence owns
 // which block is decided elsewhere (kvcache/ allocates block ids); the model
 // only reads and writes through the block tables of a ForwardBatch.
+// Tensor parallelism: with num_shards = N ranks, every block exists once per
+// rank and holds that rank's KV heads (engine/parallel/shard_plan.h: N
+// divides the KV heads, or each rank holds one replicated head); the block
+// ids are the same for all ranks.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -18,23 +22,28 @@ namespace kvs {
 class KvStorage {
  public:
   KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size,
-            kernels::KvDType dtype = kernels::KvDType::F16);
+            kernels::KvDType dtype = kernels::KvDType::F16, int num_shards = 1);
 
-  // Bytes one block takes over all layers (K and V).
-  static int64_t bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype);
+  // Bytes one block takes over all layers (K and V) and all shards.
+  static int64_t bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
+                                 int num_shards = 1);
   // How many blocks fit in `memory_bytes` (at least 0).
   static int64_t blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
-                                   int64_t memory_bytes);
+                                   int64_t memory_bytes, int num_shards = 1);
 
-  kernels::PagedKvLayer layer(int64_t index);
+  // Layer `index` of shard `shard` (its num_kv_heads are the shard's heads).
+  kernels::PagedKvLayer layer(int64_t index, int shard = 0);
   int64_t num_blocks() const { return num_blocks_; }
   int64_t block_size() const { return block_size_; }
-  int64_t num_layers() const { return static_cast<int64_t>(keys_.size()); }
+  int64_t num_layers() const { return num_layers_; }
+  int num_shards() const { return num_shards_; }
   kernels::KvDType dtype() const { return dtype_; }
 
  private:
-  int64_t num_blocks_, block_size_, num_kv_heads_, head_dim_;
+  int64_t num_blocks_, block_size_, num_kv_heads_, head_dim_, num_layers_;
+  int num_shards_;
   kernels::KvDType dtype_;
+  // [shard * num_layers + layer]
   // NOTE: left uninitialised (never zero-filled) so the OS commits pages only
   // as blocks are first written; a slot is always written before it is read.
   std::vector<std::unique_ptr<uint8_t[]>> keys_, values_;

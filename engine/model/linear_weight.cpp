@@ -1,5 +1,7 @@
 #include "engine/model/linear_weight.h"
 
+#include <algorithm>
+#include <string>
 
 #include "engine/errors.h"
 #include "engine/loader/dequantize.h"
@@ -87,6 +89,47 @@ size_t LinearWeight::row_bytes() const {
     case kernels::WeightFormat::Q4_1: return dtype_row_bytes(DType::Q4_1, num_in);
   }
   return 0;
+}
+
+LinearWeight LinearWeight::select_rows(const std::vector<std::pair<int64_t, int64_t>>& ranges) const {
+  LinearWeight slice;
+  slice.format = format;
+  slice.num_in = num_in;
+  slice.owned = std::make_shared<std::vector<uint8_t>>();
+  const size_t row = row_bytes();
+  const auto* src = static_cast<const uint8_t*>(data);
+  for (const auto& [begin, end] : ranges) {
+    if (begin < 0 || end > num_out || begin > end) throw InvalidArgument("weight row slice outside the weight");
+    slice.owned->insert(slice.owned->end(), src + static_cast<size_t>(begin) * row, src + static_cast<size_t>(end) * row);
+    slice.num_out += end - begin;
+  }
+  slice.data = slice.owned->data();
+  return slice;
+}
+
+LinearWeight LinearWeight::select_columns(int64_t begin, int64_t end) const {
+  if (begin < 0 || end > num_in || begin >= end) throw InvalidArgument("weight column slice outside the weight");
+  const int64_t granule = format == kernels::WeightFormat::F32 ? 1 : kernels::kQuantBlock;
+  if (begin % granule != 0 || end % granule != 0) {
+    throw InvalidArgument("a row-parallel slice of a quantized weight must fall on " + std::to_string(granule) +
+                          "-element block boundaries (columns " + std::to_string(begin) + ".." +
+                          std::to_string(end) + "); choose a tensor parallel size that splits the layer evenly into blocks");
+  }
+  LinearWeight slice;
+  slice.format = format;
+  slice.num_out = num_out;
+  slice.num_in = end - begin;
+  const size_t row = row_bytes(), unit_bytes = row / static_cast<size_t>(num_in / granule);
+  const size_t offset = static_cast<size_t>(begin / granule) * unit_bytes;
+  const size_t width = static_cast<size_t>((end - begin) / granule) * unit_bytes;
+  slice.owned = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(num_out) * width);
+  const auto* src = static_cast<const uint8_t*>(data);
+  for (int64_t r = 0; r < num_out; ++r) {
+    std::copy(src + static_cast<size_t>(r) * row + offset, src + static_cast<size_t>(r) * row + offset + width,
+              slice.owned->data() + static_cast<size_t>(r) * width);
+  }
+  slice.data = slice.owned->data();
+  return slice;
 }
 
 std::vector<float> tensor_to_floats(const WeightTensor& tensor) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/loader/weight_tensor.h"
@@ -34,6 +35,15 @@ struct LinearWeight {
   void row_to_float(int64_t index, float* out) const;
   // Bytes of one row in `format`.
   size_t row_bytes() const;
+
+  // Tensor-parallel slices (copies into `owned`; the format is kept).
+  // select_rows: the rows of the half-open ranges [first, second), in order
+  // (column-parallel layers: a rank's heads of a fused QKV weight).
+  // select_columns: columns [begin, end) of every row (row-parallel layers);
+  // quantized formats need both ends on 32-element block boundaries, else
+  // InvalidArgument.
+  LinearWeight select_rows(const std::vector<std::pair<int64_t, int64_t>>& ranges) const;
+  LinearWeight select_columns(int64_t begin, int64_t end) const;
 };
 
 // A 1-D tensor (norm weight, bias) converted to floats.

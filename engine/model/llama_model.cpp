@@ -45,19 +45,59 @@ void interleave_qk_rows(LinearWeight& qkv, const ModelConfig& c) {
   qkv.data = owned->data();
 }
 
+// This rank's rows of a fused [q; k; v] weight (or bias, with row = 1 per
+// element): its query heads, then its KV heads of k and of v.
+std::vector<std::pair<int64_t, int64_t>> qkv_rows(const ModelConfig& c, const ShardPlan& plan) {
+  const int64_t d = c.head_dim, k_offset = c.num_heads * d, v_offset = k_offset + c.num_kv_heads * d;
+  return {{plan.heads.begin * d, plan.heads.end * d},
+          {k_offset + plan.kv_heads.begin * d, k_offset + plan.kv_heads.end * d},
+          {v_offset + plan.kv_heads.begin * d, v_offset + plan.kv_heads.end * d}};
+}
+
 }  // namespace
 
-LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options)
-    : model_(std::move(model)) {
+LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options,
+                       Communicator* communicator)
+    : model_(std::move(model)), communicator_(communicator) {
   kernels::set_num_threads(options.num_threads);
   const ModelConfig& c = model_->config;
   c.validate();
+  shard_ = communicator_ == nullptr ? plan_shard(c, 0, 1) : plan_shard(c, communicator_->rank(), communicator_->size());
   const bool dequantize = options.dequantize_weights;
   llamacpp_rope_ = use_llamacpp_rope(*model_, options);
-  embedding_ = LinearWeight::from_tensors({&model_->tensor("model.embed_tokens.weight")}, dequantize);
-  lm_head_ = c.tie_word_embeddings ? embedding_
-                                   : LinearWeight::from_tensors({&model_->tensor("lm_head.weight")}, dequantize);
+  const bool sharded = shard_.num_ranks > 1;
+  const std::vector<std::pair<int64_t, int64_t>> vocab_rows = {{shard_.vocab.begin, shard_.vocab.end}};
+  const LinearWeight embedding = LinearWeight::from_tensors({&model_->tensor("model.embed_tokens.weight")}, dequantize);
+  embedding_ = sharded ? embedding.select_rows(vocab_rows) : embedding;
+  if (c.tie_word_embeddings) {
+    lm_head_ = embedding_;
+  } else {
+    const LinearWeight head = LinearWeight::from_tensors({&model_->tensor("lm_head.weight")}, dequantize);
+    lm_head_ = sharded ? head.select_rows(vocab_rows) : head;
+  }
   final_norm_ = tensor_to_floats(model_->tensor("model.norm.weight"));
+  load_layers(options);
+  inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling.type, c.rope_scaling.factor,
+                                                c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
+                                                c.rope_scaling.original_max_position_embeddings);
+  // llama.cpp's form of the same scaling: a frequency scale for "linear", the
+  // converter's per-dimension divisors (rope_freqs.weight) for "llama3".
+  if (c.rope_scaling.type == "linear") rope_freq_scale_ = 1.0f / c.rope_scaling.factor;
+  if (c.rope_scaling.type == "llama3") {
+    for (double d : llama3_rope_divisors(c.rope_scaling, c.rope_theta, c.head_dim)) {
+      rope_freq_factors_.push_back(static_cast<float>(d));
+    }
+  }
+}
+
+// Every layer's weights; with a communicator, this rank's slices of them:
+// QKV and gate/up by rows (column-parallel), o_proj and down_proj by columns
+// (row-parallel).
+void LlamaModel::load_layers(const ModelOptions& options) {
+  const ModelConfig& c = model_->config;
+  const bool dequantize = options.dequantize_weights;
+  const bool sharded = shard_.num_ranks > 1;
+  const int64_t d = c.head_dim, F = c.intermediate_size;
   for (int64_t i = 0; i < c.num_layers; ++i) {
     Layer layer;
     layer.input_norm = tensor_to_floats(model_->tensor(layer_name(i, "input_layernorm.weight")));
@@ -78,18 +118,20 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
         layer.qkv_bias.insert(layer.qkv_bias.end(), bias.begin(), bias.end());
       }
     }
-    layers_.push_back(std::move(layer));
-  }
-  inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling.type, c.rope_scaling.factor,
-                                                c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
-                                                c.rope_scaling.original_max_position_embeddings);
-  // llama.cpp's form of the same scaling: a frequency scale for "linear", the
-  // converter's per-dimension divisors (rope_freqs.weight) for "llama3".
-  if (c.rope_scaling.type == "linear") rope_freq_scale_ = 1.0f / c.rope_scaling.factor;
-  if (c.rope_scaling.type == "llama3") {
-    for (double d : llama3_rope_divisors(c.rope_scaling, c.rope_theta, c.head_dim)) {
-      rope_freq_factors_.push_back(static_cast<float>(d));
+    if (sharded) {
+      const auto rows = qkv_rows(c, shard_);
+      layer.qkv = layer.qkv.select_rows(rows);
+      if (!layer.qkv_bias.empty()) {
+        std::vector<float> bias;
+        for (const auto& [begin, end] : rows) bias.insert(bias.end(), layer.qkv_bias.begin() + begin, layer.qkv_bias.begin() + end);
+        layer.qkv_bias = std::move(bias);
+      }
+      layer.o = layer.o.select_columns(shard_.heads.begin * d, shard_.heads.end * d);
+      layer.gate_up = layer.gate_up.select_rows({{shard_.intermediate.begin, shard_.intermediate.end},
+                                                 {F + shard_.intermediate.begin, F + shard_.intermediate.end}});
+      layer.down = layer.down.select_columns(shard_.intermediate.begin, shard_.intermediate.end);
     }
+    layers_.push_back(std::move(layer));
   }
 }
 
@@ -127,6 +169,10 @@ void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) con
   for (int32_t block : batch.block_tables) {
     if (block >= kv.num_blocks()) throw InvalidArgument("block id outside the KV cache");
   }
+  if (kv.num_shards() != shard_.num_ranks) {
+    throw InvalidArgument("the KV cache has " + std::to_string(kv.num_shards()) + " shards; the model runs on " +
+                          std::to_string(shard_.num_ranks) + " tensor-parallel ranks");
+  }
 }
 
 std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv) {
@@ -148,7 +194,7 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv)
   }
   hidden_.resize(static_cast<size_t>(T * H));
   normed_.resize(static_cast<size_t>(T * H));
-  for (int64_t t = 0; t < T; ++t) embedding_.row_to_float(batch.token_ids[t], hidden_.data() + t * H);
+  embed(batch);
 
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const Layer& layer = layers_[static_cast<size_t>(i)];
@@ -166,8 +212,55 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv)
     kernels::rmsnorm(hidden_.data() + batch.logits_rows[r] * H, final_norm_.data(), rows.data() + r * H, 1, H,
                      c.rms_norm_eps);
   }
-  std::vector<float> logits(static_cast<size_t>(num_rows * c.vocab_size));
-  if (num_rows > 0) lm_head_.apply(rows.data(), num_rows, logits.data(), scratch_);
+  return compute_logits(rows, num_rows);
+}
+
+void LlamaModel::all_reduce(std::vector<float>& data, int64_t count) {
+  if (communicator_ != nullptr) communicator_->all_reduce_sum(data.data(), count);
+}
+
+// Vocab-parallel lookup: a rank writes the rows it holds and zeros elsewhere;
+// the all-reduce adds exact zeros, so every rank gets the unsharded rows.
+void LlamaModel::embed(const ForwardBatch& batch) {
+  const int64_t H = config().hidden_size;
+  for (int64_t t = 0; t < batch.num_tokens(); ++t) {
+    const int32_t id = batch.token_ids[t];
+    float* row = hidden_.data() + t * H;
+    if (id >= shard_.vocab.begin && id < shard_.vocab.end) {
+      embedding_.row_to_float(id - shard_.vocab.begin, row);
+    } else {
+      std::fill(row, row + H, 0.0f);
+    }
+  }
+  all_reduce(hidden_, batch.num_tokens() * H);
+}
+
+// Vocab-parallel LM head: each rank's logits for its vocabulary chunk
+// (padded to vocab_chunk columns), all-gathered and put back in vocabulary
+// order. Without a communicator: the plain product.
+std::vector<float> LlamaModel::compute_logits(const std::vector<float>& rows, int64_t num_rows) {
+  const int64_t V = config().vocab_size;
+  std::vector<float> logits(static_cast<size_t>(num_rows * V));
+  if (communicator_ == nullptr) {
+    if (num_rows > 0) lm_head_.apply(rows.data(), num_rows, logits.data(), scratch_);
+    return logits;
+  }
+  const int64_t chunk = shard_.vocab_chunk, local = shard_.vocab.size();
+  std::vector<float> mine(static_cast<size_t>(num_rows * chunk), 0.0f), local_logits(static_cast<size_t>(num_rows * local));
+  if (num_rows > 0 && local > 0) lm_head_.apply(rows.data(), num_rows, local_logits.data(), scratch_);
+  for (int64_t r = 0; r < num_rows; ++r) {
+    std::copy(local_logits.begin() + r * local, local_logits.begin() + (r + 1) * local, mine.begin() + r * chunk);
+  }
+  const int n = shard_.num_ranks;
+  std::vector<float> gathered(static_cast<size_t>(n * num_rows * chunk));
+  communicator_->all_gather(mine.data(), num_rows * chunk, gathered.data());
+  for (int rank = 0; rank < n; ++rank) {
+    const int64_t begin = std::min<int64_t>(rank * chunk, V), count = std::min<int64_t>(chunk, V - begin);
+    for (int64_t r = 0; r < num_rows && count > 0; ++r) {
+      const float* src = gathered.data() + (static_cast<int64_t>(rank) * num_rows + r) * chunk;
+      std::copy(src, src + count, logits.begin() + r * V + begin);
+    }
+  }
   return logits;
 }
 
@@ -175,8 +268,9 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
                                  const std::vector<int32_t>& slots) {
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
-  const int64_t q_width = c.num_heads * c.head_dim;
-  const int64_t kv_width = c.num_kv_heads * c.head_dim;
+  const int64_t num_heads = shard_.heads.size(), num_kv_heads = shard_.kv_heads.size();
+  const int64_t q_width = num_heads * c.head_dim;
+  const int64_t kv_width = num_kv_heads * c.head_dim;
   const int64_t row = layer.qkv.num_out;
   qkv_.resize(static_cast<size_t>(T * row));
   layer.qkv.apply(normed_.data(), T, qkv_.data(), scratch_);
@@ -191,13 +285,13 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
     rope.base = c.rope_theta;
     rope.freq_scale = rope_freq_scale_;
     rope.freq_factors = rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data();
-    kernels::rope_interleaved_llamacpp(q, row, batch.positions.data(), T, c.num_heads, c.head_dim, rope);
-    kernels::rope_interleaved_llamacpp(k, row, batch.positions.data(), T, c.num_kv_heads, c.head_dim, rope);
+    kernels::rope_interleaved_llamacpp(q, row, batch.positions.data(), T, num_heads, c.head_dim, rope);
+    kernels::rope_interleaved_llamacpp(k, row, batch.positions.data(), T, num_kv_heads, c.head_dim, rope);
   } else {
-    kernels::rope_rotate_half(q, row, batch.positions.data(), T, c.num_heads, c.head_dim, inv_freq_.data());
-    kernels::rope_rotate_half(k, row, batch.positions.data(), T, c.num_kv_heads, c.head_dim, inv_freq_.data());
+    kernels::rope_rotate_half(q, row, batch.positions.data(), T, num_heads, c.head_dim, inv_freq_.data());
+    kernels::rope_rotate_half(k, row, batch.positions.data(), T, num_kv_heads, c.head_dim, inv_freq_.data());
   }
-  const kernels::PagedKvLayer cache = kv.layer(index);
+  const kernels::PagedKvLayer cache = kv.layer(index, shard_.rank);
   kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots.data(), T);
   if (!status.ok()) throw Error(status.message);
 
@@ -208,15 +302,16 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   varlen.block_tables = batch.block_tables.data();
   varlen.max_blocks_per_seq = batch.max_blocks_per_seq;
   attention_.resize(static_cast<size_t>(T * q_width));
-  status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, c.num_heads,
+  status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, num_heads,
                                            1.0f / std::sqrt(static_cast<float>(c.head_dim)));
   if (!status.ok()) throw Error(status.message);
   projected_.resize(static_cast<size_t>(T * c.hidden_size));
   layer.o.apply(attention_.data(), T, projected_.data(), scratch_);
+  all_reduce(projected_, T * c.hidden_size);
 }
 
 void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
-  const int64_t F = config().intermediate_size;
+  const int64_t F = shard_.intermediate.size();
   gate_up_.resize(static_cast<size_t>(num_tokens * 2 * F));
   layer.gate_up.apply(normed_.data(), num_tokens, gate_up_.data(), scratch_);
   // Rows are [gate (F), up (F)]; write the activation over the gate half.
@@ -230,6 +325,7 @@ void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
   }
   projected_.resize(static_cast<size_t>(num_tokens * config().hidden_size));
   layer.down.apply(gate_up_.data(), num_tokens, projected_.data(), scratch_);
+  all_reduce(projected_, num_tokens * config().hidden_size);
 }
 
 }  // namespace kvs

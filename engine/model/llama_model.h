@@ -8,8 +8,11 @@
 
 #include "engine/loader/loaded_model.h"
 #include "engine/model/forward_batch.h"
+#include "engine/model/forward_model.h"
 #include "engine/model/kv_storage.h"
 #include "engine/model/linear_weight.h"
+#include "engine/parallel/communicator.h"
+#include "engine/parallel/shard_plan.h"
 
 namespace kvs {
 
@@ -37,19 +40,32 @@ struct ModelOptions {
 
 // Ownership: shares the LoadedModel (weights may point into it).
 // Thread-safety: forward() uses internal scratch buffers; call it from one
-// thread at a time (the engine loop thread).
-class LlamaModel {
+// thread at a time (the engine loop thread, or this rank's thread).
+//
+// Tensor parallelism: with a `communicator`, the model is one rank of a
+// group (engine/parallel/shard_plan.h): it keeps only its slice of the
+// weights, reads and writes shard communicator->rank() of the KvStorage
+// (which must have communicator->size() shards), and calls the collectives
+// (all-reduce after o_proj, down_proj and the embedding lookup, all-gather of
+// the logits), so every rank returns the complete logits. All ranks run
+// forward() on the same batch concurrently. The communicator is not owned
+// and must outlive the model. Without one, the model is whole.
+class LlamaModel : public ForwardModel {
  public:
-  LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options);
+  LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options,
+             Communicator* communicator = nullptr);
 
-  const ModelConfig& config() const { return model_->config; }
+  const ModelConfig& config() const override { return model_->config; }
   const LoadedModel& loaded() const { return *model_; }
 
   // Runs the batch: writes K/V of its tokens into `kv` and returns logits for
   // batch.logits_rows, [logits_rows.size(), vocab_size] floats, row-major.
   // Throws InvalidArgument for token ids out of the vocabulary, positions past
   // the model's context, or a malformed batch.
-  std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv);
+  std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv) override;
+  // Checks that forward() would accept the batch (the TP wrapper checks once
+  // before starting its ranks). Throws InvalidArgument.
+  void check_batch(const ForwardBatch& batch, const KvStorage& kv) const;
 
  private:
   struct Layer {
@@ -58,12 +74,17 @@ class LlamaModel {
     std::vector<float> qkv_bias;  // empty unless config.attention_bias
   };
 
-  void check_batch(const ForwardBatch& batch, const KvStorage& kv) const;
+  void load_layers(const ModelOptions& options);
+  void embed(const ForwardBatch& batch);
+  std::vector<float> compute_logits(const std::vector<float>& rows, int64_t num_rows);
+  void all_reduce(std::vector<float>& data, int64_t count);
   void attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
                        const std::vector<int32_t>& slots);
   void mlp_block(const Layer& layer, int64_t num_tokens);
 
   std::shared_ptr<const LoadedModel> model_;
+  Communicator* communicator_ = nullptr;  // not owned; null = whole model
+  ShardPlan shard_;                       // this rank's slice (everything without a communicator)
   std::vector<Layer> layers_;
   LinearWeight embedding_, lm_head_;
   std::vector<float> final_norm_;

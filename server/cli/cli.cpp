@@ -30,6 +30,9 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
       "--seed", [&g](uint64_t seed) { g.sampling.seed = seed, g.sampling.has_seed = true; }, "Sampling seed");
   cmd->add_flag("--json", g.json, "Print one JSON object with ids, text and timings");
   cmd->add_option("--threads", g.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--tensor-parallel-size", g.tensor_parallel_size,
+                  "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)")
+      ->check(CLI::Range(1, 1024));
   cmd->add_flag("--f32-weights", g.f32_weights, "Dequantize weights and compute in float32");
   cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype, "KV cache element type")
       ->check(CLI::IsMember({"f16", "f32"}));
@@ -86,6 +89,9 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
   cmd->add_option("--drain-timeout", c.drain_timeout, "Seconds SIGTERM waits for in-flight requests");
   cmd->add_option("--max-body-bytes", c.max_body_bytes, "Larger request bodies get 413");
   cmd->add_option("--threads", c.threads, "Model CPU threads (0 = all cores)");
+  cmd->add_option("--tensor-parallel-size", c.tensor_parallel_size,
+                  "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)");
+  cmd->add_flag("--f32-weights", c.f32_weights, "Dequantize weights and compute in F32 (slower, more memory)");
   cmd->add_option("--http-threads", c.http_threads, "HTTP connections served at once");
   cmd->callback([&] { action = [&s] { return run_serve(s); }; });
 }

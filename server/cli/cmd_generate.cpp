@@ -104,11 +104,11 @@ std::string generate_one(ModelBundle& bundle, EngineClient& engine, const Genera
 
 // The engine for the CLI: one sequence at a time, a pool as large as the
 // model's context, prompts prefilled in chunks of 512 tokens.
-EngineConfig cli_engine_config(const GenerateCommand& command, const ModelConfig& model) {
+EngineConfig cli_engine_config(const GenerateCommand& command, const ModelConfig& model, int num_shards) {
   EngineConfig config;
   config.cache.dtype = command.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
   config.cache.memory_bytes =
-      KvStorage::bytes_per_block(model, config.cache.block_size, config.cache.dtype) *
+      KvStorage::bytes_per_block(model, config.cache.block_size, config.cache.dtype, num_shards) *
       ((model.max_position_embeddings + config.cache.block_size - 1) / config.cache.block_size);
   config.scheduler.max_num_batched_tokens = 512;
   config.scheduler.max_num_seqs = 1;
@@ -122,8 +122,10 @@ int run_generate(const GenerateCommand& command) {
   ModelOptions options;
   options.num_threads = command.threads;
   options.dequantize_weights = command.f32_weights;
-  ModelBundle bundle = load_bundle(command.model.empty() ? default_model_path() : command.model, options);
-  EngineClient engine(*bundle.model, cli_engine_config(command, bundle.model->config()));
+  ModelBundle bundle = load_bundle(command.model.empty() ? default_model_path() : command.model, options,
+                                   /*with_model=*/true, command.tensor_parallel_size);
+  EngineClient engine(*bundle.model,
+                      cli_engine_config(command, bundle.model->config(), bundle.model->num_kv_shards()));
   std::vector<ChatMessage> history;
   if (!command.prompt.empty()) {
     generate_one(bundle, engine, command, prompt_ids(bundle, command, history, command.prompt));

@@ -75,7 +75,12 @@ int run_serve(const ServeCommand& command) {
   const std::string model_path = config.model.empty() ? default_model_path() : config.model;
   ModelOptions options;
   options.num_threads = config.threads;
-  ModelBundle bundle = load_bundle(model_path, options);
+  options.dequantize_weights = config.f32_weights;
+  ModelBundle bundle = load_bundle(model_path, options, /*with_model=*/true, config.tensor_parallel_size);
+  if (config.tensor_parallel_size > 1) {
+    spdlog::info("kvserve: tensor parallel over {} CPU ranks (each rank: its heads, MLP columns, vocabulary rows "
+                 "and KV shard)", config.tensor_parallel_size);
+  }
   EngineClient engine(*bundle.model, serve_engine_config(config));
   const std::string model_name =
       config.served_model_name.empty() ? std::filesystem::path(model_path).stem().string() : config.served_model_name;

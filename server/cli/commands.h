@@ -21,6 +21,7 @@ struct GenerateCommand {
   int threads = 0;
   bool f32_weights = false;   // dequantize weights, compute in F32
   std::string kv_cache_dtype = "f16";  // "f16" | "f32"
+  int tensor_parallel_size = 1;         // ranks the model is sharded over
 };
 
 struct TokenizeCommand {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "engine/errors.h"
+#include "engine/model/tensor_parallel_model.h"
 
 namespace kvs {
 
@@ -12,11 +13,12 @@ std::string default_model_path() {
   return KVS_DEFAULT_MODEL_PATH;
 }
 
-ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bool with_model) {
+ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bool with_model,
+                        int tensor_parallel_size) {
   ModelBundle bundle;
   bundle.loaded = load_model(path);
   bundle.tokenizer = Tokenizer::create(bundle.loaded->tokenizer);
-  if (with_model) bundle.model = std::make_unique<LlamaModel>(bundle.loaded, options);
+  if (with_model) bundle.model = create_model(bundle.loaded, options, tensor_parallel_size);
   return bundle;
 }
 

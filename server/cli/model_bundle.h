@@ -8,6 +8,7 @@
 
 #include "engine/chat/chat_template.h"
 #include "engine/loader/loaded_model.h"
+#include "engine/model/forward_model.h"
 #include "engine/model/llama_model.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -16,7 +17,7 @@ namespace kvs {
 struct ModelBundle {
   std::shared_ptr<const LoadedModel> loaded;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<LlamaModel> model;
+  std::unique_ptr<ForwardModel> model;  // LlamaModel, or TensorParallelModel when sharded
 
   // The model's own chat template, or the style named by `override_name`
   // ("" = use the model's). Throws InvalidArgument if neither is usable.
@@ -37,7 +38,10 @@ struct ModelBundle {
 std::string default_model_path();
 
 // Loads a .gguf file or HF folder. with_model = false loads the tokenizer only
-// (no forward-pass weights prepared).
-ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bool with_model = true);
+// (no forward-pass weights prepared). tensor_parallel_size > 1 shards the
+// model over that many CPU ranks (InvalidArgument when it does not divide
+// the model's heads).
+ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bool with_model = true,
+                        int tensor_parallel_size = 1);
 
 }  // namespace kvs

@@ -23,6 +23,7 @@ void ServeConfig::validate() const {
   check(drain_timeout >= 0, "--drain-timeout must be >= 0");
   check(max_body_bytes >= 1024, "--max-body-bytes must be >= 1024");
   check(threads >= 0, "--threads must be >= 0");
+  check(tensor_parallel_size >= 1, "--tensor-parallel-size must be >= 1");
   check(http_threads >= 2, "--http-threads must be >= 2");
   for (const std::string& key : api_keys) check(!key.empty(), "--api-key must not be empty");
 }
@@ -78,6 +79,8 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
       else if (key == "drain_timeout") config.drain_timeout = value.get<double>();
       else if (key == "max_body_bytes") config.max_body_bytes = value.get<int64_t>();
       else if (key == "threads") config.threads = value.get<int>();
+      else if (key == "tensor_parallel_size") config.tensor_parallel_size = value.get<int>();
+      else if (key == "f32_weights") config.f32_weights = value.get<bool>();
       else if (key == "http_threads") config.http_threads = value.get<int>();
       else throw InvalidArgument("config file " + path + ": unknown key '" + raw_key + "'");
     } catch (const nlohmann::json::exception&) {

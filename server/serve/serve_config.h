@@ -25,6 +25,8 @@ struct ServeConfig {
   double drain_timeout = 30.0;        // seconds SIGTERM waits for in-flight requests
   int64_t max_body_bytes = 8 << 20;   // larger bodies get 413
   int threads = 0;                    // model CPU threads (0 = all cores)
+  int tensor_parallel_size = 1;       // ranks the model is sharded over (engine/parallel)
+  bool f32_weights = false;           // dequantize weights, plain F32 arithmetic (as `generate --f32-weights`)
   int http_threads = 64;              // concurrent HTTP connections served
 
   // Throws InvalidArgument naming the bad field.

@@ -1,0 +1,31 @@
+#pragma once
+// What the engine loop runs each step: one forward pass of a decoder over the
+// paged KV cache. LlamaModel (one rank) and TensorParallelModel (N ranks
+// with a communicator) implement it; EngineCore owns the KvStorage and only
+// needs to know how many shards it has.
+#include <vector>
+
+#include "engine/loader/model_config.h"
+#include "engine/model/forward_batch.h"
+#include "engine/model/kv_storage.h"
+
+namespace kvs {
+
+// Thread-safety: forward() from one thread at a time (the engine loop
+// thread). Ownership: the caller owns `kv`, created with num_kv_shards()
+// shards for this model's config.
+class ForwardModel {
+ public:
+  virtual ~ForwardModel() = default;
+
+  // The full (unsharded) model's config.
+  virtual const ModelConfig& config() const = 0;
+  // Shards of the KvStorage forward() takes (the tensor-parallel size).
+  virtual int num_kv_shards() const { return 1; }
+  // Writes the batch's K/V into `kv` and returns logits for
+  // batch.logits_rows: [logits_rows.size(), vocab_size] floats, row-major.
+  // Throws InvalidArgument for a malformed batch (see LlamaModel).
+  virtual std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv) = 0;
+};
+
+}  // namespace kvs
