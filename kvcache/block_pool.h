@@ -44,6 +44,11 @@ class BlockPool {
   // Records that `block` (owned, full, computed) holds this content; returns
   // its new content id. The block must not be cached already.
   uint64_t register_cached(int32_t block, uint64_t hash, uint64_t parent_content_id, std::vector<int32_t> tokens);
+  // Forgets the cached content of an owned block about to be overwritten
+  // (no-op if it has none); blocks chained after it become unreachable.
+  void uncache(int32_t block) {
+    if (is_cached(block)) drop_from_cache(block);
+  }
   bool is_cached(int32_t block) const { return blocks_.at(static_cast<size_t>(block)).content_id != 0; }
   uint64_t content_id(int32_t block) const { return blocks_.at(static_cast<size_t>(block)).content_id; }
   int64_t num_cached_blocks() const { return static_cast<int64_t>(cache_.size()); }

@@ -2,6 +2,7 @@
 // Per-sequence block tables over a BlockPool, with prefix reuse: which block
 // ids a sequence owns, which of its full blocks are shared, what is free.
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -61,7 +62,36 @@ class KvCacheManager {
   // Releases every block of the sequence, last block first (so a sequence's
   // tail is evicted before its more shareable head) and forgets it.
   void free(uint64_t sequence);
+  // The sequence's blocks by table index; -1 marks a block released by
+  // drop_blocks (its K/V are recomputed each step: residual policy).
   const std::vector<int32_t>& block_table(uint64_t sequence) const;
+
+  // ---- compression (kvcache/kv_policy.h decides; this applies) ----
+  // One cache slot's K/V to copy (slot = block * block_size + offset), in order.
+  struct SlotCopy {
+    int64_t from_slot = 0, to_slot = 0;
+  };
+  struct Compaction {
+    std::vector<SlotCopy> copies;     // apply in order (KvStorage::copy_slots)
+    std::vector<int64_t> new_index;   // [num_cached]: entry i's new cache index, -1 if dropped
+    int64_t num_kept = 0;
+  };
+  // Keeps the cache entries `keep` (ascending, < num_cached) of a sequence
+  // holding num_cached entries, packing them into indices [0, keep.size()):
+  // kept entries past the new end move into the dropped ones' places (fewest
+  // copies; order is not preserved), blocks past the new end are released.
+  // A destination block that other sequences share, or that the prefix
+  // cache indexes, is never written: it is copied to a fresh block first
+  // (copy-on-write) or, held only here, forgotten by the prefix cache.
+  // Returns nullopt (and changes nothing) when copy-on-write needs more free
+  // blocks than there are. Marks the sequence compressed.
+  std::optional<Compaction> compact(uint64_t sequence, const std::vector<int64_t>& keep, int64_t num_cached);
+  // Releases the table's blocks in [begin, end) still held (table entries
+  // become -1) and marks the sequence compressed. Returns how many it released.
+  int64_t drop_blocks(uint64_t sequence, int64_t begin, int64_t end);
+  // A compressed sequence's blocks no longer hold its tokens in order, so
+  // cache_full_blocks enters none of them into the prefix cache.
+  bool is_compressed(uint64_t sequence) const { return sequences_.at(sequence).compressed; }
 
   // Prefix-cache counters, in tokens, since construction.
   int64_t num_prefix_query_tokens() const { return num_prefix_query_tokens_; }
@@ -72,6 +102,7 @@ class KvCacheManager {
     std::vector<int32_t> blocks;
     std::vector<uint64_t> hashes;       // chained hash of each hashed full block
     std::vector<uint64_t> content_ids;  // content id of the cached block with that content
+    bool compressed = false;
   };
   uint32_t block_tag(int64_t block_index, int64_t num_prompt_tokens) const;
 

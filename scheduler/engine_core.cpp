@@ -62,6 +62,7 @@ EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSin
       storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype, model.num_kv_shards()),
       kv_(kv_config(config_, num_blocks_)),
       scheduler_(config_.scheduler, kv_),
+      compressor_(config_.kv_policy, kv_, storage_, model.config()),
       sink_(std::move(sink)),
       row_(static_cast<size_t>(model.config().vocab_size)) {}
 
@@ -72,9 +73,17 @@ void EngineCore::add(uint64_t id, const Request& request) {
       throw InvalidArgument("prompt token id " + std::to_string(token) + " is outside the vocabulary");
     }
   }
+  for (int32_t token : request.forced_output_ids) {
+    if (token < 0 || token >= model_.config().vocab_size) {
+      throw InvalidArgument("forced output token id " + std::to_string(token) + " is outside the vocabulary");
+    }
+  }
+  const KvPolicySpec policy = compressor_.resolve(request);
   auto sampler = std::make_unique<Sampler>(request.sampling, std::random_device{}());
   scheduler_.add(id, request);
   samplers_[id] = std::move(sampler);
+  compressor_.add(id, policy, request);
+  if (!request.forced_output_ids.empty()) forced_[id] = request.forced_output_ids;
 }
 
 void EngineCore::cancel(uint64_t id) {
@@ -88,6 +97,8 @@ void EngineCore::finish(uint64_t id, TokenEvent event) {
   if (Sequence* s = scheduler_.find(id)) event.stats = s->stats;
   scheduler_.finish(id);  // blocks are free before the client sees the final event
   samplers_.erase(id);
+  compressor_.remove(id);
+  forced_.erase(id);
   sink_(id, event);
 }
 
@@ -95,16 +106,11 @@ bool EngineCore::step() {
   const auto start = std::chrono::steady_clock::now();
   const SchedulerOutput output = scheduler_.schedule();
   if (output.empty()) return false;
-  ForwardBatch batch;
-  for (const ScheduledSequence& entry : output.scheduled) {
-    const Sequence& s = *entry.sequence;
-    const auto begin = s.tokens.begin() + s.num_computed_tokens;
-    batch.add_sequence(std::vector<int32_t>(begin, begin + entry.num_new_tokens),
-                       static_cast<int32_t>(s.num_computed_tokens), kv_.block_table(s.id), entry.sample);
-  }
+  const ForwardBatch batch = compressor_.build_batch(output);
+  ForwardSideOutputs side;
   std::vector<float> logits;
   try {
-    logits = model_.forward(batch, storage_);
+    logits = model_.forward(batch, storage_, &side);
   } catch (const std::exception& e) {
     for (const ScheduledSequence& entry : output.scheduled) {
       TokenEvent event;
@@ -115,6 +121,7 @@ bool EngineCore::step() {
     return true;
   }
   scheduler_.on_step_computed(output);
+  compressor_.after_step(output, side);
   sample_and_postprocess(output, logits);
   totals_.last_step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   totals_.total_step_seconds += totals_.last_step_seconds;
@@ -135,7 +142,12 @@ void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std
     const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.num_prompt_tokens);
     const std::vector<int32_t> outputs(s.tokens.begin() + s.num_prompt_tokens, s.tokens.end());
     TokenEvent event;
-    event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
+    const auto forced = forced_.find(s.id);
+    if (forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size()) {
+      event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
+    } else {
+      event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
+    }
     if (s.num_logprobs >= 0) add_log_probabilities(raw, vocab, s.num_logprobs, event);
     ++totals_.total_sampled_tokens;
     event.finish_reason = scheduler_.append_token(s, event.token_id);
@@ -157,6 +169,7 @@ EngineMetrics EngineCore::metrics() const {
   m.prefix_query_tokens = kv_.num_prefix_query_tokens();
   m.prefix_hit_tokens = kv_.num_prefix_hit_tokens();
   m.num_preemptions = scheduler_.num_preemptions();
+  compressor_.fill_counters(m.kv_policies, scheduler_);
   return m;
 }
 

@@ -2,6 +2,7 @@
 // One engine step, single-threaded: schedule -> forward -> sample ->
 // postprocess. EngineClient runs it on its loop thread; tests can drive it
 // directly and deterministically.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "engine/sampling/sampler.h"
 #include "kvcache/cache_config.h"
 #include "kvcache/kv_cache_manager.h"
+#include "scheduler/kv_compressor.h"
 #include "scheduler/request.h"
 #include "scheduler/scheduler.h"
 
@@ -23,6 +25,16 @@ struct EngineConfig {
   CacheConfig cache;          // pool size, block size, KV dtype, prefix caching
   SchedulerConfig scheduler;  // max_model_len 0 = the model's context. preserve_step_shape is
                               // set from the KV dtype (on for F16, see SchedulerConfig).
+  KvPolicySpec kv_policy;     // default KV compression (--kv-policy, --kv-budget); Request may override
+};
+
+// Per KV policy, since start (bytes_saved: a gauge, K/V bytes the running
+// sequences do not hold because of compression).
+struct KvPolicyCounters {
+  int64_t evicted_tokens = 0;
+  int64_t recomputed_tokens = 0;
+  int64_t bytes_saved = 0;
+  double recompute_seconds = 0.0;
 };
 
 // Counters for metrics. Gauges describe the state after the last step;
@@ -36,13 +48,14 @@ struct EngineMetrics {
   int64_t last_step_tokens = 0, total_step_tokens = 0;  // tokens put through the model
   int64_t total_sampled_tokens = 0;
   double last_step_seconds = 0.0, total_step_seconds = 0.0;
+  std::array<KvPolicyCounters, kNumKvPolicies> kv_policies{};  // indexed by KvPolicyKind
 };
 
 // Receives every event of every request, on the engine thread.
 using EventSink = std::function<void(uint64_t request_id, const TokenEvent& event)>;
 
-// Ownership: owns the KvStorage, block manager, scheduler and per-request
-// samplers; uses `model`, which must outlive it and must not run anything
+// Ownership: owns the KvStorage, block manager, scheduler, KV compressor
+// (policies, residual checkpoints) and per-request samplers; uses `model`, which must outlive it and must not run anything
 // else meanwhile. Thread-safety: none; one thread calls everything.
 class EngineCore {
  public:
@@ -71,8 +84,10 @@ class EngineCore {
   KvStorage storage_;
   KvCacheManager kv_;
   Scheduler scheduler_;
+  KvCompressor compressor_;
   EventSink sink_;
   std::unordered_map<uint64_t, std::unique_ptr<Sampler>> samplers_;
+  std::unordered_map<uint64_t, std::vector<int32_t>> forced_;  // Request::forced_output_ids
   std::vector<float> row_;  // sampling scratch, [vocab]
   EngineMetrics totals_;
 };

@@ -2,11 +2,13 @@
 // What a front end submits to the engine and what it gets back: typed values,
 // no JSON (that stays at the server edge).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/sampling/sampler.h"
+#include "kvcache/kv_policy_spec.h"
 
 namespace kvs {
 
@@ -19,6 +21,14 @@ struct Request {
   // Log-probabilities in the events: < 0 none (TokenEvent::logprob stays 0);
   // 0 the sampled token's; k > 0 also the k most likely tokens.
   int32_t num_logprobs = -1;
+  // KV compression for this request; unset = the engine's default
+  // (EngineConfig::kv_policy). Validated by EngineCore::add.
+  std::optional<KvPolicySpec> kv_policy;
+  // Teacher forcing (scoring): when non-empty, output token i is
+  // forced_output_ids[i] instead of a sampled one (stop tokens and max_tokens
+  // still end the request); with num_logprobs >= 0 each event carries the
+  // model's logprob of the forced token. Ids must be in the vocabulary.
+  std::vector<int32_t> forced_output_ids;
 };
 
 enum class FinishReason : uint8_t {
@@ -37,6 +47,8 @@ struct RequestStats {
   int64_t num_cached_prompt_tokens = 0;  // prompt tokens found in the prefix cache at first admission
   int64_t num_computed_tokens = 0;       // tokens this request put through the model (recompute included)
   int64_t num_preemptions = 0;
+  int64_t num_evicted_tokens = 0;     // KV entries the compression policy dropped
+  int64_t num_recomputed_tokens = 0;  // K/V rows recomputed from residual checkpoints (residual policy)
 };
 
 // One generated token, or the end of the stream. The last event of every

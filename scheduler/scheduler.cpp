@@ -88,6 +88,7 @@ PrefixHit Scheduler::find_prefix(const Sequence& s) const {
 void Scheduler::preempt(Sequence& victim) {
   kv_.free(victim.id);
   victim.num_computed_tokens = 0;
+  victim.num_evicted_tokens = 0;
   victim.state = SequenceState::kPreempted;
   ++victim.stats.num_preemptions;
   ++num_preemptions_;
@@ -114,8 +115,9 @@ void Scheduler::schedule_running(SchedulerOutput& output, int64_t& budget, bool&
     const int64_t n = chunk_size(s, s.num_computed_tokens, budget);
     if (n == 0) continue;
     const int64_t target = s.num_computed_tokens + n;
+    const int64_t cache_target = s.num_cached_tokens() + n;  // entries the table must cover
     bool preempted_self = false;
-    while (kv_.num_new_blocks_needed(s.id, target) > kv_.num_free_blocks()) {
+    while (kv_.num_new_blocks_needed(s.id, cache_target) > kv_.num_free_blocks()) {
       Sequence& victim = *running_.back();  // worst order; never one already scheduled this step
       preempt(victim);
       preempted = true;
@@ -125,7 +127,7 @@ void Scheduler::schedule_running(SchedulerOutput& output, int64_t& budget, bool&
       }
     }
     if (preempted_self) break;
-    kv_.allocate_slots(s.id, target);
+    kv_.allocate_slots(s.id, cache_target);
     output.scheduled.push_back({&s, n, target == s.num_tokens()});
     budget -= n;
   }
@@ -190,6 +192,11 @@ void Scheduler::finish(uint64_t id) {
 }
 
 Sequence* Scheduler::find(uint64_t id) {
+  const auto it = sequences_.find(id);
+  return it == sequences_.end() ? nullptr : it->second.get();
+}
+
+const Sequence* Scheduler::find(uint64_t id) const {
   const auto it = sequences_.find(id);
   return it == sequences_.end() ? nullptr : it->second.get();
 }

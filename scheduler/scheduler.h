@@ -71,6 +71,7 @@ class Scheduler {
   void finish(uint64_t id);
 
   Sequence* find(uint64_t id);
+  const Sequence* find(uint64_t id) const;
   int64_t num_running() const { return static_cast<int64_t>(running_.size()); }
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t num_preemptions() const { return num_preemptions_; }

@@ -19,7 +19,11 @@ struct Sequence {
   SequenceState state = SequenceState::kWaiting;
   std::vector<int32_t> tokens;  // prompt then outputs
   int64_t num_prompt_tokens = 0;
-  int64_t num_computed_tokens = 0;  // tokens whose K/V are in the cache
+  int64_t num_computed_tokens = 0;  // tokens through the model (their K/V were written to the cache)
+  // Cache entries a compression policy dropped by compaction; the cache holds
+  // num_cached_tokens() entries (residual drops whole blocks instead and
+  // keeps cache indices: see KvCacheManager::drop_blocks).
+  int64_t num_evicted_tokens = 0;
   int64_t max_tokens = 0;
   std::vector<int32_t> stop_token_ids;
   int32_t priority = 0;
@@ -31,6 +35,7 @@ struct Sequence {
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }
   int64_t num_output_tokens() const { return num_tokens() - num_prompt_tokens; }
+  int64_t num_cached_tokens() const { return num_computed_tokens - num_evicted_tokens; }
 };
 
 }  // namespace kvs

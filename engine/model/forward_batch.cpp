@@ -5,12 +5,13 @@
 namespace kvs {
 
 void ForwardBatch::add_sequence(const std::vector<int32_t>& new_tokens, int32_t num_cached_tokens,
-                                const std::vector<int32_t>& block_table, bool want_logits) {
+                                const std::vector<int32_t>& block_table, bool want_logits, int32_t first_position) {
+  if (first_position < 0) first_position = num_cached_tokens;
   if (cu_query_lens.empty()) cu_query_lens.push_back(0);
   const int32_t first_row = static_cast<int32_t>(token_ids.size());
   for (size_t i = 0; i < new_tokens.size(); ++i) {
     token_ids.push_back(new_tokens[i]);
-    positions.push_back(num_cached_tokens + static_cast<int32_t>(i));
+    positions.push_back(first_position + static_cast<int32_t>(i));
   }
   cu_query_lens.push_back(static_cast<int32_t>(token_ids.size()));
   context_lens.push_back(num_cached_tokens + static_cast<int32_t>(new_tokens.size()));

@@ -5,9 +5,14 @@
 
 namespace kvs {
 
+class ResidualCheckpoints;
+
 // Sequence s contributes the tokens token_ids[cu_query_lens[s] ..
-// cu_query_lens[s+1]) at consecutive positions ending at context_lens[s] - 1
-// (earlier positions are already in its KV blocks). block_tables is
+// cu_query_lens[s+1]) at consecutive positions (RoPE); they take the last
+// query_len of its context_lens[s] cache entries (earlier entries are
+// already in its KV blocks). Without compression position == cache index;
+// after an eviction policy dropped entries, positions run ahead of cache
+// indices (positions[t] >= cache index of t). block_tables is
 // [num_seqs, max_blocks_per_seq], padded with -1; every block a sequence
 // touches in this step must be listed. logits_rows are the rows of the packed
 // batch whose logits the caller wants (usually each sequence's last token), in
@@ -21,13 +26,30 @@ struct ForwardBatch {
   int64_t max_blocks_per_seq = 0;
   std::vector<int32_t> logits_rows;    // rows of token_ids to compute logits for
 
+  // KV compression (all optional: empty = off for every sequence).
+  // Attention statistics (kernels::AttentionScores): rows j >= score_row_begin[s]
+  // of sequence s add their scores (-1: none); score_tau[s] > 0 selects
+  // Keyformer's Gumbel score with seed score_seeds[s], else attention mass.
+  std::vector<int32_t> score_row_begin;  // [num_seqs]
+  std::vector<uint64_t> score_seeds;     // [num_seqs]
+  std::vector<float> score_tau;          // [num_seqs]
+  // Residual checkpoints: sequence s saves this step's rows under
+  // checkpoint_ids[s] (-1: none). Its table entries may then be overlay ids
+  // (>= the KvStorage's num_blocks, each used once in the batch): the model
+  // recomputes table entry b's K/V from the checkpoints of positions
+  // [b * block_size, (b + 1) * block_size) for this step only. Positions of
+  // such a sequence are its cache indices.
+  std::vector<int64_t> checkpoint_ids;     // [num_seqs]
+  ResidualCheckpoints* checkpoints = nullptr;  // not owned
+
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_seqs() const { return static_cast<int64_t>(context_lens.size()); }
 
   // Appends a sequence: its new tokens, its block table and its context
-  // length after the step (positions follow). want_logits adds its last row.
+  // length after the step. Positions start at first_position (-1: at
+  // num_cached_tokens). want_logits adds its last row.
   void add_sequence(const std::vector<int32_t>& new_tokens, int32_t num_cached_tokens,
-                    const std::vector<int32_t>& block_table, bool want_logits);
+                    const std::vector<int32_t>& block_table, bool want_logits, int32_t first_position = -1);
 };
 
 }  // namespace kvs

@@ -11,6 +11,17 @@
 
 namespace kvs {
 
+// What a step reports besides logits (ForwardModel::forward's optional out).
+struct ForwardSideOutputs {
+  // When the batch asks for scores: per sequence s, context_lens[s] sums
+  // (fixed point, kernels::kScoreOne = 1) over layers, heads and rows, from
+  // score_offsets[s]; cumulative context lengths.
+  std::vector<int64_t> token_scores;
+  std::vector<int64_t> score_offsets;
+  int64_t num_recomputed_rows = 0;   // K/V rows recomputed from residual checkpoints, per layer once
+  double recompute_seconds = 0.0;    // wall time spent recomputing them
+};
+
 // Thread-safety: forward() from one thread at a time (the engine loop
 // thread). Ownership: the caller owns `kv`, created with num_kv_shards()
 // shards for this model's config.
@@ -25,7 +36,9 @@ class ForwardModel {
   // Writes the batch's K/V into `kv` and returns logits for
   // batch.logits_rows: [logits_rows.size(), vocab_size] floats, row-major.
   // Throws InvalidArgument for a malformed batch (see LlamaModel).
-  virtual std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv) = 0;
+  // `side`, when given, receives the statistics above.
+  virtual std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv,
+                                     ForwardSideOutputs* side = nullptr) = 0;
 };
 
 }  // namespace kvs

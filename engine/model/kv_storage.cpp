@@ -1,5 +1,7 @@
 #include "engine/model/kv_storage.h"
 
+#include <cstring>
+
 #include <string>
 
 #include "engine/errors.h"
@@ -62,6 +64,24 @@ kernels::PagedKvLayer KvStorage::layer(int64_t index, int shard) {
   view.num_kv_heads = num_kv_heads_;
   view.head_dim = head_dim_;
   return view;
+}
+
+void KvStorage::copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copies) {
+  const int64_t num_slots = num_blocks_ * block_size_;
+  const size_t row = static_cast<size_t>(num_kv_heads_ * head_dim_ * element_bytes(dtype_));
+  for (const auto& [from, to] : copies) {
+    if (from < 0 || from >= num_slots || to < 0 || to >= num_slots) throw InvalidArgument("KV storage: slot outside the cache");
+  }
+  for (size_t at = 0; at < keys_.size(); ++at) {
+    for (const auto& [from, to] : copies) {
+      std::memcpy(keys_[at].get() + static_cast<size_t>(to) * row, keys_[at].get() + static_cast<size_t>(from) * row, row);
+      std::memcpy(values_[at].get() + static_cast<size_t>(to) * row, values_[at].get() + static_cast<size_t>(from) * row, row);
+    }
+  }
+}
+
+int64_t KvStorage::bytes_per_token() const {
+  return 2 * num_layers_ * num_shards_ * num_kv_heads_ * head_dim_ * element_bytes(dtype_);
 }
 
 }  // namespace kvs

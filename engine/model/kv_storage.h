@@ -10,6 +10,7 @@
 // ids are the same for all ranks.
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/loader/model_config.h"
@@ -33,6 +34,12 @@ class KvStorage {
 
   // Layer `index` of shard `shard` (its num_kv_heads are the shard's heads).
   kernels::PagedKvLayer layer(int64_t index, int shard = 0);
+  // Copies slot from -> to (slot = block * block_size + offset), in order,
+  // in every layer and shard (KV compaction). Throws InvalidArgument for a
+  // slot outside the cache.
+  void copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copies);
+  // Bytes of one token's K/V over all layers and shards.
+  int64_t bytes_per_token() const;
   int64_t num_blocks() const { return num_blocks_; }
   int64_t block_size() const { return block_size_; }
   int64_t num_layers() const { return num_layers_; }

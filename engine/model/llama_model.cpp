@@ -1,6 +1,7 @@
 #include "engine/model/llama_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -144,13 +145,35 @@ void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) con
     throw InvalidArgument("malformed forward batch");
   }
   for (int64_t s = 0; s < num_seqs; ++s) {
-    const int32_t query_len = batch.cu_query_lens[s + 1] - batch.cu_query_lens[s];
+    const int32_t begin = batch.cu_query_lens[s], query_len = batch.cu_query_lens[s + 1] - begin;
+    // The attention kernels place new tokens at the end of the context, at
+    // consecutive positions no smaller than their cache indices.
+    if (query_len > batch.context_lens[s]) throw InvalidArgument("forward batch: sequence " + std::to_string(s) + " has more new tokens than context");
     for (int32_t j = 0; j < query_len; ++j) {
-      // The attention kernels place new tokens at the end of the context.
-      if (query_len > batch.context_lens[s] ||
-          batch.positions[batch.cu_query_lens[s] + j] != batch.context_lens[s] - query_len + j) {
+      if (batch.positions[begin + j] < batch.context_lens[s] - query_len + j ||
+          batch.positions[begin + j] != batch.positions[begin] + j) {
         throw InvalidArgument("forward batch: positions of sequence " + std::to_string(s) +
-                              " do not end at its context length");
+                              " are not consecutive from its cache length");
+      }
+    }
+  }
+  const auto per_seq = [&](size_t size, const char* what) {
+    if (size != 0 && size != static_cast<size_t>(num_seqs)) throw InvalidArgument(std::string("forward batch: ") + what + " must have one entry per sequence");
+  };
+  per_seq(batch.score_row_begin.size(), "score_row_begin");
+  per_seq(batch.checkpoint_ids.size(), "checkpoint_ids");
+  if (!batch.score_row_begin.empty() && (batch.score_seeds.size() != batch.score_row_begin.size() ||
+                                         batch.score_tau.size() != batch.score_row_begin.size())) {
+    throw InvalidArgument("forward batch: score_seeds and score_tau must match score_row_begin");
+  }
+  if (!batch.checkpoint_ids.empty() && batch.checkpoints == nullptr) {
+    throw InvalidArgument("forward batch: residual checkpoints requested without a checkpoint store");
+  }
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const bool checkpointed = !batch.checkpoint_ids.empty() && batch.checkpoint_ids[s] >= 0;
+    for (int64_t b = 0; b < batch.max_blocks_per_seq; ++b) {
+      if (batch.block_tables[s * batch.max_blocks_per_seq + b] >= kv.num_blocks() && !checkpointed) {
+        throw InvalidArgument("block id outside the KV cache");
       }
     }
   }
@@ -166,30 +189,40 @@ void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) con
   for (int32_t row : batch.logits_rows) {
     if (row < 0 || row >= batch.num_tokens()) throw InvalidArgument("logits row outside the batch");
   }
-  for (int32_t block : batch.block_tables) {
-    if (block >= kv.num_blocks()) throw InvalidArgument("block id outside the KV cache");
-  }
   if (kv.num_shards() != shard_.num_ranks) {
     throw InvalidArgument("the KV cache has " + std::to_string(kv.num_shards()) + " shards; the model runs on " +
                           std::to_string(shard_.num_ranks) + " tensor-parallel ranks");
   }
 }
 
-std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv) {
+std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side) {
   check_batch(batch, kv);
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
   const int64_t H = c.hidden_size;
-  // Cache slot of every new token.
+  // Cache slot of every new token (by its cache index, not its position).
   std::vector<int32_t> slots(static_cast<size_t>(T));
   for (int64_t s = 0; s < batch.num_seqs(); ++s) {
-    for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) {
-      const int32_t p = batch.positions[t];
-      const int64_t table_index = p / kv.block_size();
+    const int32_t begin = batch.cu_query_lens[s], query_len = batch.cu_query_lens[s + 1] - begin;
+    for (int32_t j = 0; j < query_len; ++j) {
+      const int64_t index = batch.context_lens[s] - query_len + j;
+      const int64_t table_index = index / kv.block_size();
       const int32_t block =
           table_index < batch.max_blocks_per_seq ? batch.block_tables[s * batch.max_blocks_per_seq + table_index] : -1;
-      if (block < 0) throw InvalidArgument("no KV block for position " + std::to_string(p));
-      slots[t] = static_cast<int32_t>(block * kv.block_size() + p % kv.block_size());
+      if (block < 0) throw InvalidArgument("no KV block for cache index " + std::to_string(index));
+      slots[begin + j] = static_cast<int32_t>(block * kv.block_size() + index % kv.block_size());
+    }
+  }
+  if (side != nullptr) {
+    *side = ForwardSideOutputs{};
+    if (!batch.score_row_begin.empty()) {
+      side->score_offsets.resize(static_cast<size_t>(batch.num_seqs()));
+      int64_t total = 0;
+      for (int64_t s = 0; s < batch.num_seqs(); ++s) {
+        side->score_offsets[s] = total;
+        total += batch.context_lens[s];
+      }
+      side->token_scores.assign(static_cast<size_t>(total), 0);
     }
   }
   hidden_.resize(static_cast<size_t>(T * H));
@@ -199,7 +232,8 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv)
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const Layer& layer = layers_[static_cast<size_t>(i)];
     kernels::rmsnorm(hidden_.data(), layer.input_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
-    attention_block(layer, i, batch, kv, slots);
+    if (!batch.checkpoint_ids.empty() && shard_.rank == 0) save_checkpoints(i, batch);
+    attention_block(layer, i, batch, kv, slots, side);
     kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
     kernels::rmsnorm(hidden_.data(), layer.post_attention_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
     mlp_block(layer, T);
@@ -265,7 +299,7 @@ std::vector<float> LlamaModel::compute_logits(const std::vector<float>& rows, in
 }
 
 void LlamaModel::attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
-                                 const std::vector<int32_t>& slots) {
+                                 const std::vector<int32_t>& slots, ForwardSideOutputs* side) {
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
   const int64_t num_heads = shard_.heads.size(), num_kv_heads = shard_.kv_heads.size();
@@ -280,20 +314,24 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   float* q = qkv_.data();
   float* k = qkv_.data() + q_width;
   float* v = qkv_.data() + q_width + kv_width;
-  if (llamacpp_rope_) {
-    kernels::RopeLlamaCppParams rope;
-    rope.base = c.rope_theta;
-    rope.freq_scale = rope_freq_scale_;
-    rope.freq_factors = rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data();
-    kernels::rope_interleaved_llamacpp(q, row, batch.positions.data(), T, num_heads, c.head_dim, rope);
-    kernels::rope_interleaved_llamacpp(k, row, batch.positions.data(), T, num_kv_heads, c.head_dim, rope);
-  } else {
-    kernels::rope_rotate_half(q, row, batch.positions.data(), T, num_heads, c.head_dim, inv_freq_.data());
-    kernels::rope_rotate_half(k, row, batch.positions.data(), T, num_kv_heads, c.head_dim, inv_freq_.data());
-  }
-  const kernels::PagedKvLayer cache = kv.layer(index, shard_.rank);
+  apply_rope(q, row, batch.positions.data(), T, num_heads);
+  apply_rope(k, row, batch.positions.data(), T, num_kv_heads);
+  kernels::PagedKvLayer cache = kv.layer(index, shard_.rank);
   kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots.data(), T);
   if (!status.ok()) throw Error(status.message);
+  if (!batch.checkpoint_ids.empty()) recompute_overlay(index, batch, kv, cache, side);
+  kernels::AttentionScores scores;
+  const bool want_scores = side != nullptr && !batch.score_row_begin.empty();
+  if (want_scores) {
+    scores.row_begin = batch.score_row_begin.data();
+    scores.offsets = side->score_offsets.data();
+    scores.out = side->token_scores.data();
+    // Seeds differ per layer so each layer draws its own noise.
+    layer_seeds_.resize(batch.score_seeds.size());
+    for (size_t s = 0; s < layer_seeds_.size(); ++s) layer_seeds_[s] = batch.score_seeds[s] + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(index + 1);
+    scores.seeds = layer_seeds_.data();
+    scores.tau = batch.score_tau.data();
+  }
 
   kernels::VarlenBatch varlen;
   varlen.num_seqs = batch.num_seqs();
@@ -303,7 +341,8 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   varlen.max_blocks_per_seq = batch.max_blocks_per_seq;
   attention_.resize(static_cast<size_t>(T * q_width));
   status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, num_heads,
-                                           1.0f / std::sqrt(static_cast<float>(c.head_dim)));
+                                           1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+                                           want_scores ? &scores : nullptr);
   if (!status.ok()) throw Error(status.message);
   projected_.resize(static_cast<size_t>(T * c.hidden_size));
   layer.o.apply(attention_.data(), T, projected_.data(), scratch_);
@@ -326,6 +365,106 @@ void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
   projected_.resize(static_cast<size_t>(num_tokens * config().hidden_size));
   layer.down.apply(gate_up_.data(), num_tokens, projected_.data(), scratch_);
   all_reduce(projected_, num_tokens * config().hidden_size);
+}
+
+void LlamaModel::apply_rope(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                            int64_t num_heads) const {
+  const ModelConfig& c = config();
+  if (llamacpp_rope_) {
+    kernels::RopeLlamaCppParams rope;
+    rope.base = c.rope_theta;
+    rope.freq_scale = rope_freq_scale_;
+    rope.freq_factors = rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data();
+    kernels::rope_interleaved_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
+  } else {
+    kernels::rope_rotate_half(x, row_stride, positions, num_tokens, num_heads, c.head_dim, inv_freq_.data());
+  }
+}
+
+void LlamaModel::save_checkpoints(int64_t index, const ForwardBatch& batch) {
+  const int64_t H = config().hidden_size;
+  for (int64_t s = 0; s < batch.num_seqs(); ++s) {
+    const int64_t id = batch.checkpoint_ids[s];
+    if (id < 0) continue;
+    for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) {
+      const float* src = normed_.data() + t * H;
+      std::copy(src, src + H, batch.checkpoints->row(static_cast<uint64_t>(id), index, batch.positions[t]));
+    }
+  }
+}
+
+const LinearWeight& LlamaModel::kv_weight(int64_t index) {
+  if (kv_weights_.empty()) kv_weights_.resize(layers_.size());
+  LinearWeight& weight = kv_weights_[static_cast<size_t>(index)];
+  if (weight.num_out == 0) {
+    const LinearWeight& qkv = layers_[static_cast<size_t>(index)].qkv;
+    const int64_t q_width = shard_.heads.size() * config().head_dim;
+    weight = qkv.select_rows({{q_width, qkv.num_out}});
+  }
+  return weight;
+}
+
+// NOTE: recomputed K/V equal the originals bit for bit: the same normalised
+// row goes through the same per-(row, token) dot products (quantized
+// weights; F32 weights rely on BLAS giving each element independently of the
+// matrix shape), the same bias, RoPE at the same position, the same rounding
+// to the cache dtype.
+void LlamaModel::recompute_overlay(int64_t index, const ForwardBatch& batch, const KvStorage& kv,
+                                   kernels::PagedKvLayer& cache, ForwardSideOutputs* side) {
+  const auto start = std::chrono::steady_clock::now();
+  const ModelConfig& c = config();
+  const int64_t H = c.hidden_size, bs = kv.block_size();
+  const int64_t kv_width = shard_.kv_heads.size() * c.head_dim;
+  recompute_positions_.clear();
+  recompute_slots_.clear();
+  int64_t num_overlay = 0;
+  recompute_in_.clear();
+  for (int64_t s = 0; s < batch.num_seqs(); ++s) {
+    if (batch.checkpoint_ids[s] < 0) continue;
+    const auto id = static_cast<uint64_t>(batch.checkpoint_ids[s]);
+    for (int64_t b = 0; b < batch.max_blocks_per_seq; ++b) {
+      const int64_t overlay_block = batch.block_tables[s * batch.max_blocks_per_seq + b] - kv.num_blocks();
+      if (overlay_block < 0) continue;
+      num_overlay = std::max(num_overlay, overlay_block + 1);
+      for (int64_t o = 0; o < bs; ++o) {
+        const int64_t position = b * bs + o;
+        recompute_positions_.push_back(static_cast<int32_t>(position));
+        recompute_slots_.push_back(static_cast<int32_t>(overlay_block * bs + o));
+        const float* src = batch.checkpoints->row(id, index, position);
+        recompute_in_.insert(recompute_in_.end(), src, src + H);
+      }
+    }
+  }
+  const int64_t R = static_cast<int64_t>(recompute_positions_.size());
+  if (R == 0) return;
+  const LinearWeight& weight = kv_weight(index);
+  recompute_out_.resize(static_cast<size_t>(R * weight.num_out));
+  weight.apply(recompute_in_.data(), R, recompute_out_.data(), scratch_);
+  const Layer& layer = layers_[static_cast<size_t>(index)];
+  if (!layer.qkv_bias.empty()) {
+    const float* bias = layer.qkv_bias.data() + (layer.qkv_bias.size() - static_cast<size_t>(weight.num_out));
+    for (int64_t t = 0; t < R; ++t) kernels::add_inplace(recompute_out_.data() + t * weight.num_out, bias, weight.num_out);
+  }
+  float* k = recompute_out_.data();
+  apply_rope(k, weight.num_out, recompute_positions_.data(), R, shard_.kv_heads.size());
+  const size_t element = cache.dtype == kernels::KvDType::F16 ? 2 : 4;
+  const size_t bytes = static_cast<size_t>(num_overlay * bs * kv_width) * element;
+  if (overlay_k_.size() < bytes) {
+    overlay_k_.resize(bytes);
+    overlay_v_.resize(bytes);
+  }
+  kernels::PagedKvLayer overlay{overlay_k_.data(), overlay_v_.data(), cache.dtype, num_overlay, bs,
+                                cache.num_kv_heads, cache.head_dim};
+  const kernels::Status status =
+      kernels::write_kv(overlay, k, weight.num_out, k + kv_width, weight.num_out, recompute_slots_.data(), R);
+  if (!status.ok()) throw Error(status.message);
+  cache.overlay_k = overlay_k_.data();
+  cache.overlay_v = overlay_v_.data();
+  cache.num_overlay_blocks = num_overlay;
+  if (side != nullptr) {
+    if (index == 0) side->num_recomputed_rows += R;
+    side->recompute_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
 }
 
 }  // namespace kvs

@@ -11,6 +11,7 @@
 #include "engine/model/forward_model.h"
 #include "engine/model/kv_storage.h"
 #include "engine/model/linear_weight.h"
+#include "engine/model/residual_checkpoints.h"
 #include "engine/parallel/communicator.h"
 #include "engine/parallel/shard_plan.h"
 
@@ -62,7 +63,11 @@ class LlamaModel : public ForwardModel {
   // batch.logits_rows, [logits_rows.size(), vocab_size] floats, row-major.
   // Throws InvalidArgument for token ids out of the vocabulary, positions past
   // the model's context, or a malformed batch.
-  std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv) override;
+  // KV compression (ForwardBatch): fills side->token_scores when the batch
+  // asks for scores, saves residual checkpoints (rank 0 writes them), and
+  // recomputes overlay blocks' K/V from them, layer by layer, into a
+  // one-layer scratch (so the recomputed K/V never occupy the paged cache).
+  std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side = nullptr) override;
   // Checks that forward() would accept the batch (the TP wrapper checks once
   // before starting its ranks). Throws InvalidArgument.
   void check_batch(const ForwardBatch& batch, const KvStorage& kv) const;
@@ -79,7 +84,14 @@ class LlamaModel : public ForwardModel {
   std::vector<float> compute_logits(const std::vector<float>& rows, int64_t num_rows);
   void all_reduce(std::vector<float>& data, int64_t count);
   void attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
-                       const std::vector<int32_t>& slots);
+                       const std::vector<int32_t>& slots, ForwardSideOutputs* side);
+  void save_checkpoints(int64_t index, const ForwardBatch& batch);
+  // Recomputes the overlay blocks' K/V of layer `index` into overlay_k_/v_
+  // and points `cache` at them.
+  void recompute_overlay(int64_t index, const ForwardBatch& batch, const KvStorage& kv,
+                         kernels::PagedKvLayer& cache, ForwardSideOutputs* side);
+  const LinearWeight& kv_weight(int64_t index);  // the K and V rows of layer index's QKV (made on first use)
+  void apply_rope(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens, int64_t num_heads) const;
   void mlp_block(const Layer& layer, int64_t num_tokens);
 
   std::shared_ptr<const LoadedModel> model_;
@@ -95,6 +107,13 @@ class LlamaModel : public ForwardModel {
   kernels::MatmulScratch scratch_;
   // Activations, [num_tokens, width] each; resized per step.
   std::vector<float> hidden_, normed_, qkv_, attention_, projected_, gate_up_;
+  // Residual recompute: per layer the K/V rows of its QKV weight (empty until
+  // needed), the gathered checkpoint rows, their K/V, the one-layer overlay.
+  std::vector<LinearWeight> kv_weights_;
+  std::vector<float> recompute_in_, recompute_out_;
+  std::vector<int32_t> recompute_positions_, recompute_slots_;
+  std::vector<uint8_t> overlay_k_, overlay_v_;
+  std::vector<uint64_t> layer_seeds_;
 };
 
 }  // namespace kvs

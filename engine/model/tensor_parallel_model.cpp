@@ -36,6 +36,7 @@ TensorParallelModel::TensorParallelModel(std::shared_ptr<const LoadedModel> mode
     ranks_.push_back(std::make_unique<LlamaModel>(model, rank_options, communicators_[static_cast<size_t>(r)].get()));
   }
   logits_.resize(static_cast<size_t>(n));
+  sides_.resize(static_cast<size_t>(n));
   for (int r = 0; r < n; ++r) threads_.emplace_back([this, r] { run_rank(r); });
   // NOTE: wait until every rank thread has set its kernel thread count, so no
   // step runs while another thread still changes it.
@@ -68,7 +69,7 @@ void TensorParallelModel::run_rank(int rank) {
     std::vector<float> logits;
     std::exception_ptr error;
     try {
-      logits = ranks_[static_cast<size_t>(rank)]->forward(batch, kv);
+      logits = ranks_[static_cast<size_t>(rank)]->forward(batch, kv, want_side_ ? &sides_[static_cast<size_t>(rank)] : nullptr);
     } catch (const std::exception& e) {
       error = std::current_exception();
       communicators_[static_cast<size_t>(rank)]->abort("rank " + std::to_string(rank) + " failed: " + e.what());
@@ -81,11 +82,12 @@ void TensorParallelModel::run_rank(int rank) {
   }
 }
 
-std::vector<float> TensorParallelModel::forward(const ForwardBatch& batch, KvStorage& kv) {
+std::vector<float> TensorParallelModel::forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side) {
   ranks_.front()->check_batch(batch, kv);  // bad input fails here, before any rank starts
   std::unique_lock<std::mutex> lock(mutex_);
   batch_ = &batch;
   kv_ = &kv;
+  want_side_ = side != nullptr;
   first_error_ = nullptr;
   num_running_ = num_ranks();
   ++step_;
@@ -96,6 +98,13 @@ std::vector<float> TensorParallelModel::forward(const ForwardBatch& batch, KvSto
   if (first_error_) {
     for (auto& communicator : communicators_) communicator->reset();  // every rank has left its collectives
     std::rethrow_exception(first_error_);
+  }
+  if (side != nullptr) {
+    // Integer sums: the total does not depend on the order of the ranks.
+    *side = std::move(sides_.front());
+    for (size_t r = 1; r < sides_.size(); ++r) {
+      for (size_t i = 0; i < side->token_scores.size(); ++i) side->token_scores[i] += sides_[r].token_scores[i];
+    }
   }
   // Every rank holds the complete (bit-identical) logits; rank 0's are returned.
   return std::move(logits_.front());

@@ -46,7 +46,8 @@ class TensorParallelModel : public ForwardModel {
   // kv must have num_ranks() shards. A failure on one rank aborts the
   // group's collectives, is rethrown here after all ranks have stopped, and
   // leaves the model usable for the next step (CPU communicator).
-  std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv) override;
+  // side: token scores summed over the ranks (each scores its own heads).
+  std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side = nullptr) override;
 
  private:
   void run_rank(int rank);
@@ -64,6 +65,8 @@ class TensorParallelModel : public ForwardModel {
   const ForwardBatch* batch_ = nullptr;
   KvStorage* kv_ = nullptr;
   std::vector<std::vector<float>> logits_;  // per rank
+  std::vector<ForwardSideOutputs> sides_;    // per rank
+  bool want_side_ = false;
   std::exception_ptr first_error_;
   std::vector<std::thread> threads_;
 };

@@ -5,6 +5,7 @@
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
+#include "kernels/cpu/paged_rows.h"
 
 namespace kvs::kernels {
 namespace {
@@ -42,8 +43,11 @@ float dot_halves(const float* a, const float* b, int64_t n, HalfMatmulOrder orde
 
 void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
                      int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
-                     float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out) {
-  auto slot = [&](int64_t p) { return static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size; };
+                     float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
+                     const uint16_t* overlay_keys, const uint16_t* overlay_values, int64_t num_blocks,
+                     float* logits_out) {
+  const PagedRows<uint16_t> key_rows{keys, overlay_keys, table, num_blocks, block_size, kv_row, kv_offset};
+  const PagedRows<uint16_t> value_rows{values, overlay_values, table, num_blocks, block_size, kv_row, kv_offset};
   std::vector<float>& query = scratch.query;
   std::vector<float>& row = scratch.row;
   std::vector<float>& probabilities = scratch.probabilities;
@@ -56,8 +60,9 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
   probabilities.assign(static_cast<size_t>(padded), 0.0f);
   float max_score = -INFINITY;
   for (int64_t p = 0; p < window; ++p) {
-    half_row_to_float(keys + slot(p) * kv_row + kv_offset, row.data(), head_dim);
+    half_row_to_float(key_rows.row(p), row.data(), head_dim);
     probabilities[p] = dot_halves(row.data(), query.data(), head_dim, order) * scale;
+    if (logits_out != nullptr) logits_out[p] = probabilities[p];
     max_score = std::max(max_score, probabilities[p]);
   }
   // Softmax: 16-wide exp blocks, each block's sum added in double.
@@ -77,7 +82,7 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
   std::vector<float>& lanes = scratch.lanes;
   lanes.assign(static_cast<size_t>(num_lanes * head_dim), 0.0f);
   for (int64_t p = 0; p < window; ++p) {
-    half_row_to_float(values + slot(p) * kv_row + kv_offset, row.data(), head_dim);
+    half_row_to_float(value_rows.row(p), row.data(), head_dim);
     float* acc = lanes.data() + (p % num_lanes) * head_dim;
     const float weight = probabilities[p];
     for (int64_t d = 0; d < head_dim; ++d) acc[d] = std::fma(weight, row[d], acc[d]);

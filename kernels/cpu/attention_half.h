@@ -46,8 +46,15 @@ struct HalfAttentionScratch {
 // accumulator lane p % 16 (kBatched) or p % 64 (kSingle), never in the double
 // tail (llama.cpp pads the cache length it multiplies over to a multiple of
 // 256 with zero weights).
+//
+// Optional: block ids >= num_blocks name blocks of a second buffer
+// (overlay_keys / overlay_values, block id - num_blocks), e.g. K/V recomputed
+// for this step only; logits_out (window floats) receives the scaled scores
+// (before the softmax) for the compression policies' statistics.
 void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
                      int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
-                     float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out);
+                     float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
+                     const uint16_t* overlay_keys = nullptr, const uint16_t* overlay_values = nullptr,
+                     int64_t num_blocks = INT64_MAX, float* logits_out = nullptr);
 
 }  // namespace kvs::kernels

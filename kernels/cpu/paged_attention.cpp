@@ -11,6 +11,7 @@
 #include "kernels/cpu/attention_half.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/paged_rows.h"
 
 namespace kvs::kernels {
 namespace {
@@ -47,18 +48,19 @@ Status write_kv_typed(const PagedKvLayer& cache, const float* k, int64_t k_row_s
 }
 
 // One (query token, head) over a float cache: out = softmax(scale q·Kᵀ) V over
-// `window` positions, sums of exponentials in double.
-void attend_one_float(const float* qh, const float* keys, const float* values, const int32_t* table,
-                      int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
-                      float scale, std::vector<float>& scores, float* out) {
+// `window` positions, sums of exponentials in double. logits_out (optional)
+// receives the scaled scores.
+void attend_one_float(const float* qh, const PagedRows<float>& keys, const PagedRows<float>& values,
+                      int64_t head_dim, int64_t window, float scale, std::vector<float>& scores, float* out,
+                      float* logits_out) {
   scores.resize(static_cast<size_t>(window));
   float max_score = -INFINITY;
   for (int64_t p = 0; p < window; ++p) {
-    const int64_t slot = static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size;
-    const float* kp = keys + slot * kv_row + kv_offset;
+    const float* kp = keys.row(p);
     float dot = 0.0f;
     for (int64_t i = 0; i < head_dim; ++i) dot += qh[i] * kp[i];
     scores[p] = dot * scale;
+    if (logits_out != nullptr) logits_out[p] = scores[p];
     max_score = std::max(max_score, scores[p]);
   }
   double sum = 0.0;
@@ -69,43 +71,86 @@ void attend_one_float(const float* qh, const float* keys, const float* values, c
   const float inverse_sum = static_cast<float>(1.0 / sum);
   std::fill(out, out + head_dim, 0.0f);
   for (int64_t p = 0; p < window; ++p) {
-    const int64_t slot = static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size;
-    const float* vp = values + slot * kv_row + kv_offset;
+    const float* vp = values.row(p);
     const float weight = scores[p] * inverse_sum;
     for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * vp[i];
   }
 }
 
+// Adds one (row, head)'s statistic over `window` scaled scores into acc
+// (fixed point): their softmax, or with tau > 0 softmax((x + g) / tau).
+void accumulate_scores(const AttentionScores& side, int64_t s, int64_t head, int64_t row, const float* logits,
+                       int64_t window, std::vector<double>& work, int64_t* acc) {
+  work.resize(static_cast<size_t>(window));
+  const bool gumbel = side.tau != nullptr && side.tau[s] > 0.0f;
+  const double inverse_tau = gumbel ? 1.0 / static_cast<double>(side.tau[s]) : 1.0;
+  double max_value = -INFINITY;
+  for (int64_t p = 0; p < window; ++p) {
+    double x = logits[p];
+    if (gumbel) x = (x + gumbel_noise(side.seeds[s] ^ (static_cast<uint64_t>(row) * 0xD6E8FEB86659FD93ull), head, p)) * inverse_tau;
+    work[p] = x;
+    max_value = std::max(max_value, x);
+  }
+  double sum = 0.0;
+  for (int64_t p = 0; p < window; ++p) sum += (work[p] = std::exp(work[p] - max_value));
+  const double factor = kScoreOne / sum;
+  for (int64_t p = 0; p < window; ++p) acc[p] += std::llround(work[p] * factor);
+}
+
 void attention_all(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
-                   const VarlenBatch& batch, int64_t num_heads, float scale, const std::vector<int32_t>& row_seq) {
+                   const VarlenBatch& batch, int64_t num_heads, float scale, const std::vector<int32_t>& row_seq,
+                   const AttentionScores* side) {
   const int64_t head_dim = cache.head_dim;
   const int64_t group = num_heads / cache.num_kv_heads;
   const int64_t kv_row = cache.num_kv_heads * head_dim;
   const int64_t work = static_cast<int64_t>(row_seq.size()) * num_heads;
   const bool half = cache.dtype == KvDType::F16;
+  int64_t num_scores = 0;
+  if (side != nullptr) {
+    for (int64_t s = 0; s < batch.num_seqs; ++s) num_scores = std::max<int64_t>(num_scores, side->offsets[s] + batch.context_lens[s]);
+  }
+  std::vector<std::vector<int64_t>> partial(static_cast<size_t>(num_threads()));
 #pragma omp parallel num_threads(num_threads())
   {
-    std::vector<float> scores;
+    std::vector<float> scores, logits;
+    std::vector<double> score_work;
+    std::vector<int64_t>& acc = partial[static_cast<size_t>(omp_get_thread_num())];
+    if (side != nullptr) acc.assign(static_cast<size_t>(num_scores), 0);
     HalfAttentionScratch half_scratch;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < work; ++item) {
       const int64_t t = item / num_heads, h = item % num_heads;
       const int64_t s = row_seq[t];
       const int64_t query_len = batch.cu_query_lens[s + 1] - batch.cu_query_lens[s];
-      const int64_t position = batch.context_lens[s] - query_len + (t - batch.cu_query_lens[s]);
+      const int64_t row_in_seq = t - batch.cu_query_lens[s];
+      const int64_t position = batch.context_lens[s] - query_len + row_in_seq;  // cache index
+      const int64_t window = position + 1;
       const float* qh = q + t * q_row_stride + h * head_dim;
       const int32_t* table = batch.block_tables + s * batch.max_blocks_per_seq;
       const int64_t kv_offset = (h / group) * head_dim;
       float* oh = out + (t * num_heads + h) * head_dim;
+      const bool want_scores = side != nullptr && side->row_begin[s] >= 0 && row_in_seq >= side->row_begin[s];
+      if (want_scores) logits.resize(static_cast<size_t>(window));
+      float* logits_out = want_scores ? logits.data() : nullptr;
       if (half) {
         const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
         attend_one_half(qh, static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
-                        cache.block_size, kv_row, kv_offset, head_dim, position + 1, scale, order, half_scratch, oh);
+                        cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch, oh,
+                        static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),
+                        cache.num_blocks, logits_out);
       } else {
-        attend_one_float(qh, static_cast<const float*>(cache.k), static_cast<const float*>(cache.v), table,
-                         cache.block_size, kv_row, kv_offset, head_dim, position + 1, scale, scores, oh);
+        const PagedRows<float> keys{static_cast<const float*>(cache.k), static_cast<const float*>(cache.overlay_k),
+                                    table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
+        const PagedRows<float> values{static_cast<const float*>(cache.v), static_cast<const float*>(cache.overlay_v),
+                                      table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
+        attend_one_float(qh, keys, values, head_dim, window, scale, scores, oh, logits_out);
       }
+      if (want_scores) accumulate_scores(*side, s, h, position, logits.data(), window, score_work, acc.data() + side->offsets[s]);
     }
+  }
+  if (side == nullptr) return;
+  for (const std::vector<int64_t>& acc : partial) {
+    for (size_t i = 0; i < acc.size(); ++i) side->out[i] += acc[i];
   }
 }
 
@@ -120,7 +165,8 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 }
 
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
-                              const VarlenBatch& batch, int64_t num_heads, float scale) {
+                              const VarlenBatch& batch, int64_t num_heads, float scale,
+                              const AttentionScores* scores) {
   if (Status s = check_cache(cache); !s.ok()) return s;
   if (num_heads <= 0 || num_heads % cache.num_kv_heads != 0) {
     return Status::invalid("attention: num_heads must be a positive multiple of num_kv_heads");
@@ -132,13 +178,30 @@ Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, 
       return Status::invalid("attention: context longer than the block table");
     }
   }
+  for (int64_t i = 0; i < batch.num_seqs * batch.max_blocks_per_seq; ++i) {
+    const int32_t block = batch.block_tables[i];
+    if (block >= cache.num_blocks && (block >= cache.num_blocks + cache.num_overlay_blocks || cache.overlay_k == nullptr)) {
+      return Status::invalid("attention: block id " + std::to_string(block) + " outside the cache and its overlay");
+    }
+  }
   // Map each query row to its sequence once.
   std::vector<int32_t> row_seq(static_cast<size_t>(batch.cu_query_lens[batch.num_seqs]));
   for (int64_t s = 0; s < batch.num_seqs; ++s) {
     for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) row_seq[t] = static_cast<int32_t>(s);
   }
-  attention_all(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq);
+  attention_all(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq, scores);
   return Status::success();
+}
+
+float gumbel_noise(uint64_t seed, int64_t head, int64_t position) {
+  // splitmix64 finaliser over the three inputs.
+  uint64_t z = seed ^ (static_cast<uint64_t>(head) * 0x9E3779B97F4A7C15ull) ^
+               (static_cast<uint64_t>(position) * 0xC2B2AE3D27D4EB4Full);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  const double u = (static_cast<double>(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);  // (0, 1)
+  return static_cast<float>(-std::log(-std::log(u)));
 }
 
 }  // namespace kvs::kernels

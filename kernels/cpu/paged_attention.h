@@ -26,6 +26,13 @@ struct PagedKvLayer {
   int64_t block_size = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
+  // Optional overlay: block ids in [num_blocks, num_blocks +
+  // num_overlay_blocks) read their K/V from these buffers (same layout and
+  // dtype; block id - num_blocks), e.g. K/V recomputed for one step from
+  // residual checkpoints. Not owned.
+  void* overlay_k = nullptr;
+  void* overlay_v = nullptr;
+  int64_t num_overlay_blocks = 0;
 };
 
 // The packed batch. Sequence s owns query rows [cu_query_lens[s],
@@ -42,6 +49,26 @@ struct VarlenBatch {
   int64_t max_blocks_per_seq = 0;
 };
 
+// Optional side output for the KV compression policies. Rows j >=
+// row_begin[s] of sequence s (row_begin < 0: none of its rows) add, for every
+// head, their score of every cache position p < context_lens[s] into
+// out[offsets[s] + p]. The score is, with tau = tau[s] (tau null: 0):
+//   tau <= 0: softmax(scale q·Kᵀ), the attention probabilities (H2O, SnapKV);
+//   tau > 0:  softmax((scale q·Kᵀ + g) / tau), g Gumbel(0, 1) noise drawn
+//             from (seeds[s], the query row's cache index, head, key cache
+//             index): Keyformer's score. Every term depends only on its own
+//             row, so sums do not depend on how a prompt was chunked. Sums are fixed point
+// (value * kScoreOne, rounded per term) so they are exact and independent of
+// thread timing and of the rest of the batch. Not owned.
+struct AttentionScores {
+  const int32_t* row_begin = nullptr;  // [num_seqs]
+  const int64_t* offsets = nullptr;    // [num_seqs]
+  int64_t* out = nullptr;              // [sum of context_lens], added into
+  const uint64_t* seeds = nullptr;     // [num_seqs]; read where tau > 0
+  const float* tau = nullptr;          // [num_seqs], or null
+};
+inline constexpr double kScoreOne = 4294967296.0;  // 2^32
+
 // Writes K/V rows of num_tokens tokens into their cache slots
 // (slot = block * block_size + offset). k, v: [num_tokens, num_kv_heads *
 // head_dim] with the given row strides (floats).
@@ -57,7 +84,14 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 // subtraction, sum in double. F16: attend_one_half, in llama.cpp's batched
 // (tinyBLAS) order for sequences with >= 2 new tokens in this step and its
 // single-token (vec_dot) order for sequences with one.
+// With `scores`, also fills the side output (AttentionScores); the extra
+// cost is one exp per score, none without it.
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
-                              const VarlenBatch& batch, int64_t num_heads, float scale);
+                              const VarlenBatch& batch, int64_t num_heads, float scale,
+                              const AttentionScores* scores = nullptr);
+
+// Gumbel(0, 1) noise for (seed, head, position): -log(-log(u)), u uniform in
+// (0, 1) from a 64-bit mix of the three. Deterministic.
+float gumbel_noise(uint64_t seed, int64_t head, int64_t position);
 
 }  // namespace kvs::kernels

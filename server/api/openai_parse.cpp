@@ -103,11 +103,25 @@ void parse_kvserve_extension(const json& doc, GenerationOptions& options) {
   if (extension == nullptr) return;
   if (!extension->is_object()) bad("kvserve", "'kvserve' must be an object");
   for (const auto& [key, value] : extension->items()) {
-    if (key != "priority") bad("kvserve." + key, "unknown kvserve option '" + key + "' (known: priority)");
+    if (key != "priority" && key != "kv_policy" && key != "kv_budget") {
+      bad("kvserve." + key, "unknown kvserve option '" + key + "' (known: priority, kv_policy, kv_budget)");
+    }
   }
   const int64_t priority = integer(*extension, "priority", 0);
   if (priority < -1000000 || priority > 1000000) bad("kvserve.priority", "'priority' must be within +-1000000");
   options.priority = static_cast<int32_t>(priority);
+  if (const json* policy = field(*extension, "kv_policy")) {
+    if (!policy->is_string()) bad("kvserve.kv_policy", "'kv_policy' must be a string (one of " + kv_policy_names() + ")");
+    try {
+      options.kv_policy = parse_kv_policy(policy->get<std::string>());
+    } catch (const InvalidArgument& e) {
+      bad("kvserve.kv_policy", e.what());
+    }
+  }
+  if (const json* budget = field(*extension, "kv_budget")) {
+    if (!budget->is_number()) bad("kvserve.kv_budget", "'kv_budget' must be a number");
+    options.kv_budget = budget->get<double>();
+  }
 }
 
 GenerationOptions parse_options(const json& doc) {

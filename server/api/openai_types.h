@@ -8,6 +8,7 @@
 
 #include "engine/chat/chat_template.h"
 #include "engine/sampling/sampler.h"
+#include "kvcache/kv_policy_spec.h"
 
 namespace kvs {
 
@@ -26,8 +27,13 @@ struct GenerationOptions {
   bool ignore_eos = false;               // vLLM extension
   std::string user;
   // The `kvserve` extension object: our own options. Keys: "priority"
-  // (integer, lower runs first; default 0). Unknown keys are a 400.
+  // (integer, lower runs first; default 0), "kv_policy" (a policy name) and
+  // "kv_budget" (a number). Unknown keys are a 400. The KV pair is as given,
+  // unset = absent; resolve_kv_policy (server/serving) completes it from the
+  // server's default and checks it.
   int32_t priority = 0;
+  std::optional<KvPolicyKind> kv_policy;
+  std::optional<double> kv_budget;
 };
 
 // One prompt, as text or as token ids.

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "engine/errors.h"
+#include "kvcache/kv_policy_spec.h"
 #include "server/cli/commands.h"
 
 namespace kvs {
@@ -36,6 +37,9 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
   cmd->add_flag("--f32-weights", g.f32_weights, "Dequantize weights and compute in float32");
   cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype, "KV cache element type")
       ->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--kv-policy", g.kv_policy, "KV compression policy: " + kv_policy_names());
+  cmd->add_option("--kv-budget", g.kv_budget,
+                  "KV tokens kept per sequence (integer >= 1) or a fraction in (0, 1); needed by every policy but none");
   cmd->callback([&] { action = [&g] { return run_generate(g); }; });
 }
 
@@ -93,6 +97,10 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
                   "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)");
   cmd->add_flag("--f32-weights", c.f32_weights, "Dequantize weights and compute in F32 (slower, more memory)");
   cmd->add_option("--http-threads", c.http_threads, "HTTP connections served at once");
+  cmd->add_option("--kv-policy", c.kv_policy, "Default KV compression policy: " + kv_policy_names() +
+                                                  " (a request's kvserve.kv_policy overrides it)");
+  cmd->add_option("--kv-budget", c.kv_budget,
+                  "Default KV tokens kept per sequence (integer >= 1) or a fraction in (0, 1); 0 = none");
   cmd->callback([&] { action = [&s] { return run_serve(s); }; });
 }
 

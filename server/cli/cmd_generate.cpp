@@ -106,6 +106,7 @@ std::string generate_one(ModelBundle& bundle, EngineClient& engine, const Genera
 // model's context, prompts prefilled in chunks of 512 tokens.
 EngineConfig cli_engine_config(const GenerateCommand& command, const ModelConfig& model, int num_shards) {
   EngineConfig config;
+  config.kv_policy = kv_policy_from_flags(command.kv_policy, command.kv_budget);
   config.cache.dtype = command.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
   config.cache.memory_bytes =
       KvStorage::bytes_per_block(model, config.cache.block_size, config.cache.dtype, num_shards) *
@@ -119,6 +120,7 @@ EngineConfig cli_engine_config(const GenerateCommand& command, const ModelConfig
 
 int run_generate(const GenerateCommand& command) {
   command.sampling.validate();
+  kv_policy_from_flags(command.kv_policy, command.kv_budget);  // fail before the model loads
   ModelOptions options;
   options.num_threads = command.threads;
   options.dequantize_weights = command.f32_weights;

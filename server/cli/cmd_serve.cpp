@@ -24,6 +24,7 @@ EngineConfig serve_engine_config(const ServeConfig& config) {
   engine.cache.dtype = config.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
   engine.scheduler.max_num_seqs = config.max_num_seqs;
   engine.scheduler.max_num_batched_tokens = config.max_num_batched_tokens;
+  engine.kv_policy = kv_policy_from_flags(config.kv_policy, config.kv_budget);
   return engine;
 }
 
@@ -105,6 +106,10 @@ int run_serve(const ServeCommand& command) {
   spdlog::info("kvserve: serving {} on http://{}:{}, gRPC port {} ({} KV blocks of {} tokens, context {}{})", model_name,
                config.host, config.port, grpc ? grpc->port() : 0, engine.num_kv_blocks(), engine.config().cache.block_size, context.max_tokens_capacity,
                keys.empty() ? "" : ", API keys required");
+  const KvPolicySpec& kv_policy = engine.config().kv_policy;
+  if (kv_policy.compresses() || kv_policy.budget > 0) {
+    spdlog::info("kvserve: default KV policy {}, budget {}", kv_policy_name(kv_policy.kind), kv_policy.budget);
+  }
   http.run();
   if (!context.draining.load()) sem_post(&g_shutdown);  // stopped without a signal: let the drainer end
   drainer.join();

@@ -22,6 +22,8 @@ struct GenerateCommand {
   bool f32_weights = false;   // dequantize weights, compute in F32
   std::string kv_cache_dtype = "f16";  // "f16" | "f32"
   int tensor_parallel_size = 1;         // ranks the model is sharded over
+  std::string kv_policy = "none";       // KV compression (kv_policy_from_flags checks both)
+  double kv_budget = 0.0;               // tokens (>= 1) or a fraction in (0, 1); 0 = none
 };
 
 struct TokenizeCommand {

@@ -55,6 +55,14 @@ GenerationOptions options_from(const kvserve::v1::GenerateRequest& request) {
   options.stop_token_ids.assign(request.stop_token_ids().begin(), request.stop_token_ids().end());
   options.ignore_eos = request.ignore_eos();
   options.logprobs = request.logprobs();
+  if (!request.kv_policy().empty()) {
+    try {
+      options.kv_policy = parse_kv_policy(request.kv_policy());
+    } catch (const InvalidArgument& e) {
+      throw ApiError(400, std::string("kv_policy: ") + e.what(), "kvserve.kv_policy");
+    }
+  }
+  if (request.kv_budget() != 0.0) options.kv_budget = request.kv_budget();
   return options;
 }
 

@@ -24,6 +24,34 @@ void sample(std::string& out, const std::string& name, const std::string& labels
   out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + number(value) + "\n";
 }
 
+// The per-policy KV compression series: one sample per policy name, every
+// policy always present (zeros for those no request used).
+void render_kv_policies(std::string& out, const EngineMetrics& engine, const std::string& labels) {
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const KvPolicyCounters&);
+  };
+  static const Series series[] = {
+      {"kvserve:kv_evicted_tokens_total", "counter", "KV entries dropped by the compression policy.",
+       [](const KvPolicyCounters& c) { return static_cast<double>(c.evicted_tokens); }},
+      {"kvserve:kv_recomputed_tokens_total", "counter", "K/V rows recomputed from residual checkpoints.",
+       [](const KvPolicyCounters& c) { return static_cast<double>(c.recomputed_tokens); }},
+      {"kvserve:kv_bytes_saved", "gauge", "K/V bytes the running sequences do not hold because of compression.",
+       [](const KvPolicyCounters& c) { return static_cast<double>(c.bytes_saved); }},
+      {"kvserve:kv_recompute_seconds_total", "counter", "Wall-clock seconds spent recomputing dropped K/V.",
+       [](const KvPolicyCounters& c) { return c.recompute_seconds; }},
+  };
+  for (const Series& s : series) {
+    family(out, s.name, s.type, s.help);
+    for (int i = 0; i < kNumKvPolicies; ++i) {
+      const auto kind = static_cast<KvPolicyKind>(i);
+      sample(out, s.name, labels + ",policy=\"" + kv_policy_name(kind) + "\"", s.value(engine.kv_policies[i]));
+    }
+  }
+}
+
 }  // namespace
 
 ServerMetrics::ServerMetrics(std::string model_name)
@@ -103,6 +131,7 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
   sample(out, "kvserve:engine_step_tokens_total", l, static_cast<double>(engine.total_step_tokens));
   family(out, "kvserve:engine_step_seconds_total", "counter", "Wall-clock seconds spent in engine steps.");
   sample(out, "kvserve:engine_step_seconds_total", l, engine.total_step_seconds);
+  render_kv_policies(out, engine, l);
   family(out, "kvserve:active_requests", "gauge", "API requests being served (all choices).");
   sample(out, "kvserve:active_requests", l, static_cast<double>(num_active_requests));
   family(out, "kvserve:draining", "gauge", "1 while the server drains before exit.");

@@ -26,6 +26,32 @@ void ServeConfig::validate() const {
   check(tensor_parallel_size >= 1, "--tensor-parallel-size must be >= 1");
   check(http_threads >= 2, "--http-threads must be >= 2");
   for (const std::string& key : api_keys) check(!key.empty(), "--api-key must not be empty");
+  kv_policy_from_flags(kv_policy, kv_budget);
+}
+
+KvPolicySpec kv_policy_from_flags(const std::string& policy, double budget) {
+  KvPolicySpec spec;
+  try {
+    spec.kind = parse_kv_policy(policy);
+  } catch (const InvalidArgument& e) {
+    throw InvalidArgument(std::string("--kv-policy: ") + e.what());
+  }
+  if (spec.compresses() && budget == 0.0) {
+    throw InvalidArgument("--kv-policy " + policy + " needs --kv-budget (tokens kept per sequence, or a fraction in (0, 1))");
+  }
+  spec.budget = budget;
+  if (budget != 0.0) {
+    // The budget is checked even under `none`: it is then the default for requests that pick a policy.
+    KvPolicySpec check = spec;
+    if (!check.compresses()) check.kind = KvPolicyKind::kStreaming;
+    try {
+      check.validate();
+    } catch (const InvalidArgument&) {
+      throw InvalidArgument("--kv-budget must be an integer >= 1 (tokens kept per sequence) or a fraction in (0, 1), not " +
+                            nlohmann::json(budget).dump());
+    }
+  }
+  return spec;
 }
 
 int64_t parse_byte_size(const std::string& text) {
@@ -82,6 +108,8 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
       else if (key == "tensor_parallel_size") config.tensor_parallel_size = value.get<int>();
       else if (key == "f32_weights") config.f32_weights = value.get<bool>();
       else if (key == "http_threads") config.http_threads = value.get<int>();
+      else if (key == "kv_policy") config.kv_policy = value.get<std::string>();
+      else if (key == "kv_budget") config.kv_budget = value.get<double>();
       else throw InvalidArgument("config file " + path + ": unknown key '" + raw_key + "'");
     } catch (const nlohmann::json::exception&) {
       throw InvalidArgument("config file " + path + ": bad type for '" + raw_key + "'");

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "kvcache/kv_policy_spec.h"
+
 namespace kvs {
 
 struct ServeConfig {
@@ -28,10 +30,19 @@ struct ServeConfig {
   int tensor_parallel_size = 1;       // ranks the model is sharded over (engine/parallel)
   bool f32_weights = false;           // dequantize weights, plain F32 arithmetic (as `generate --f32-weights`)
   int http_threads = 64;              // concurrent HTTP connections served
+  std::string kv_policy = "none";     // default KV compression: none|streaming|h2o|snapkv|keyformer|residual
+  double kv_budget = 0.0;             // tokens kept per sequence (integer >= 1) or a fraction in (0, 1);
+                                      // 0 = none. With kv_policy none it is the budget a request's own
+                                      // kv_policy gets when it names none.
 
   // Throws InvalidArgument naming the bad field.
   void validate() const;
 };
+
+// --kv-policy / --kv-budget -> the engine's default spec. Throws
+// InvalidArgument naming the flag: an unknown policy, a bad budget, or a
+// policy other than none without a budget.
+KvPolicySpec kv_policy_from_flags(const std::string& policy, double budget);
 
 // "512MiB" -> bytes. Throws InvalidArgument.
 int64_t parse_byte_size(const std::string& text);

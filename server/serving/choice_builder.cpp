@@ -3,6 +3,7 @@
 #include <string>
 
 #include "server/api/api_error.h"
+#include "server/serving/kv_policy_request.h"
 
 namespace kvs {
 
@@ -28,6 +29,8 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
   for (int32_t id : prompt) {
     if (id >= vocab) throw ApiError(400, "prompt token id " + std::to_string(id) + " is outside the vocabulary", "prompt");
   }
+  const std::optional<KvPolicySpec> kv_policy =
+      resolve_kv_policy(options.kv_policy, options.kv_budget, context.engine.config().kv_policy);
   for (int64_t j = 0; j < options.n; ++j) {
     ChoiceSpec spec;
     spec.request.prompt_token_ids = prompt;
@@ -36,6 +39,7 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
     if (options.sampling.has_seed) spec.request.sampling.seed = options.sampling.seed + static_cast<uint64_t>(j);
     spec.request.stop_token_ids = options.stop_token_ids;
     spec.request.priority = options.priority;
+    spec.request.kv_policy = kv_policy;
     if (!options.ignore_eos) {
       for (int32_t id : context.bundle.stop_token_ids()) spec.request.stop_token_ids.push_back(id);
     }

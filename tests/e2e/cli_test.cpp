@@ -1,5 +1,6 @@
 // The real `kvserve` binary on the real default model: generate, chat,
-// tokenize, export, and clear errors with a non-zero exit on bad input.
+// tokenize, export, --kv-policy / --kv-budget, and clear errors with a
+// non-zero exit on bad input.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -112,6 +113,25 @@ TEST(CliTest, BadSamplingParametersAreRejected) {
   run = kvserve("generate --prompt hi --chat-template no-such-style --chat");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("no-such-style"), std::string::npos) << run.err;
+}
+
+TEST(CliTest, KvPolicyFlags) {
+  CliRun run = kvserve("generate --prompt 'The capital of France is' --max-tokens 8 --kv-policy streaming --kv-budget 16");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_FALSE(run.out.empty());
+  run = kvserve("generate --prompt hi --kv-policy lru --kv-budget 16");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("--kv-policy"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("lru"), std::string::npos) << run.err;
+  run = kvserve("generate --prompt hi --kv-policy h2o");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("--kv-budget"), std::string::npos) << "a policy needs a budget: " << run.err;
+  run = kvserve("serve --kv-policy snapkv --kv-budget 2.5");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("--kv-budget"), std::string::npos) << run.err;
+  run = kvserve("serve --kv-policy residual");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("--kv-budget"), std::string::npos) << run.err;
 }
 
 TEST(CliTest, ExportWritesAFolderThatLoads) {

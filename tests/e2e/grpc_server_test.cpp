@@ -14,6 +14,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
@@ -73,13 +74,13 @@ class ServerProcess {
   std::shared_ptr<grpc::Channel> channel() const {
     return grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
   }
-  // A gauge from /metrics (-1 if missing).
-  double Metric(const std::string& name) const {
+  // A sample from /metrics whose labels match the regex `labels` (-1 if missing).
+  double Metric(const std::string& name, const std::string& labels = "[^}]*") const {
     httplib::Client http("127.0.0.1", http_port_);
     auto res = http.Get("/metrics");
     if (!res) return -1;
     std::smatch m;
-    const std::regex line("\n" + std::regex_replace(name, std::regex(":"), ":") + "\\{[^}]*\\} ([0-9.e+-]+)");
+    const std::regex line("\n" + std::regex_replace(name, std::regex(":"), ":") + "\\{" + labels + "\\} ([0-9.e+-]+)");
     return std::regex_search(res->body, m, line) ? std::stod(m[1]) : -1;
   }
   bool running() const { return pid_ > 0; }
@@ -135,6 +136,49 @@ TEST_F(GrpcServerTest, GenerateStreamsTextWithFinishAndUsage) {
   EXPECT_EQ(num_logprobs, 6);
   EXPECT_EQ(completion_tokens, 6u);
   EXPECT_GT(num_messages, 1) << "streamed, not one message";
+}
+
+// Runs `request` to its end: the status and the number of tokens streamed.
+std::pair<grpc::Status, int> generate(kvserve::v1::KvServe::Stub& stub, const kvserve::v1::GenerateRequest& request) {
+  grpc::ClientContext context;
+  authorize(context);
+  auto reader = stub.Generate(&context, request);
+  kvserve::v1::GenerateResponse response;
+  int num_tokens = 0;
+  while (reader->Read(&response)) num_tokens += response.token_ids_size();
+  return {reader->Finish(), num_tokens};
+}
+
+TEST_F(GrpcServerTest, KvPolicyFieldsPickThePolicyAndBadOnesAreInvalid) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  kvserve::v1::GenerateRequest request;
+  request.set_text("The history of the printing press begins in the fifteenth century, when Johannes Gutenberg "
+                   "combined movable metal type, oil-based ink and a wooden screw press into one system. Within "
+                   "fifty years, presses were running in more than two hundred European cities.");
+  request.set_max_tokens(12);
+  request.set_ignore_eos(true);
+  request.set_kv_policy("streaming");
+  request.set_kv_budget(16);
+  auto [status, num_tokens] = generate(*stub, request);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(num_tokens, 12);
+  EXPECT_GT(server_->Metric("kvserve:kv_evicted_tokens_total", "[^}]*policy=\"streaming\""), 0)
+      << "(needs the engine's compression policies, issue 8)";
+
+  const auto expect_invalid = [&](const std::string& policy, double budget, const std::string& field) {
+    kvserve::v1::GenerateRequest bad = request;
+    bad.set_kv_policy(policy);
+    bad.set_kv_budget(budget);
+    const grpc::Status s = generate(*stub, bad).first;
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << policy << " " << budget;
+    EXPECT_NE(s.error_message().find(field), std::string::npos) << s.error_message();
+  };
+  expect_invalid("lru", 16, "kv_policy");
+  expect_invalid("streaming", 1.5, "kv_budget");
+  expect_invalid("h2o", 0, "kv_budget");  // no budget here nor on the server
+  expect_invalid("", 16, "kv_budget");    // the server's default policy is none
+  EXPECT_EQ(server_->Metric("kvserve:active_requests"), 0);
 }
 
 TEST_F(GrpcServerTest, TokenizeDetokenizeAndModelInfo) {

@@ -91,7 +91,7 @@ TEST(OpenAiParseTest, KvserveExtensionObjectCarriesPriorityAndIsStrict) {
   EXPECT_EQ(parse_completion_request(R"({"prompt":"x","kvserve":{"priority":-3}})").options.priority, -3);
   EXPECT_EQ(parse_completion_request(R"({"prompt":"x"})").options.priority, 0);
   EXPECT_EQ(status_of(R"({"prompt":"x","kvserve":{"priority":"high"}})"), 400);
-  EXPECT_EQ(status_of(R"({"prompt":"x","kvserve":{"kv_policy":"h2o"}})"), 400);
+  EXPECT_EQ(status_of(R"({"prompt":"x","kvserve":{"kv_policy":"no-such-policy"}})"), 400);
   EXPECT_EQ(status_of(R"({"prompt":"x","kvserve":[1]})"), 400);
   EXPECT_EQ(status_of(R"({"prompt":"x","kvserve":{"priority":99999999}})"), 400);
   try {
