@@ -118,6 +118,73 @@ TEST(KvCacheManager, DisabledPrefixCachingNeverHits) {
   EXPECT_EQ(kv.find_prefix(range(0, 9), 9, 8).num_tokens, 0);
 }
 
+TEST(KvCacheManager, CompactionFillsHolesCopiesSharedBlocksAndFreesTheTail) {
+  KvCacheManager kv = make(8);
+  const Ids a = range(100, 110);  // blocks 0, 1 (cached, full), 2 (partial)
+  run_all(kv, 1, a);
+  Ids b = range(100, 108);
+  b.push_back(7);
+  run_all(kv, 2, b);  // shares blocks 0 and 1, owns 3
+  // Keep entries 0, 5 and 9 of sequence 1: holes 1 and 2 take entries 5 and 9.
+  const auto compaction = kv.compact(1, {0, 5, 9}, 10);
+  ASSERT_TRUE(compaction.has_value());
+  EXPECT_EQ(compaction->num_kept, 3);
+  EXPECT_EQ(compaction->new_index, (std::vector<int64_t>{0, -1, -1, -1, -1, 1, -1, -1, -1, 2}));
+  // Block 0 is shared: copied whole to the fresh block 4 first, then the moves land there.
+  std::vector<std::pair<int64_t, int64_t>> copies;
+  for (const auto& c : compaction->copies) copies.emplace_back(c.from_slot, c.to_slot);
+  EXPECT_EQ(copies, (std::vector<std::pair<int64_t, int64_t>>{{0, 16}, {1, 17}, {2, 18}, {3, 19}, {5, 17}, {9, 18}}));
+  EXPECT_EQ(kv.block_table(1), (Ids{4}));
+  EXPECT_EQ(kv.block_table(2), (Ids{0, 1, 3}));  // untouched
+  EXPECT_EQ(kv.pool().ref_count(0), 1);
+  EXPECT_EQ(kv.pool().ref_count(1), 1);
+  EXPECT_EQ(kv.pool().ref_count(2), 0);
+  EXPECT_TRUE(kv.pool().is_cached(0));  // the prefix stays findable for later requests
+  EXPECT_TRUE(kv.is_compressed(1));
+  EXPECT_FALSE(kv.is_compressed(2));
+  EXPECT_EQ(kv.num_used_blocks(), 4);  // 0, 1, 3 for sequence 2; 4 for sequence 1
+  kv.free(1);
+  kv.free(2);
+  EXPECT_EQ(kv.num_used_blocks(), 0);
+}
+
+TEST(KvCacheManager, CompactionCopiesCachedBlocksHeldOnlyHereWhenBlocksAreFree) {
+  KvCacheManager kv = make(4);
+  run_all(kv, 1, range(0, 8));  // blocks 0, 1, both cached; 2 free blocks left
+  const auto compaction = kv.compact(1, {4, 5, 6, 7}, 8);  // holes 0..3 in block 0 take 4..7
+  ASSERT_TRUE(compaction.has_value());
+  EXPECT_EQ(kv.block_table(1), (Ids{2}));  // block 0 was copied to block 2 (fresh), block 1 released
+  EXPECT_TRUE(kv.pool().is_cached(0));
+  EXPECT_TRUE(kv.pool().is_cached(1));
+  const PrefixHit hit = kv.find_prefix(range(0, 9), 9, 8);
+  EXPECT_EQ(hit.num_tokens, 8);  // the original prefix is still whole in the cache
+}
+
+TEST(KvCacheManager, CompactionWithoutBlocksForCopyOnWriteChangesNothing) {
+  KvCacheManager kv = make(3);
+  run_all(kv, 1, range(0, 8));      // blocks 0, 1
+  Ids b = range(0, 4);
+  b.push_back(99);
+  run_all(kv, 2, b);                // shares block 0, takes block 2: nothing free
+  EXPECT_FALSE(kv.compact(1, {0, 6, 7}, 8).has_value());
+  EXPECT_EQ(kv.block_table(1), (Ids{0, 1}));
+  EXPECT_FALSE(kv.is_compressed(1));
+}
+
+TEST(KvCacheManager, DroppedBlocksLeaveHolesInTheTable) {
+  KvCacheManager kv = make(4);
+  run_all(kv, 1, range(0, 12));
+  EXPECT_EQ(kv.drop_blocks(1, 0, 2), 2);
+  EXPECT_EQ(kv.block_table(1), (Ids{-1, -1, 2}));
+  EXPECT_EQ(kv.drop_blocks(1, 0, 2), 0);  // already gone
+  EXPECT_EQ(kv.num_used_blocks(), 1);
+  EXPECT_EQ(kv.num_new_blocks_needed(1, 13), 1);  // the table still covers 12 tokens
+  kv.allocate_slots(1, 13);
+  EXPECT_EQ(kv.block_table(1).size(), 4u);
+  kv.free(1);
+  EXPECT_EQ(kv.num_used_blocks(), 0);
+}
+
 TEST(CacheConfig, SizesThePoolFromBytesOrAFraction) {
   ModelConfig model;
   model.num_layers = 2;
