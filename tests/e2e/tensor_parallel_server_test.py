@@ -39,16 +39,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def command(port, *extra):
-    return [ARGS.binary, "serve", "--model", ARGS.model, "--port", str(port), "--grpc-port", str(free_port()),
+def command(port, grpc_port, *extra):
+    return [ARGS.binary, "serve", "--model", ARGS.model, "--port", str(port), "--grpc-port", str(grpc_port),
             "--kv-cache-memory", "64MiB", "--threads", "1", "--f32-weights", "--kv-cache-dtype", "f32", *extra]
 
 
 class Server:
     def __init__(self, *extra):
         self.port = free_port()
+        self.grpc_port = free_port()
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command(self.port, *extra), stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(command(self.port, self.grpc_port, *extra), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -156,9 +158,25 @@ class TensorParallelServerTest(unittest.TestCase):
         self.assertEqual(m["kvserve:kv_blocks_used"], 0)
 
 
+    def test_the_bench_client_drives_the_sharded_server_over_http_and_grpc(self):
+        bench = os.path.join(os.path.dirname(ARGS.binary), "kvserve-bench")
+        for target in (["--url", f"http://127.0.0.1:{SHARDED.port}"], ["--grpc", f"127.0.0.1:{SHARDED.grpc_port}"]):
+            with tempfile.TemporaryDirectory() as tmp:
+                result = os.path.join(tmp, "result.json")
+                run = subprocess.run([bench, *target, "--concurrency", "2", "--num-requests", "6",
+                                      "--warmup-requests", "1", "--input-len", "16", "--output-len", "6",
+                                      "--ignore-eos", "--quiet", "--result-json", result],
+                                     capture_output=True, text=True, timeout=300)
+                self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+                with open(result) as f:
+                    summary = json.load(f)["summary"]
+            self.assertEqual(summary["completed"], 6, target)
+            self.assertEqual(summary["failed"], 0, target)
+
+
 class RefusedSizeTest(unittest.TestCase):
     def test_a_size_that_does_not_divide_the_heads_is_refused_at_start(self):
-        proc = subprocess.run(command(free_port(), "--tensor-parallel-size", "2"), capture_output=True, text=True,
+        proc = subprocess.run(command(free_port(), free_port(), "--tensor-parallel-size", "2"), capture_output=True, text=True,
                               timeout=120)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("tensor parallel size 2 does not divide the model's 9 attention heads",
