@@ -1,0 +1,15 @@
+#pragma once
+// CPU reference of the GPU varlen prefill attention
+// (kernels/cuda/prefill_attention.h; contract kernels/prefill_attention.h):
+// widens q and the bf16 cache to float and runs attention_varlen_paged
+// (kernels/cpu/paged_attention.h, F32: float dot products, softmax sums in
+// double). Host pointers; args.out is not used.
+#include "kernels/prefill_attention.h"
+#include "kernels/status.h"
+
+namespace kvs::kernels {
+
+// out: float [num_query_tokens, num_heads * head_dim].
+Status prefill_attention_reference(const PrefillAttentionArgs& args, float* out);
+
+}  // namespace kvs::kernels
