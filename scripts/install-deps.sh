@@ -7,6 +7,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev libcpp-httplib-dev
   libpcre2-dev libicu-dev libcli11-dev libopenblas-dev
+  clang libclang-rt-14-dev libomp-dev  # fuzz/ harnesses (scripts/fuzz.sh): clang, libFuzzer, OpenMP for clang
   nginx
   python3 python3-venv python3-pip
 )

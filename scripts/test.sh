@@ -13,3 +13,15 @@ cd build
 # 130 s). Passive waiting costs a single test little and removes that.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 ctest --output-on-failure -j "$(nproc)" "$@"
+
+# --- fuzzing (issue 11; begin) ----------------------------------------------
+# A short libFuzzer run of every harness (scripts/fuzz.sh: clang build in
+# build-fuzz, then 5 s per harness; it fails on any crash, leak or timeout).
+# Only in CI (CI set, as CI runners do) or when asked: KVS_TEST_FUZZ=1;
+# KVS_TEST_FUZZ=0 skips it even in CI. The first time it builds the
+# sanitized libraries (about 7 CPU-minutes); the runs take about a minute.
+if [ "${KVS_TEST_FUZZ:-${CI:+1}}" = 1 ]; then
+  cd ..
+  KVS_FUZZ_BUILD_JOBS=${KVS_FUZZ_BUILD_JOBS:-$(nproc)} scripts/fuzz.sh --seconds "${KVS_TEST_FUZZ_SECONDS:-5}"
+fi
+# --- fuzzing (issue 11; end) ------------------------------------------------

@@ -233,7 +233,9 @@ std::string hf_config_json(const ModelConfig& config) {
 }
 
 std::string hf_generation_config_json(const ModelConfig& config) {
-  json out;
+  // NOTE: an object even without ids: a null `json` dumps as "null", which no
+  // reader accepts (found by fuzz/hf_config_fuzzer's round trip).
+  json out = json::object();
   if (config.bos_token_id >= 0) out["bos_token_id"] = config.bos_token_id;
   if (config.eos_token_ids.size() == 1) {
     out["eos_token_id"] = config.eos_token_ids[0];

@@ -52,7 +52,10 @@ SafetensorsTensor parse_entry(const std::string& name, const json& entry, size_t
   uint64_t num_elements = 1;
   for (const json& dim_value : entry["shape"]) {
     const uint64_t dim = unsigned_field(dim_value, "shape of " + what, path);
-    if (dim != 0 && num_elements > (uint64_t{1} << 50) / dim) {
+    // NOTE: dim itself is bounded too: after a 0 dimension the product check
+    // passes anything, and a dim over INT64_MAX became a negative shape
+    // (found by fuzz/safetensors_fuzzer).
+    if (dim > (uint64_t{1} << 50) || (dim != 0 && num_elements > (uint64_t{1} << 50) / dim)) {
       throw ModelLoadError(path + ": " + what + " has an absurd shape");
     }
     num_elements *= dim;

@@ -31,6 +31,19 @@ struct Pipeline {
   std::vector<std::string> regexes;
 };
 
+// A token id as written in the file: a JSON integer no larger than 2^31 - 1
+// (negative ones are left to the caller to reject). NOTE: get<int64_t>() alone
+// converts a float (UB when out of range) or wraps a huge unsigned value;
+// found by fuzz/tokenizer_json_fuzzer.
+int64_t id_value(const json& node, const std::string& what) {
+  if (!node.is_number_integer()) fail(what + " is not an integer: " + node.dump());
+  constexpr int64_t kMax = std::numeric_limits<int32_t>::max();
+  if (node.is_number_unsigned() ? node.get<uint64_t>() > uint64_t{kMax} : node.get<int64_t>() > kMax) {
+    fail(what + " " + node.dump() + " is too large");
+  }
+  return node.get<int64_t>();
+}
+
 std::string type_of(const json& node) {
   if (!node.is_object() || !node.contains("type") || !node["type"].is_string()) fail("component without a type");
   return node["type"].get<std::string>();
@@ -145,7 +158,9 @@ SpecialIds read_post_processor(const json& node, const std::unordered_map<std::s
     const json& special = node.value("special_tokens", json::object());
     auto special_id = [&](const json& piece) {
       const std::string name = piece.at("SpecialToken").at("id").get<std::string>();
-      if (special.contains(name) && !special[name].at("ids").empty()) return special[name]["ids"][0].get<int32_t>();
+      if (special.contains(name) && !special[name].at("ids").empty()) {
+        return static_cast<int32_t>(id_value(special[name]["ids"][0], "post-processor id of '" + name + "'"));
+      }
       return id_of(name);
     };
     if (!single.empty() && single.front().contains("SpecialToken")) {
@@ -158,15 +173,15 @@ SpecialIds read_post_processor(const json& node, const std::unordered_map<std::s
     }
   } else if (type == "RobertaProcessing" || type == "BertProcessing") {
     out.add_bos = out.add_eos = true;
-    out.bos = node.at("cls").at(1).get<int32_t>();
-    out.eos = node.at("sep").at(1).get<int32_t>();
+    out.bos = static_cast<int32_t>(id_value(node.at("cls").at(1), "post-processor cls id"));
+    out.eos = static_cast<int32_t>(id_value(node.at("sep").at(1), "post-processor sep id"));
   }
   return out;
 }
 
 void read_vocab(const json& model, TokenizerSpec& spec, std::map<int64_t, std::string>& by_id) {
   for (const auto& item : model.at("vocab").items()) {
-    const int64_t id = item.value().get<int64_t>();
+    const int64_t id = id_value(item.value(), "vocab id of '" + item.key() + "'");
     if (id < 0) fail("negative vocab id for '" + item.key() + "'");
     if (!by_id.emplace(id, item.key()).second) fail("vocab id " + std::to_string(id) + " used twice");
   }
@@ -196,8 +211,11 @@ void read_model(const json& j, TokenizerSpec& spec) {
   read_vocab(model, spec, by_id);
   std::map<int64_t, std::pair<std::string, bool>> added;  // id -> content, special
   for (const json& token : j.value("added_tokens", json::array())) {
-    const int64_t id = token.at("id").get<int64_t>();
+    const int64_t id = id_value(token.at("id"), "added token id");
     const std::string content = token.at("content").get<std::string>();
+    // NOTE: a negative id indexed spec.tokens out of bounds below (found by
+    // fuzz/tokenizer_json_fuzzer).
+    if (id < 0) fail("negative added token id for '" + content + "'");
     const auto in_vocab = by_id.find(id);
     if (in_vocab != by_id.end() && in_vocab->second != content) {
       fail("added token " + std::to_string(id) + " '" + content + "' differs from the vocab's '" +

@@ -20,7 +20,9 @@ json parse_object(const std::string& body) {
   json doc;
   try {
     doc = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // NOTE: not only parse_error: a number too large for a double (1e400) is
+    // json::out_of_range (found by fuzz/http_body_fuzzer).
     throw ApiError(400, std::string("the body is not valid JSON: ") + e.what(), "", "invalid_json");
   }
   if (!doc.is_object()) bad("", "the body must be a JSON object");

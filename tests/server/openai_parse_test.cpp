@@ -102,5 +102,20 @@ TEST(OpenAiParseTest, KvserveExtensionObjectCarriesPriorityAndIsStrict) {
   }
 }
 
+// Found by fuzz/http_body_fuzzer (issue 11): a number too large for a double
+// made nlohmann::json throw out_of_range, not parse_error, and it escaped the
+// parser as a non-ApiError. It is a 400 invalid_json now.
+TEST(OpenAiParseTest, FuzzRegressionNumberOverflowIs400) {
+  EXPECT_EQ(status_of(R"({"prompt":"x","temperature":1e400})"), 400);
+  EXPECT_EQ(status_of(R"({"messages":[{"role":"user","content":"x"}],"top_p":-1E7204})", true), 400);
+  EXPECT_EQ(status_of("66666666660000000000000000000000000000000000000000000000000000000122978293812365E7204"), 400);
+  try {
+    parse_completion_request(R"({"prompt":"x","max_tokens":1e999})");
+    FAIL() << "no error";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code(), "invalid_json");
+  }
+}
+
 }  // namespace
 }  // namespace kvs

@@ -198,6 +198,17 @@ TEST(HfConfig, WritesConfigThatReadsBackEqual) {
   EXPECT_EQ(model_config_from_hf_json(hf_config_json(qwen), ""), qwen);
 }
 
+// Found by fuzz/hf_config_fuzzer (issue 11): a config without bos and eos ids
+// was written as the generation_config.json "null", which does not read back.
+TEST(HfConfig, FuzzRegressionGenerationConfigWithoutIdsReadsBack) {
+  ModelConfig c = valid_config();
+  c.bos_token_id = -1;
+  c.eos_token_ids.clear();
+  const std::string generation = hf_generation_config_json(c);
+  EXPECT_EQ(generation, "{}\n");
+  EXPECT_EQ(model_config_from_hf_json(hf_config_json(c), generation), c);
+}
+
 TEST(HfConfig, ShortestFloatDecimal) {
   EXPECT_EQ(float_to_short_double(1e-5f), 1e-5);
   EXPECT_EQ(float_to_short_double(1e-6f), 1e-6);

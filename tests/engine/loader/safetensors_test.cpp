@@ -116,5 +116,18 @@ TEST(Safetensors, Errors) {
       "absurd shape"));
 }
 
+// Found by fuzz/safetensors_fuzzer (issue 11): after a 0 dimension any
+// dimension passed, and one over INT64_MAX read back as a negative shape.
+TEST(Safetensors, FuzzRegressionZeroThenHugeDimension) {
+  TempDir dir("st-fuzz");
+  const std::string data(16, '\0');
+  EXPECT_TRUE(contains(
+      open_error(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})", data)),
+      "absurd shape"));
+  EXPECT_TRUE(contains(
+      open_error(dir, safetensors_bytes(R"({"w":{"dtype":"F32","shape":[0,2251799813685249],"data_offsets":[0,0]}})", data)),
+      "absurd shape"));
+}
+
 }  // namespace
 }  // namespace kvs

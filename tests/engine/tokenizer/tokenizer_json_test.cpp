@@ -2,6 +2,9 @@
 // every encoding; unsupported components are ModelLoadErrors.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <functional>
+
 #include "engine/errors.h"
 #include "tests/engine/tokenizer/tokenizer_test_util.h"
 
@@ -133,6 +136,39 @@ TEST(TokenizerJsonRead, ConfigSetsBosAndAddedTokensKeepTheirIds) {
   EXPECT_EQ(spec.bos_id, 5);
   EXPECT_TRUE(spec.add_bos);
   EXPECT_EQ(Tokenizer::create(spec)->encode("ab<tool>", true, false), (std::vector<int32_t>{5, 2, 6}));
+}
+
+// Found by fuzz/tokenizer_json_fuzzer (issue 11): a float vocab id (UB when
+// converted to int64), a huge one (its id + 1 overflowed) and a negative added
+// token id (written out of bounds) are ModelLoadErrors now.
+TEST(TokenizerJsonRead, FuzzRegressionBadTokenIdsAreModelLoadErrors) {
+  const json byte_level = {{"type", "ByteLevel"}};
+  auto with = [&](const std::function<void(json&)>& edit) {
+    json j = json::parse(minimal_json({{"pre_tokenizer", byte_level}}));
+    edit(j);
+    return j.dump();
+  };
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) { j["model"]["vocab"]["ab"] = 7.555555555555555e81; }), ""),
+               ModelLoadError);
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) { j["model"]["vocab"]["ab"] = 2.5; }), ""), ModelLoadError);
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) { j["model"]["vocab"]["ab"] = INT64_MAX; }), ""),
+               ModelLoadError);
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) { j["model"]["vocab"]["ab"] = UINT64_MAX; }), ""),
+               ModelLoadError);
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) {
+                 j["added_tokens"] = {{{"id", -3}, {"content", "<x>"}, {"special", true}}};
+               }), ""),
+               ModelLoadError);
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) {
+                 j["added_tokens"] = {{{"id", 1e300}, {"content", "<x>"}, {"special", true}}};
+               }), ""),
+               ModelLoadError);
+  EXPECT_THROW(tokenizer_spec_from_json(with([](json& j) {
+                 j["post_processor"] = {{"type", "BertProcessing"}, {"cls", {"a", 1e40}}, {"sep", {"b", 1}}};
+               }), ""),
+               ModelLoadError);
+  // Integer ids still read as before.
+  EXPECT_NO_THROW(tokenizer_spec_from_json(with([](json& j) { j["model"]["vocab"]["ab"] = 2; }), ""));
 }
 
 }  // namespace
