@@ -61,8 +61,8 @@ class KvPolicy {
 // kvcache/policies/ documents them).
 std::unique_ptr<KvPolicy> make_kv_policy(KvPolicyKind kind);
 
-// Helpers shared by the policies. Entries ordered by position:
-// indices of the `count` smallest / largest positions among `candidates`.
+// Helpers shared by the policies.
+// Every cache index of the input, ascending.
 std::vector<int64_t> all_entries(const KvPolicyInput& input);
 // Top `count` of `candidates` by score (ties: the later position wins).
 std::vector<int64_t> top_by_score(const KvPolicyInput& input, std::vector<int64_t> candidates, int64_t count);

@@ -109,13 +109,18 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
   if (side != nullptr) {
     for (int64_t s = 0; s < batch.num_seqs; ++s) num_scores = std::max<int64_t>(num_scores, side->offsets[s] + batch.context_lens[s]);
   }
-  std::vector<std::vector<int64_t>> partial(static_cast<size_t>(num_threads()));
+  // Per-thread fixed-point sums, only when the side output is asked for.
+  std::vector<std::vector<int64_t>> partial(side != nullptr ? static_cast<size_t>(num_threads()) : 0);
 #pragma omp parallel num_threads(num_threads())
   {
     std::vector<float> scores, logits;
     std::vector<double> score_work;
-    std::vector<int64_t>& acc = partial[static_cast<size_t>(omp_get_thread_num())];
-    if (side != nullptr) acc.assign(static_cast<size_t>(num_scores), 0);
+    int64_t* acc = nullptr;
+    if (side != nullptr) {
+      std::vector<int64_t>& mine = partial[static_cast<size_t>(omp_get_thread_num())];
+      mine.assign(static_cast<size_t>(num_scores), 0);
+      acc = mine.data();
+    }
     HalfAttentionScratch half_scratch;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < work; ++item) {
@@ -145,7 +150,7 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
                                       table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
         attend_one_float(qh, keys, values, head_dim, window, scale, scores, oh, logits_out);
       }
-      if (want_scores) accumulate_scores(*side, s, h, position, logits.data(), window, score_work, acc.data() + side->offsets[s]);
+      if (want_scores) accumulate_scores(*side, s, h, position, logits.data(), window, score_work, acc + side->offsets[s]);
     }
   }
   if (side == nullptr) return;
