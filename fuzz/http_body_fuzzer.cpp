@@ -1,12 +1,15 @@
 // Harness: the HTTP request bodies of /v1/completions and /v1/chat/completions
-// (server/api/openai_parse.h) and the kvserve extension's KV policy
+// (server/api/openai_parse.h), the server's request limits
+// (server/serving/request_limits.h) and the kvserve extension's KV policy
 // (server/serving/kv_policy_request.h).
 //
 // Input: byte 0 bit 0 picks the endpoint (0 completions, 1 chat); the rest is
 // the body, any bytes. Contract: parse_completion_request /
-// parse_chat_request return a request whose documented ranges hold (n in
-// 1..128, max_tokens >= 1 when set, top_logprobs 0..20, no empty stop
-// string, non-empty prompts / messages, token ids >= 0) or throw
+// parse_chat_request return a request whose documented ranges hold (n >= 1,
+// max_tokens >= 1 when set, top_logprobs 0..20, no empty stop string,
+// non-empty prompts / messages, token ids >= 0) or throw ApiError(400);
+// check_request_limits with the default limits passes only a request within
+// them (n <= 128, at most 16 stop strings of at most 256 bytes) or throws
 // ApiError(400); resolve_kv_policy on the request's kv_policy / kv_budget
 // returns a valid spec or nothing, or throws ApiError(400). Never a crash,
 // leak, UB, any other exception or a hang.
@@ -19,15 +22,25 @@
 #include "server/api/api_error.h"
 #include "server/api/openai_parse.h"
 #include "server/serving/kv_policy_request.h"
+#include "server/serving/request_limits.h"
 
 namespace {
 
 void check_options(const kvs::GenerationOptions& options) {
-  KVS_FUZZ_CHECK(options.n >= 1 && options.n <= 128);
+  KVS_FUZZ_CHECK(options.n >= 1);
   KVS_FUZZ_CHECK(!options.max_tokens || *options.max_tokens >= 1);
   KVS_FUZZ_CHECK(options.top_logprobs >= 0 && options.top_logprobs <= 20);
   for (const std::string& stop : options.stop) KVS_FUZZ_CHECK(!stop.empty());
   for (int32_t id : options.stop_token_ids) KVS_FUZZ_CHECK(id >= 0);
+  const kvs::RequestLimits limits;
+  try {
+    kvs::check_request_limits(limits, options);
+    KVS_FUZZ_CHECK(options.n <= limits.max_n);
+    KVS_FUZZ_CHECK(static_cast<int64_t>(options.stop.size()) <= limits.max_stop);
+    for (const std::string& stop : options.stop) KVS_FUZZ_CHECK(static_cast<int64_t>(stop.size()) <= limits.max_stop_bytes);
+  } catch (const kvs::ApiError& e) {
+    KVS_FUZZ_CHECK(e.status() == 400);
+  }
   for (const kvs::KvPolicySpec& server_default :
        {kvs::KvPolicySpec{}, kvs::KvPolicySpec{kvs::KvPolicyKind::kStreaming, 64.0}}) {
     try {

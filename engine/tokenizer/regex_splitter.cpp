@@ -73,8 +73,12 @@ RegexSplitter::RegexSplitter(const std::vector<std::string>& regexes) {
     const std::string rewritten = rewrite_whitespace_escapes(source);
     int error_code = 0;
     PCRE2_SIZE error_offset = 0;
+    // NOTE: the regex comes from the model's tokenizer.json, i.e. from outside.
+    // PCRE2_NEVER_BACKSLASH_C: \C matches one code unit even in UTF mode and
+    // can leave a match in the middle of a character (reads past its end).
     pattern->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(rewritten.data()), rewritten.size(),
-                                  PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
+                                  PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C, &error_code, &error_offset,
+                                  nullptr);
     if (pattern->code == nullptr) {
       throw ModelLoadError("pre-tokenizer regex does not compile: '" + source + "': " +
                            pcre2_message(error_code) + " at offset " + std::to_string(error_offset));

@@ -18,7 +18,8 @@ namespace kvs {
 // Thread-safety: immutable after construction; split() may run concurrently.
 class RegexSplitter {
  public:
-  // Throws ModelLoadError naming the pattern if a regex does not compile.
+  // Throws ModelLoadError naming the pattern if a regex does not compile;
+  // \C (one code unit, which can split a UTF-8 character) is refused.
   explicit RegexSplitter(const std::vector<std::string>& regexes);
   ~RegexSplitter();
   RegexSplitter(const RegexSplitter&) = delete;

@@ -12,8 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kMaxChoices = 128;
-
 [[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
 
 json parse_object(const std::string& body) {
@@ -156,7 +154,8 @@ GenerationOptions parse_options(const json& doc) {
     bad("", e.what());
   }
   options.n = integer(doc, "n", 1);
-  if (options.n < 1 || options.n > kMaxChoices) bad("n", "'n' must be between 1 and 128");
+  // The upper bound is the server's (RequestLimits::max_n, check_request_limits).
+  if (options.n < 1) bad("n", "'n' must be at least 1");
   parse_stop(doc, options);
   options.stream = boolean(doc, "stream", false);
   if (const json* stream_options = field(doc, "stream_options")) {

@@ -1,6 +1,8 @@
 #pragma once
 // JSON bodies -> typed requests. Throws ApiError(400) naming the bad field;
-// fields we do not know are ignored, as OpenAI does.
+// fields we do not know are ignored, as OpenAI does. The server's own bounds
+// (n, max_tokens, stop strings) are checked after parsing, by
+// check_request_limits (server/serving/request_limits.h).
 #include <string>
 
 #include "server/api/openai_types.h"

@@ -91,7 +91,17 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
   cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
   cmd->add_option("--max-queue", c.max_queue, "API requests queued beyond --max-num-seqs; more get 429");
   cmd->add_option("--drain-timeout", c.drain_timeout, "Seconds SIGTERM waits for in-flight requests");
-  cmd->add_option("--max-body-bytes", c.max_body_bytes, "Larger request bodies get 413");
+  cmd->add_option("--max-body-bytes", c.limits.max_body_bytes, "Larger request bodies get 413 (gRPC: larger messages are refused)");
+  cmd->add_option("--max-header-bytes", c.limits.max_header_bytes,
+                  "Request headers (names + values, summed) beyond this get 431; gRPC: the metadata size limit");
+  cmd->add_option("--max-n", c.limits.max_n, "Choices per prompt ('n') a request may ask for");
+  cmd->add_option("--max-tokens-limit", c.limits.max_tokens,
+                  "Tokens a request may generate ('max_tokens' above it: 400; unset: capped to it); 0 = up to the context");
+  cmd->add_option("--max-stop", c.limits.max_stop, "Stop strings per request");
+  cmd->add_option("--max-stop-bytes", c.limits.max_stop_bytes, "Bytes per stop string");
+  cmd->add_option("--max-streams-per-key", c.limits.max_streams_per_key,
+                  "Streams (SSE, gRPC Generate) open at once per API key, more get 429; without keys all clients "
+                  "share one count; 0 = unlimited");
   cmd->add_option("--threads", c.threads, "Model CPU threads (0 = all cores)");
   cmd->add_option("--tensor-parallel-size", c.tensor_parallel_size,
                   "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)");

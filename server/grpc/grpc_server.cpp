@@ -1,6 +1,7 @@
 #include "server/grpc/grpc_server.h"
 
 #include <chrono>
+#include <optional>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -42,7 +43,7 @@ class KvServeService final : public kvserve::v1::KvServe::Service {
 
   grpc::Status Generate(grpc::ServerContext* call, const kvserve::v1::GenerateRequest* request,
                         grpc::ServerWriter<kvserve::v1::GenerateResponse>* writer) override {
-    return guarded(*call, [&] { return generate(*call, *request, *writer); });
+    return guarded(*call, [&] { return generate(*call, *request, *writer, key_bucket(*call)); });
   }
 
   grpc::Status Tokenize(grpc::ServerContext* call, const kvserve::v1::TokenizeRequest* request,
@@ -92,19 +93,28 @@ class KvServeService final : public kvserve::v1::KvServe::Service {
     }
   }
 
-  void authenticate(const grpc::ServerContext& call) const {
-    if (!context_.keys.enabled()) return;
+  // The index of the call's API key (x-api-key, else authorization: Bearer),
+  // or nullopt. The key itself is never logged nor echoed.
+  std::optional<size_t> find_key(const grpc::ServerContext& call) const {
     const std::string key = metadata(call, "x-api-key");
-    if (!key.empty() ? context_.keys.accepts(key) : context_.keys.accepts_authorization(metadata(call, "authorization"))) {
-      return;
-    }
+    return !key.empty() ? context_.keys.find(key) : context_.keys.find_authorization(metadata(call, "authorization"));
+  }
+
+  void authenticate(const grpc::ServerContext& call) const {
+    if (!context_.keys.enabled() || find_key(call)) return;
     throw ApiError(401, "invalid or missing API key (metadata 'authorization: Bearer KEY')");
   }
 
+  // The stream-count bucket of an authenticated call (0 without keys).
+  size_t key_bucket(const grpc::ServerContext& call) const { return find_key(call).value_or(0); }
+
   grpc::Status generate(grpc::ServerContext& call, const kvserve::v1::GenerateRequest& request,
-                        grpc::ServerWriter<kvserve::v1::GenerateResponse>& writer) {
+                        grpc::ServerWriter<kvserve::v1::GenerateResponse>& writer, size_t bucket) {
     AdmissionSlot slot(context_);
     const GenerationOptions options = grpc_generation_options(request);
+    check_request_limits(context_.limits, options);
+    // Held until the call returns: finished, failed or cancelled.
+    StreamSlot stream(context_.streams, bucket, context_.limits.max_streams_per_key);
     std::vector<int32_t> prompt;
     if (request.has_token_ids()) {
       prompt = grpc_prompt_token_ids(request);
@@ -154,6 +164,9 @@ GrpcServer::GrpcServer(ServingContext& context, const std::string& host, int por
     : service_(std::make_unique<KvServeService>(context)) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // The same bounds as HTTP's: metadata ~ headers, the message ~ the body (validated to fit an int).
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, static_cast<int>(context.limits.max_header_bytes));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(context.limits.max_body_bytes));
   builder.AddListeningPort(host + ":" + std::to_string(port), grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

@@ -1,6 +1,9 @@
 #pragma once
 // The gRPC front end (proto/kvserve.proto) plus gRPC's standard health
 // service, which reports NOT_SERVING once set_draining() is called.
+// context.limits bound the metadata (max_header_bytes), the received message
+// (max_body_bytes), the request's fields (INVALID_ARGUMENT) and the key's open
+// Generate streams, shared with HTTP's SSE streams (RESOURCE_EXHAUSTED).
 //
 // Ownership: uses `context`, which must outlive it. Thread-safety: gRPC's
 // sync server runs handlers on its own threads; every method may be called

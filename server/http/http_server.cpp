@@ -41,12 +41,30 @@ Handler guarded(Handler handler) {
   };
 }
 
+// What --max-header-bytes counts: every header's name and value. (cpp-httplib
+// also adds REMOTE_ADDR / REMOTE_PORT, a few dozen bytes.)
+int64_t header_bytes(const httplib::Headers& headers) {
+  int64_t total = 0;
+  for (const auto& [name, value] : headers) total += static_cast<int64_t>(name.size() + value.size());
+  return total;
+}
+
+// Answers from the pre-routing handler, before the body is read: the
+// connection must close, or the unread body would be parsed as the next request.
+httplib::Server::HandlerResponse refuse(httplib::Response& res, int status, const std::string& message,
+                                        const std::string& code) {
+  send_error(res, status, message, "", code);
+  res.set_header("Connection", "close");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 const char* default_message(int status) {
   switch (status) {
     case 404: return "Not found";
     case 405: return "Method not allowed";
     case 413: return "The request body is too large";
     case 414: return "The request URI is too long";
+    case 431: return "The request headers are too large";
     default: return "Bad request";
   }
 }
@@ -56,10 +74,15 @@ const char* default_message(int status) {
 HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : context_(context), config_(config) {
   const int threads = config_.http_threads;
   server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  server_.set_payload_max_length(static_cast<size_t>(config_.max_body_bytes));
+  server_.set_payload_max_length(static_cast<size_t>(context_.limits.max_body_bytes));
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Every response carries its request id; the access line names it too.
     res.set_header("X-Request-Id", "req-" + std::to_string(next_request_id_.fetch_add(1)));
+    const int64_t max_header_bytes = context_.limits.max_header_bytes;
+    if (header_bytes(req.headers) > max_header_bytes) {
+      return refuse(res, 431, "The request headers are too large (at most " + std::to_string(max_header_bytes) +
+                                  " bytes of names and values)", "headers_too_large");
+    }
     const bool is_api = req.path.rfind("/v1/", 0) == 0;
     const bool is_metrics = req.path == "/metrics";
     if (!context_.keys.enabled() || !(is_api || (is_metrics && config_.protect_metrics))) {
@@ -68,12 +91,13 @@ HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : con
     if (context_.keys.accepts_authorization(req.get_header_value("Authorization"))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
-    send_error(res, 401, "Invalid or missing API key (send 'Authorization: Bearer KEY').", "", "invalid_api_key");
-    return httplib::Server::HandlerResponse::Handled;
+    return refuse(res, 401, "Invalid or missing API key (send 'Authorization: Bearer KEY').", "invalid_api_key");
   });
   server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send_error(res, res.status, default_message(res.status));
   });
+  // NOTE: the access line names no header and no body: API keys (Authorization)
+  // never reach the log.
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     context_.metrics.record_http(res.status);
     spdlog::info("{} {} \"{} {}\" {} {}B", res.get_header_value("X-Request-Id"), req.remote_addr, req.method, req.path,

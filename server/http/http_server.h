@@ -2,7 +2,9 @@
 #include <atomic>
 #include <cstdint>
 // The HTTP front end: OpenAI-compatible routes, health/readiness, /metrics,
-// API-key checks, OpenAI-shaped errors, one access-log line per request.
+// API-key checks, OpenAI-shaped errors, one access-log line per request
+// (no headers, no body: keys are never logged). Bounds from context.limits:
+// headers (431, checked before the body is read) and body (413).
 //
 // Ownership: uses `context`, which must outlive it. Thread-safety: run()
 // blocks serving on its own thread pool; stop() may be called from any thread.

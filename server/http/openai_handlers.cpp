@@ -48,6 +48,7 @@ void check_content_type(const httplib::Request& req) {
 
 // Everything a handler needs to answer once the prompts are tokenized.
 struct PreparedRun {
+  std::unique_ptr<StreamSlot> stream_slot;  // held while an SSE response streams
   ResponseMeta meta;
   GenerationOptions options;
   std::vector<ChoiceSpec> choices;
@@ -110,6 +111,20 @@ void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, htt
                   "application/json");
 }
 
+// The server's limits, then (for a stream) one of the key's stream slots,
+// before any tokenizing: the slot lives as long as `prepared`, which the SSE
+// provider holds, so it is given back when the stream ends, fails or the
+// client goes away.
+void admit(ServingContext& context, const httplib::Request& req, const GenerationOptions& options,
+           PreparedRun& prepared) {
+  check_model(context, options);
+  check_request_limits(context.limits, options);
+  if (!options.stream) return;
+  // The pre-routing handler already accepted the key; without keys all share bucket 0.
+  const size_t bucket = context.keys.find_authorization(req.get_header_value("Authorization")).value_or(0);
+  prepared.stream_slot = std::make_unique<StreamSlot>(context.streams, bucket, context.limits.max_streams_per_key);
+}
+
 // Runs `body` mapping the engine's InvalidArgument to a 400.
 template <typename Body>
 void with_engine_errors(Body&& body) {
@@ -125,8 +140,8 @@ void with_engine_errors(Body&& body) {
 void handle_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
   check_content_type(req);
   CompletionRequest request = parse_completion_request(req.body);
-  check_model(context, request.options);
   auto prepared = std::make_shared<PreparedRun>();
+  admit(context, req, request.options, *prepared);
   prepared->meta = {ApiKind::kCompletion, new_id("cmpl"), unix_now(), context.model_name, request.options.logprobs,
                     request.options.top_logprobs};
   prepared->options = request.options;
@@ -146,8 +161,8 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
 void handle_chat_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
   check_content_type(req);
   ChatRequest request = parse_chat_request(req.body);
-  check_model(context, request.options);
   auto prepared = std::make_shared<PreparedRun>();
+  admit(context, req, request.options, *prepared);
   prepared->meta = {ApiKind::kChat, new_id("chatcmpl"), unix_now(), context.model_name, request.options.logprobs,
                     request.options.top_logprobs};
   prepared->options = request.options;

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -21,7 +22,15 @@ void ServeConfig::validate() const {
   check(kv_cache_dtype == "f16" || kv_cache_dtype == "f32", "--kv-cache-dtype must be f16 or f32");
   check(max_queue >= 0, "--max-queue must be >= 0");
   check(drain_timeout >= 0, "--drain-timeout must be >= 0");
-  check(max_body_bytes >= 1024, "--max-body-bytes must be >= 1024");
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();  // gRPC takes these as int
+  check(limits.max_body_bytes >= 1024 && limits.max_body_bytes <= kIntMax, "--max-body-bytes must be in 1024..2147483647");
+  check(limits.max_header_bytes >= 1024 && limits.max_header_bytes <= kIntMax,
+        "--max-header-bytes must be in 1024..2147483647");
+  check(limits.max_n >= 1, "--max-n must be >= 1");
+  check(limits.max_tokens >= 0, "--max-tokens-limit must be >= 0 (0 = only the context bounds max_tokens)");
+  check(limits.max_stop >= 0, "--max-stop must be >= 0");
+  check(limits.max_stop_bytes >= 1, "--max-stop-bytes must be >= 1");
+  check(limits.max_streams_per_key >= 0, "--max-streams-per-key must be >= 0 (0 = unlimited)");
   check(threads >= 0, "--threads must be >= 0");
   check(tensor_parallel_size >= 1, "--tensor-parallel-size must be >= 1");
   check(http_threads >= 2, "--http-threads must be >= 2");
@@ -103,7 +112,13 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
       else if (key == "kv_cache_dtype") config.kv_cache_dtype = value.get<std::string>();
       else if (key == "max_queue") config.max_queue = value.get<int64_t>();
       else if (key == "drain_timeout") config.drain_timeout = value.get<double>();
-      else if (key == "max_body_bytes") config.max_body_bytes = value.get<int64_t>();
+      else if (key == "max_body_bytes") config.limits.max_body_bytes = value.get<int64_t>();
+      else if (key == "max_header_bytes") config.limits.max_header_bytes = value.get<int64_t>();
+      else if (key == "max_n") config.limits.max_n = value.get<int64_t>();
+      else if (key == "max_tokens_limit") config.limits.max_tokens = value.get<int64_t>();
+      else if (key == "max_stop") config.limits.max_stop = value.get<int64_t>();
+      else if (key == "max_stop_bytes") config.limits.max_stop_bytes = value.get<int64_t>();
+      else if (key == "max_streams_per_key") config.limits.max_streams_per_key = value.get<int64_t>();
       else if (key == "threads") config.threads = value.get<int>();
       else if (key == "tensor_parallel_size") config.tensor_parallel_size = value.get<int>();
       else if (key == "f32_weights") config.f32_weights = value.get<bool>();

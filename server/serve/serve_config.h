@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kvcache/kv_policy_spec.h"
+#include "server/serving/request_limits.h"
 
 namespace kvs {
 
@@ -25,7 +26,9 @@ struct ServeConfig {
   std::string kv_cache_dtype = "f16";      // "f16" | "f32"
   int64_t max_queue = 256;            // API requests waiting beyond the running ones; then 429
   double drain_timeout = 30.0;        // seconds SIGTERM waits for in-flight requests
-  int64_t max_body_bytes = 8 << 20;   // larger bodies get 413
+  // --max-body-bytes, --max-header-bytes, --max-n, --max-tokens-limit,
+  // --max-stop, --max-stop-bytes, --max-streams-per-key (config keys alike).
+  RequestLimits limits;
   int threads = 0;                    // model CPU threads (0 = all cores)
   int tensor_parallel_size = 1;       // ranks the model is sharded over (engine/parallel)
   bool f32_weights = false;           // dequantize weights, plain F32 arithmetic (as `generate --f32-weights`)

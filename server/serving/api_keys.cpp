@@ -15,16 +15,23 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-bool ApiKeys::accepts(const std::string& key) const {
-  bool ok = false;
-  for (const std::string& k : keys_) ok |= constant_time_equal(key, k);
-  return ok;
+std::optional<size_t> ApiKeys::find(const std::string& key) const {
+  // Branch-free selection: the work does not depend on which key matches.
+  size_t found = 0;
+  size_t matched = 0;  // all ones once a key matched
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    const size_t equal = static_cast<size_t>(0) - static_cast<size_t>(constant_time_equal(key, keys_[i]));
+    found |= i & equal & ~matched;
+    matched |= equal;
+  }
+  if (matched == 0) return std::nullopt;
+  return found;
 }
 
-bool ApiKeys::accepts_authorization(const std::string& header) const {
+std::optional<size_t> ApiKeys::find_authorization(const std::string& header) const {
   const std::string prefix = "Bearer ";
-  if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) return false;
-  return accepts(header.substr(prefix.size()));
+  if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  return find(header.substr(prefix.size()));
 }
 
 }  // namespace kvs

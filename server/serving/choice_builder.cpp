@@ -17,7 +17,7 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
                        std::to_string(prompt_len) + " tokens.",
                    "prompt", "context_length_exceeded");
   }
-  const int64_t max_tokens = options.max_tokens.value_or(capacity - prompt_len);
+  const int64_t max_tokens = effective_max_tokens(context.limits, options, capacity - prompt_len);
   if (prompt_len + max_tokens > capacity) {
     throw ApiError(400,
                    "This model's maximum context length is " + std::to_string(capacity) + " tokens; you requested " +

@@ -11,7 +11,8 @@
 namespace kvs {
 
 // Appends options.n choices for `prompt` (choice j gets seed + j when a seed
-// is set). max_tokens unset = up to the context. Throws ApiError 400 (code
+// is set). max_tokens unset = up to the context, capped at
+// context.limits.max_tokens when that is set. Throws ApiError 400 (code
 // "context_length_exceeded") when the prompt or prompt + max_tokens does not
 // fit, a token id is outside the vocabulary, or the request's KV policy is bad
 // (see resolve_kv_policy).

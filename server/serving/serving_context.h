@@ -1,10 +1,12 @@
 #pragma once
 // What every front end shares while serving: the model, the engine, metrics,
-// keys, and the admission state (in-flight count, draining flag).
+// keys, the request limits, and the admission state (in-flight count,
+// draining flag, open streams per key).
 //
 // Ownership: refers to the bundle and engine owned by `kvserve serve`, which
 // outlive every front end. Thread-safety: everything here may be used from any
-// thread (atomics; the referenced objects are thread-safe or immutable).
+// thread (atomics; the referenced objects are thread-safe or immutable;
+// `limits` is set before serving starts and read-only after).
 #include <atomic>
 #include <optional>
 #include <cstdint>
@@ -14,6 +16,8 @@
 #include "scheduler/engine_client.h"
 #include "server/cli/model_bundle.h"
 #include "server/serving/api_keys.h"
+#include "server/serving/request_limits.h"
+#include "server/serving/stream_slots.h"
 #include "server/metrics/server_metrics.h"
 
 namespace kvs {
@@ -32,6 +36,8 @@ struct ServingContext {
   int64_t max_tokens_capacity = 0;  // min(context, KV pool) in tokens
   std::atomic<int64_t> num_active{0};
   std::atomic<bool> draining{false};
+  RequestLimits limits{};
+  StreamCounts streams{};  // open streams per key bucket (see StreamSlot)
 };
 
 // Holds one slot of the admission budget for as long as it lives.

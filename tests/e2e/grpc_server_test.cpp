@@ -1,7 +1,9 @@
 // `kvserve serve` over gRPC with a real gRPC client: streaming Generate,
 // Tokenize/Detokenize, model info, API key in metadata, a cancel mid-stream
 // freeing the KV blocks (read from the HTTP /metrics), and the standard
-// health service turning NOT_SERVING while the server drains.
+// health service turning NOT_SERVING while the server drains, and the request
+// limits (metadata and message size, max_tokens, stop strings, streams per
+// key shared with HTTP's SSE streams).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -42,14 +44,16 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-// The real binary with an API key, on free ports; SIGTERM + wait on Stop().
+// The real binary with an API key (and `extra` flags), on free ports; SIGTERM
+// + wait on Stop().
 class ServerProcess {
  public:
-  ServerProcess() : http_port_(free_port()), grpc_port_(free_port()) {
+  explicit ServerProcess(const std::vector<std::string>& extra = {}) : http_port_(free_port()), grpc_port_(free_port()) {
     const std::string binary = test::binary_dir() + "/kvserve";
     std::vector<std::string> args = {binary, "serve", "--model", test::default_model(), "--port",
                                      std::to_string(http_port_), "--grpc-port", std::to_string(grpc_port_),
                                      "--kv-cache-memory", "64MiB", "--api-key", kKey, "--threads", "1", "--drain-timeout", "120"};
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -74,6 +78,13 @@ class ServerProcess {
   std::shared_ptr<grpc::Channel> channel() const {
     return grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
   }
+  // A channel with a connection of its own (channels otherwise share one).
+  std::shared_ptr<grpc::Channel> own_channel() const {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials(),
+                                     args);
+  }
   // A sample from /metrics whose labels match the regex `labels` (-1 if missing).
   double Metric(const std::string& name, const std::string& labels = "[^}]*") const {
     httplib::Client http("127.0.0.1", http_port_);
@@ -84,6 +95,7 @@ class ServerProcess {
     return std::regex_search(res->body, m, line) ? std::stod(m[1]) : -1;
   }
   bool running() const { return pid_ > 0; }
+  int http_port() const { return http_port_; }
 
  private:
   int http_port_, grpc_port_;
@@ -265,6 +277,170 @@ TEST_F(GrpcServerTest, CancelMidStreamFreesTheBlocks) {
   }
   EXPECT_EQ(used, 0);
   EXPECT_LT(server_->Metric("vllm:generation_tokens_total"), 1000);
+}
+
+// Still serving: model info, a whole Generate and HTTP /health.
+void expect_still_serving(const ServerProcess& server) {
+  auto stub = kvserve::v1::KvServe::NewStub(server.channel());
+  grpc::ClientContext context;
+  authorize(context);
+  kvserve::v1::ModelInfo info;
+  EXPECT_TRUE(stub->GetModelInfo(&context, kvserve::v1::ModelInfoRequest(), &info).ok());
+  kvserve::v1::GenerateRequest request;
+  request.set_text("The capital of France is");
+  request.set_max_tokens(3);
+  auto [status, num_tokens] = generate(*stub, request);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(num_tokens, 3);
+  httplib::Client http("127.0.0.1", server.http_port());
+  auto health = http.Get("/health");
+  EXPECT_TRUE(health && health->status == 200);
+}
+
+// Small limits on a server of their own.
+class GrpcLimitsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServerProcess({"--max-header-bytes", "2048", "--max-body-bytes", "4096", "--max-tokens-limit", "24",
+                                 "--max-stop", "2", "--max-stop-bytes", "8"});
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(server_->Stop(), 0);
+    delete server_;
+    server_ = nullptr;
+  }
+  static void ExpectStillServing() { expect_still_serving(*server_); }
+  static ServerProcess* server_;
+};
+ServerProcess* GrpcLimitsTest::server_ = nullptr;
+
+// NOTE: gRPC 1.51 fails the whole HTTP/2 connection whose client sent
+// metadata over the limit (every call on it gets RESOURCE_EXHAUSTED); other
+// connections carry on. So the oversized calls get connections of their own.
+TEST_F(GrpcLimitsTest, OversizedMetadataAndMessagesAreRefused) {
+  ASSERT_TRUE(server_->running());
+  // Another client's stream, running meanwhile, loses nothing.
+  auto other = kvserve::v1::KvServe::NewStub(server_->own_channel());
+  grpc::ClientContext other_context;
+  authorize(other_context);
+  kvserve::v1::GenerateRequest long_request;
+  long_request.set_text("Write a story about a dragon.");
+  long_request.set_max_tokens(24);
+  long_request.set_ignore_eos(true);
+  auto other_reader = other->Generate(&other_context, long_request);
+  kvserve::v1::GenerateResponse response;
+  ASSERT_TRUE(other_reader->Read(&response));
+  int other_tokens = response.token_ids_size();
+
+  kvserve::v1::ModelInfo info;
+  for (int i = 0; i < 2; ++i) {
+    auto stub = kvserve::v1::KvServe::NewStub(server_->own_channel());
+    grpc::ClientContext context;
+    authorize(context);
+    context.AddMetadata("x-pad", std::string(4000, 'p'));
+    const grpc::Status status = stub->GetModelInfo(&context, kvserve::v1::ModelInfoRequest(), &info);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  }
+  auto stub = kvserve::v1::KvServe::NewStub(server_->own_channel());
+  {
+    grpc::ClientContext context;
+    authorize(context);
+    context.AddMetadata("x-pad", std::string(1000, 'p'));  // within the limit
+    const grpc::Status status = stub->GetModelInfo(&context, kvserve::v1::ModelInfoRequest(), &info);
+    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  }
+  {
+    kvserve::v1::GenerateRequest request;
+    request.set_text(std::string(5000, 'a'));  // over --max-body-bytes: this call only
+    request.set_max_tokens(2);
+    EXPECT_EQ(generate(*stub, request).first.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    request.set_text("Hello");
+    EXPECT_TRUE(generate(*stub, request).first.ok()) << "the connection survives an oversized message";
+  }
+  while (other_reader->Read(&response)) other_tokens += response.token_ids_size();
+  const grpc::Status other_status = other_reader->Finish();
+  EXPECT_TRUE(other_status.ok()) << other_status.error_message();
+  EXPECT_EQ(other_tokens, 24);
+  ExpectStillServing();
+}
+
+TEST_F(GrpcLimitsTest, MaxTokensAndStopStringsOverTheLimitAreInvalid) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  kvserve::v1::GenerateRequest request;
+  request.set_text("Count:");
+  request.set_ignore_eos(true);
+  const auto expect_invalid = [&](const kvserve::v1::GenerateRequest& bad, const std::string& field) {
+    const grpc::Status s = generate(*stub, bad).first;
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_NE(s.error_message().find(field), std::string::npos) << s.error_message();
+  };
+  kvserve::v1::GenerateRequest too_long = request;
+  too_long.set_max_tokens(25);
+  expect_invalid(too_long, "max_tokens");
+  kvserve::v1::GenerateRequest stops = request;
+  stops.set_max_tokens(2);
+  for (const char* stop : {"a", "b", "c"}) stops.add_stop(stop);
+  expect_invalid(stops, "stop strings");
+  kvserve::v1::GenerateRequest long_stop = request;
+  long_stop.set_max_tokens(2);
+  long_stop.add_stop("123456789");
+  expect_invalid(long_stop, "stop string");
+  // No max_tokens: the cap, not the whole context.
+  auto [status, num_tokens] = generate(*stub, request);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(num_tokens, 24);
+  ExpectStillServing();
+}
+
+// Own server: the held stream must outlast the checks (no --max-tokens-limit).
+TEST(GrpcStreamsPerKeyTest, SharedWithHttpAndGivenBack) {
+  ServerProcess server({"--max-streams-per-key", "1"});
+  ASSERT_TRUE(server.running());
+  auto stub = kvserve::v1::KvServe::NewStub(server.channel());
+  kvserve::v1::GenerateRequest request;
+  request.set_text("Write a very long story about a dragon.");
+  request.set_ignore_eos(true);
+  request.set_max_tokens(1000);
+  grpc::ClientContext holder;
+  authorize(holder);
+  auto reader = stub->Generate(&holder, request);
+  kvserve::v1::GenerateResponse response;
+  ASSERT_TRUE(reader->Read(&response));  // the stream is open
+
+  kvserve::v1::GenerateRequest small = request;
+  small.set_max_tokens(2);
+  EXPECT_EQ(generate(*stub, small).first.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  httplib::Client http("127.0.0.1", server.http_port());
+  const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kKey}};
+  auto sse = http.Post("/v1/completions", auth, R"({"prompt":"hi","max_tokens":2,"stream":true})", "application/json");
+  ASSERT_TRUE(sse);
+  EXPECT_EQ(sse->status, 429);
+  EXPECT_EQ(sse->get_header_value("Retry-After"), "1");
+  EXPECT_NE(sse->body.find("\"too_many_streams\""), std::string::npos) << sse->body;
+  auto plain = http.Post("/v1/completions", auth, R"({"prompt":"hi","max_tokens":2})", "application/json");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 200) << "only streams count";
+
+  holder.TryCancel();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The handler sees the cancel at its next poll and returns, freeing the slot.
+  grpc::Status status;
+  for (int i = 0; i < 400; ++i) {
+    status = generate(*stub, small).first;
+    if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  // A finished Generate gives its slot back before the client sees the end.
+  for (int i = 0; i < 3; ++i) {
+    const grpc::Status again = generate(*stub, small).first;
+    EXPECT_TRUE(again.ok()) << again.error_message();
+  }
+  expect_still_serving(server);
+  EXPECT_EQ(server.Stop(), 0);
 }
 
 // Runs last (own server): health SERVING, then NOT_SERVING while draining.

@@ -5,8 +5,10 @@ Starts the real binary on free loopback ports with the real default model and
 checks: completions and chat (streamed and not), stop strings, n=2, seed
 reproducibility, logprobs, usage, echo, token-id prompts, OpenAI-shaped errors
 with the right statuses, API keys, /metrics (parsed by prometheus_client, KV
-blocks back to 0), client disconnects freeing their blocks, 429 backpressure
-and SIGTERM draining.
+blocks back to 0), client disconnects freeing their blocks, 429 backpressure,
+SIGTERM draining, and the request limits (header bytes, n, max_tokens, stop
+strings, streams per key), keys kept out of the log and request fields kept
+off the filesystem.
 
 Usage: openai_server_test.py --binary build/kvserve [--model PATH] [unittest args]
 """
@@ -416,6 +418,192 @@ class BackpressureTest(unittest.TestCase):
             server.wait_idle()
         finally:
             self.assertEqual(server.stop(), 0)
+
+
+KEY_A, KEY_B = "limits-key-a-5f1c", "limits-key-b-9e2d"
+
+
+class LimitsServerMixin:
+    """A server of the test class's own with FLAGS (two API keys), and helpers."""
+    FLAGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server("--api-key", KEY_A, "--api-key", KEY_B, *cls.FLAGS)
+        cls.model = cls.server.client(KEY_A).models.list().data[0].id
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        assert code == 0, f"exit code {code}:\n{cls.server.output()}"
+
+    def post(self, body, key=KEY_A, headers=None, path="/v1/completions"):
+        h = {"Content-Type": "application/json", "Authorization": "Bearer " + key, **(headers or {})}
+        return self.server.raw("POST", path, body=json.dumps(body), headers=h)
+
+    def assert_error(self, response, status, param=None, code=None):
+        got, headers, raw = response
+        self.assertEqual(got, status, raw[:300])
+        err = json.loads(raw)["error"]
+        self.assertTrue(err["message"])
+        self.assertEqual(set(err), {"message", "type", "param", "code"})
+        self.assertEqual(err["param"], param)
+        if code:
+            self.assertEqual(err["code"], code)
+        return headers, err
+
+    def assert_still_serving(self):
+        self.assertEqual(self.server.raw("GET", "/health")[0], 200)
+        r = self.server.client(KEY_A).completions.create(model=self.model, prompt="The capital of France is",
+                                                         max_tokens=3, temperature=0)
+        self.assertEqual(r.usage.completion_tokens, 3)
+
+class RequestLimitsTest(LimitsServerMixin, unittest.TestCase):
+    """Small limits: each bound answers with the right status and an
+    OpenAI-shaped error, and the server keeps serving."""
+    FLAGS = ("--max-header-bytes", "2048", "--max-n", "3", "--max-tokens-limit", "24", "--max-stop", "2",
+             "--max-stop-bytes", "8")
+
+    def test_headers_over_the_limit_get_431_before_the_body_is_read(self):
+        one_big = self.post({"prompt": "hi", "max_tokens": 2}, headers={"X-Pad": "p" * 3000})
+        headers, err = self.assert_error(one_big, 431, code="headers_too_large")
+        self.assertEqual(err["type"], "invalid_request_error")
+        self.assertEqual(headers.get("Connection"), "close")
+        many_small = {f"X-Pad-{i}": "q" * 100 for i in range(30)}  # each line small, the sum too big
+        self.assert_error(self.server.raw("GET", "/health", headers=many_small), 431, code="headers_too_large")
+        self.assertEqual(self.server.raw("GET", "/health", headers={"X-Pad": "r" * 1500})[0], 200)
+        self.assert_still_serving()
+
+    def test_n_and_max_tokens_over_the_limit_get_400_naming_the_field(self):
+        client = self.server.client(KEY_A)
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            client.completions.create(model=self.model, prompt="hi", max_tokens=2, n=4)
+        self.assertEqual(ctx.exception.param, "n")
+        self.assertEqual(len(client.completions.create(model=self.model, prompt="hi", max_tokens=2, n=3).choices), 3)
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            client.completions.create(model=self.model, prompt="hi", max_tokens=25)
+        self.assertEqual(ctx.exception.param, "max_tokens")
+        self.assert_error(self.post({"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 25},
+                                    path="/v1/chat/completions"), 400, param="max_tokens")
+        # Without max_tokens a request gets the cap, not the whole context.
+        r = client.completions.create(model=self.model, prompt="Count:", temperature=0, extra_body={"ignore_eos": True})
+        self.assertEqual(r.usage.completion_tokens, 24)
+        self.assertEqual(r.choices[0].finish_reason, "length")
+        self.assert_still_serving()
+
+    def test_stop_strings_over_the_limit_get_400(self):
+        client = self.server.client(KEY_A)
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            client.completions.create(model=self.model, prompt="hi", max_tokens=2, stop=["a", "b", "c"])
+        self.assertEqual(ctx.exception.param, "stop")
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            client.chat.completions.create(model=self.model, max_tokens=2, stop="123456789",
+                                           messages=[{"role": "user", "content": "hi"}])
+        self.assertEqual(ctx.exception.param, "stop")
+        r = client.completions.create(model=self.model, prompt="hi", max_tokens=2, stop=["12345678", "x"])
+        self.assertEqual(len(r.choices), 1)
+        self.assert_still_serving()
+
+    def test_request_fields_never_reach_the_filesystem(self):
+        # A FIFO blocks whoever opens it for reading until a writer comes: had
+        # the server opened the path, the request would hang instead of a 404.
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = os.path.join(tmp, "model.gguf")
+            os.mkfifo(fifo)
+            names = ["../../etc/passwd", "/etc/passwd", fifo, tmp, ARGS.model or "models/x.gguf",
+                     "file://" + fifo, "..", "~/.ssh/id_rsa", "con:", "a/../../" + fifo]
+            for name in names:
+                with self.subTest(name):
+                    got = self.server.raw("POST", "/v1/completions", body=json.dumps(
+                        {"model": name, "prompt": "hi", "max_tokens": 2}),
+                        headers={"Content-Type": "application/json", "Authorization": "Bearer " + KEY_A}, timeout=10)
+                    self.assert_error(got, 404, param="model", code="model_not_found")
+                    chat = self.post({"model": name, "messages": [{"role": "user", "content": "hi"}]},
+                                     path="/v1/chat/completions")
+                    self.assert_error(chat, 404, param="model", code="model_not_found")
+            got = self.server.raw("GET", "/v1/models/" + fifo.lstrip("/"), headers={"Authorization": "Bearer " + KEY_A},
+                                  timeout=10)
+            self.assert_error(got, 404, param="model", code="model_not_found")
+            with self.assertRaises(openai.NotFoundError):
+                self.server.client(KEY_A).completions.create(model=fifo, prompt="hi", max_tokens=2)
+        self.assert_still_serving()
+
+    def test_api_keys_never_reach_the_log(self):
+        wrong = "wrong-key-7a3e-not-accepted"
+        self.assertEqual(self.post({"prompt": "hi", "max_tokens": 2}, key=KEY_B)[0], 200)
+        self.assertEqual(self.post({"prompt": "hi", "max_tokens": 2}, key=wrong)[0], 401)
+        self.assertEqual(self.post({"prompt": "hi", "max_tokens": 2}, key=KEY_A, headers={"X-Pad": "p" * 3000})[0], 431)
+        self.assertEqual(self.server.raw("GET", "/v1/models", headers={"Authorization": "Bearer " + wrong})[0], 401)
+        status, headers, _ = self.server.raw("GET", "/health")
+        request_id = headers["X-Request-Id"]
+        deadline = time.time() + 10
+        while request_id + " " not in self.server.output() and time.time() < deadline:
+            time.sleep(0.05)  # the access line is written after the response
+        log = self.server.output()
+        self.assertIn(request_id + " ", log)
+        self.assertIn(" 401 ", log)
+        for secret in (KEY_A, KEY_B, wrong, "Bearer"):
+            self.assertNotIn(secret, log)
+
+
+class StreamsPerKeyTest(LimitsServerMixin, unittest.TestCase):
+    """--max-streams-per-key 1 with two keys (a server of its own: the held
+    stream must outlast the checks, so no --max-tokens-limit here)."""
+    FLAGS = ("--max-streams-per-key", "1")
+
+    def open_stream(self, key):
+        """A long streaming completion: (connection, response)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        conn.request("POST", "/v1/completions", body=json.dumps(
+            {"prompt": "Tell a long story:", "max_tokens": 2000, "stream": True, "ignore_eos": True}),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer " + key})
+        res = conn.getresponse()
+        return conn, res
+
+    def test_streams_per_key_are_bounded_and_given_back(self):
+        conn, res = self.open_stream(KEY_A)
+        try:
+            self.assertEqual(res.status, 200)
+            self.assertTrue(res.readline().startswith(b"data: "))  # the stream is running
+            second = self.post({"prompt": "hi", "max_tokens": 2, "stream": True})
+            headers, err = self.assert_error(second, 429, code="too_many_streams")
+            self.assertEqual(headers.get("Retry-After"), "1")
+            self.assertEqual(err["type"], "rate_limit_error")
+            with self.assertRaises(openai.RateLimitError):
+                list(self.server.client(KEY_A).completions.create(model=self.model, prompt="hi", max_tokens=2,
+                                                                  stream=True))
+            # Only streams count, and only the key's own.
+            self.assertEqual(self.post({"prompt": "hi", "max_tokens": 2})[0], 200)
+            other = list(self.server.client(KEY_B).completions.create(model=self.model, prompt="hi", max_tokens=2,
+                                                                      stream=True))
+            self.assertEqual(other[-1].choices[0].finish_reason, "length")
+        finally:
+            conn.sock.shutdown(socket.SHUT_RDWR)  # the client goes away mid-stream
+            conn.close()
+        # The server notices at its next write and gives the slot back.
+        deadline = time.time() + 30
+        status = None
+        while time.time() < deadline:
+            status = self.post({"prompt": "hi", "max_tokens": 2, "stream": True})[0]
+            if status == 200:
+                break
+            self.assertEqual(status, 429)
+            time.sleep(0.05)
+        self.assertEqual(status, 200, "the stream slot came back after the client hung up")
+        # A stream read to its end gives its slot back too.
+        for _ in range(3):
+            deadline = time.time() + 10
+            while True:
+                try:
+                    chunks = list(self.server.client(KEY_A).completions.create(
+                        model=self.model, prompt="hi", max_tokens=2, stream=True))
+                    break
+                except openai.RateLimitError:
+                    self.assertLess(time.time(), deadline, "a finished stream kept its slot")
+                    time.sleep(0.02)
+            self.assertEqual(chunks[-1].choices[0].finish_reason, "length")
+        self.server.wait_idle()
+        self.assert_still_serving()
 
 
 class DrainTest(unittest.TestCase):

@@ -80,6 +80,30 @@ TEST(TokenizerJsonWrite, ByteLevelSpecFromPreNameWritesItsRegexes) {
             Tokenizer::create(spec)->encode("ab 12", false, false));
 }
 
+// \C matches one byte even in UTF mode, so a match could end inside a
+// character; the regexes come from the model's files, so PCRE2 is told to
+// refuse it (PCRE2_NEVER_BACKSLASH_C) and loading fails with a clear error.
+TEST(TokenizerJsonRead, PreTokenizerRegexWithBackslashCIsRejected) {
+  json j = json::parse(tokenizer_json_from_spec(test::tiny_byte_level_spec({"a b"}, "smollm")));
+  const auto load = [&j](const std::string& regex) {
+    j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = regex;
+    return Tokenizer::create(tokenizer_spec_from_json(j.dump(), ""));
+  };
+  EXPECT_NO_THROW(load("\\p{N}"));
+  for (const std::string regex : {"\\C", "a\\C+b", "(?:\\p{L}|\\C)"}) {
+    SCOPED_TRACE(regex);
+    try {
+      load(regex);
+      ADD_FAILURE() << "a regex with \\C loaded";
+    } catch (const ModelLoadError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find("pre-tokenizer regex"), std::string::npos) << message;
+      EXPECT_NE(message.find("'" + regex + "'"), std::string::npos) << "names the regex: " << message;
+      EXPECT_NE(message.find("\\C is disabled"), std::string::npos) << "says why: " << message;
+    }
+  }
+}
+
 // A minimal tokenizer.json around `pipeline` entries (normalizer, pre_tokenizer, ...).
 std::string minimal_json(const json& pipeline) {
   json j = {{"added_tokens", json::array()},
