@@ -141,7 +141,8 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
   check_content_type(req);
   CompletionRequest request = parse_completion_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();
-  admit(context, req, request.options, *prepared);
+  admit(context, req, request.options, *prepared);  // n alone first: its error names "n"
+  check_choice_count(context.limits, static_cast<int64_t>(request.prompts.size()), request.options.n);
   prepared->meta = {ApiKind::kCompletion, new_id("cmpl"), unix_now(), context.model_name, request.options.logprobs,
                     request.options.top_logprobs};
   prepared->options = request.options;

@@ -26,6 +26,15 @@ void check_request_limits(const RequestLimits& limits, const GenerationOptions& 
   }
 }
 
+void check_choice_count(const RequestLimits& limits, int64_t num_prompts, int64_t n) {
+  if (n < 1 || num_prompts > limits.max_n / n) {  // no overflow: n >= 1 from the parser
+    throw ApiError(400,
+                   "a request may ask for at most " + std::to_string(limits.max_n) + " choices in all (prompts x n), not " +
+                       std::to_string(num_prompts) + " x " + std::to_string(n),
+                   "prompt");
+  }
+}
+
 int64_t effective_max_tokens(const RequestLimits& limits, const GenerationOptions& options, int64_t context_room) {
   if (options.max_tokens) return *options.max_tokens;
   return limits.max_tokens > 0 ? std::min(context_room, limits.max_tokens) : context_room;

@@ -29,6 +29,11 @@ struct RequestLimits {
 // `options` exceeds `limits`.
 void check_request_limits(const RequestLimits& limits, const GenerationOptions& options);
 
+// A completion request with `num_prompts` prompts and `n` choices each runs
+// num_prompts * n sequences under one admission slot: that total is bounded
+// by limits.max_n too. Throws ApiError(400) naming "prompt".
+void check_choice_count(const RequestLimits& limits, int64_t num_prompts, int64_t n);
+
 // The tokens a request generates at most: its own max_tokens, or else the
 // room left in the context (`context_room`) capped at limits.max_tokens.
 int64_t effective_max_tokens(const RequestLimits& limits, const GenerationOptions& options, int64_t context_room);

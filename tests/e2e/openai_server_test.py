@@ -483,6 +483,11 @@ class RequestLimitsTest(LimitsServerMixin, unittest.TestCase):
         with self.assertRaises(openai.BadRequestError) as ctx:
             client.completions.create(model=self.model, prompt="hi", max_tokens=25)
         self.assertEqual(ctx.exception.param, "max_tokens")
+        # A prompt list multiplies n: prompts x n is bounded by --max-n as well.
+        with self.assertRaises(openai.BadRequestError) as ctx:
+            client.completions.create(model=self.model, prompt=["a", "b"], max_tokens=2, n=2)
+        self.assertEqual(ctx.exception.param, "prompt")
+        self.assertEqual(len(client.completions.create(model=self.model, prompt=["a", "b", "c"], max_tokens=2).choices), 3)
         self.assert_error(self.post({"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 25},
                                     path="/v1/chat/completions"), 400, param="max_tokens")
         # Without max_tokens a request gets the cap, not the whole context.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -103,6 +104,25 @@ TEST(RequestLimitsTest, MaxTokensCapAlsoBoundsRequestsThatSetNone) {
   EXPECT_EQ(effective_max_tokens(limits, unset, 1000), 100);
   EXPECT_EQ(effective_max_tokens(limits, unset, 40), 40);
   EXPECT_EQ(effective_max_tokens(limits, asked, 1000), 7);
+}
+
+TEST(RequestLimitsTest, PromptsTimesNIsBoundedByMaxN) {
+  RequestLimits limits;
+  limits.max_n = 8;
+  EXPECT_NO_THROW(check_choice_count(limits, 1, 8));
+  EXPECT_NO_THROW(check_choice_count(limits, 4, 2));
+  EXPECT_NO_THROW(check_choice_count(limits, 8, 1));
+  const std::vector<std::pair<int64_t, int64_t>> over = {
+      {3, 3}, {9, 1}, {2, 5}, {1000000, 1000000}, {128, std::numeric_limits<int64_t>::max()}};
+  for (const auto& [prompts, n] : over) {
+    try {
+      check_choice_count(limits, prompts, n);
+      ADD_FAILURE() << prompts << " x " << n << " was accepted";
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status(), 400);
+      EXPECT_EQ(e.param(), "prompt");
+    }
+  }
 }
 
 TEST(StreamSlotsTest, PerBucketLimitReleasedOnDestruction) {
