@@ -30,6 +30,15 @@ size_t block_bytes(WeightFormat format) {
 
 void set_num_threads(int threads) {
   g_num_threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#ifdef KVS_TSAN_BUILD  // CMake KVS_SANITIZE=thread
+  // NOTE: a ThreadSanitizer build (preset tsan) runs one OpenMP / BLAS thread.
+  // libgomp and OpenBLAS are not instrumented, so TSan cannot see their
+  // barriers and would report every parallel region as a race. TSan checks
+  // the threads we start (engine loop, scheduler clients, HTTP and gRPC
+  // front ends, tensor-parallel ranks); the kernels' OpenMP teams are
+  // covered by the ASan build and by their results matching references.
+  g_num_threads = 1;
+#endif
   omp_set_num_threads(g_num_threads);
   openblas_set_num_threads(g_num_threads);
 }
