@@ -23,17 +23,23 @@ def merge(paths):
         for key in ("model", "fixtures", "threads", "max_num_batched_tokens", "model_config",
                     "kv_bytes_per_token", "checkpoint_bytes_per_token"):
             merged.setdefault(key, part.get(key))
-        for section in ("match", "ppl", "passkey", "cost"):
+        for section in ("match", "ppl", "cost"):
             if section in part:
                 merged["sections"][section] = part[section]
+        if "passkey" in part:  # several passkey runs (lengths, trials) add up
+            merged["sections"].setdefault("passkey_runs", []).append(part["passkey"])
         merged["sections"].setdefault("wall_seconds", {})[path] = part.get("wall_seconds")
         for row in part["rows"]:
             into = merged["rows"].setdefault(row["label"], {})
             for k, v in row.items():
                 if k == "passkey_answers":
                     into.setdefault(k, []).extend(v)
-                elif k == "passkey":
-                    into.setdefault(k, {}).update(v)
+                elif k == "passkey":  # {length: {correct, trials}}: the same length from two parts adds up
+                    acc = into.setdefault(k, {})
+                    for length, got in v.items():
+                        have = acc.setdefault(length, {"correct": 0, "trials": 0})
+                        have["correct"] += got["correct"]
+                        have["trials"] += got["trials"]
                 else:
                     into[k] = v
     order = {p: i for i, p in enumerate(POLICIES)}
@@ -101,6 +107,11 @@ def describe(m, wall, command):
                      f"{x['passkey_depth']} inside it: {x['passkey_in_prompt']}), then {x['forced_tokens']} "
                      f"teacher-forced real-text tokens scored; the question is forced after them and 8 greedy "
                      f"tokens answer the long passkey column ({x['wall_seconds']:.0f} s).")
+    for x in s.get("passkey_runs", []):
+        lens = ", ".join(str(int(n)) for n in x["lengths"])
+        lines.append(f"- Passkey: real-text filler of {lens} tokens, {x['trials_per_length']} trial(s) per length "
+                     f"(depth cycling through the trials), 8 greedy tokens must contain the key; all configs in "
+                     f"one engine ({x['wall_seconds']:.0f} s).")
     if "cost" in s:
         x = s["cost"]
         lines.append(f"- Cost: each config alone, its own engine, {x['prompt_tokens']}-token passkey prompt "
