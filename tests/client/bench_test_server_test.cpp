@@ -19,6 +19,15 @@
 namespace kvs {
 namespace {
 
+// Rate and timing bounds hold only at full speed: a sanitizer build (CMake
+// KVS_SANITIZE) runs the client several times slower, so they are skipped
+// there; everything else in those tests is still checked first.
+#ifdef KVS_SANITIZER_BUILD
+constexpr const char* kSanitizerBuild = KVS_SANITIZER_BUILD;
+#else
+constexpr const char* kSanitizerBuild = nullptr;
+#endif
+
 using nlohmann::json;
 
 // The test server on a free port with `flags`.
@@ -172,6 +181,9 @@ TEST(BenchTestServer, SustainsTwoThousandRequestsPerSecond) {
   std::cout << "[ INFO     ] sustained " << rate << " requests/s (" << result["summary"]["completed"]
             << " completed)\n";
   EXPECT_EQ(result["summary"]["failed"], 0);
+  if (kSanitizerBuild != nullptr) {
+    GTEST_SKIP() << "rate bound not checked in a " << kSanitizerBuild << " sanitizer build";
+  }
   EXPECT_GE(rate, 2000.0);
 }
 
@@ -193,6 +205,9 @@ TEST(BenchTestServer, OpenLoopFollowsArrivalSchedule) {
     lags.push_back(r["start_ms"].get<double>() - schedule.at(r["index"].get<size_t>()) * 1000);
   }
   std::sort(lags.begin(), lags.end());
+  if (kSanitizerBuild != nullptr) {
+    GTEST_SKIP() << "arrival lag bounds not checked in a " << kSanitizerBuild << " sanitizer build";
+  }
   // Typically on time; the worst case allows for CPU contention on a shared machine
   // (arrivals span ~2 s, so sending all at once or at a wrong rate still fails).
   EXPECT_GE(lags.front(), -1.0);
