@@ -12,19 +12,28 @@ scripts/setup-venv.sh
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
 # --- sanitizers (issue 11; begin) ---------------------------------------------
-# With KVS_TEST_SANITIZE=1 the whole suite runs under ASan + UBSan instead of
-# on the Release build: CMake preset asan-ubsan, build folder build-asan,
-# sanitizer options and suppressions from the test preset (CMakePresets.json,
-# tests/sanitizers/). Not yet the CI default: on 2 cores the model-level tests
-# run 7-10x slower instrumented, which does not fit CI's time (bench/RESULTS.md).
-if [ "${KVS_TEST_SANITIZE:-0}" = 1 ]; then
-  cmake --preset asan-ubsan >build-asan-configure.log 2>&1 || { cat build-asan-configure.log; exit 1; }
-  cmake --build --preset asan-ubsan -j "$(nproc)"
-  ctest --preset asan-ubsan -j "$(nproc)" "$@"
-else
-  scripts/build.sh
-  (cd build && ctest --output-on-failure -j "$(nproc)" "$@")
-fi
+# KVS_TEST_SANITIZE picks the build the suite runs on: 0 = Release (build/);
+# 1 or asan-ubsan = the whole suite under ASan + UBSan (build-asan);
+# asan-ubsan-ci = the same with the quantized dot-product loops left
+# uninstrumented (build-asan-ci; 3x faster model tests, bench/RESULTS.md);
+# tsan = the TSan subset (build-tsan). Each is a CMake preset: sanitizer
+# options and suppressions come from its test preset (CMakePresets.json,
+# tests/sanitizers/). In CI (CI set) the default is asan-ubsan-ci: CI runs
+# the whole suite under ASan + UBSan, not the Release build.
+sanitize=${KVS_TEST_SANITIZE:-${CI:+asan-ubsan-ci}}
+case "${sanitize:-0}" in
+  0) scripts/build.sh
+     (cd build && ctest --output-on-failure -j "$(nproc)" "$@") ;;
+  1|asan-ubsan|asan-ubsan-ci|tsan)
+     preset=$sanitize; [ "$preset" = 1 ] && preset=asan-ubsan
+     if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+       export PATH=/usr/local/cuda/bin:$PATH
+     fi
+     cmake --preset "$preset" >"build-$preset-configure.log" 2>&1 || { cat "build-$preset-configure.log"; exit 1; }
+     cmake --build --preset "$preset" -j "$(nproc)"
+     ctest --preset "$preset" -j "$(nproc)" "$@" ;;
+  *) echo "test.sh: KVS_TEST_SANITIZE must be 0, 1, asan-ubsan, asan-ubsan-ci or tsan" >&2; exit 2 ;;
+esac
 # --- sanitizers (issue 11; end) -----------------------------------------------
 
 # --- fuzzing (issue 11; begin) ----------------------------------------------

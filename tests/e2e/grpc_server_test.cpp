@@ -105,16 +105,24 @@ class ServerProcess {
 
 void authorize(grpc::ClientContext& context) { context.AddMetadata("authorization", std::string("Bearer ") + kKey); }
 
-class GrpcServerTest : public ::testing::Test {
+// One server process shared by a test suite, started with Flags::extra()
+// (flags after the common ones); it must drain and exit 0 at the end.
+template <typename Flags>
+class SharedServerTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new ServerProcess(); }
+  static void SetUpTestSuite() { server_ = new ServerProcess(Flags::extra()); }
   static void TearDownTestSuite() {
+    EXPECT_EQ(server_->Stop(), 0);
     delete server_;
     server_ = nullptr;
   }
-  static ServerProcess* server_;
+  static inline ServerProcess* server_ = nullptr;
 };
-ServerProcess* GrpcServerTest::server_ = nullptr;
+
+struct DefaultFlags {
+  static std::vector<std::string> extra() { return {}; }
+};
+using GrpcServerTest = SharedServerTest<DefaultFlags>;
 
 TEST_F(GrpcServerTest, GenerateStreamsTextWithFinishAndUsage) {
   ASSERT_TRUE(server_->running());
@@ -298,21 +306,13 @@ void expect_still_serving(const ServerProcess& server) {
 }
 
 // Small limits on a server of their own.
-class GrpcLimitsTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    server_ = new ServerProcess({"--max-header-bytes", "2048", "--max-body-bytes", "4096", "--max-tokens-limit", "24",
-                                 "--max-stop", "2", "--max-stop-bytes", "8"});
+struct SmallLimitFlags {
+  static std::vector<std::string> extra() {
+    return {"--max-header-bytes", "2048", "--max-body-bytes", "4096", "--max-tokens-limit", "24",
+            "--max-stop", "2", "--max-stop-bytes", "8"};
   }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(server_->Stop(), 0);
-    delete server_;
-    server_ = nullptr;
-  }
-  static void ExpectStillServing() { expect_still_serving(*server_); }
-  static ServerProcess* server_;
 };
-ServerProcess* GrpcLimitsTest::server_ = nullptr;
+using GrpcLimitsTest = SharedServerTest<SmallLimitFlags>;
 
 // NOTE: gRPC 1.51 fails the whole HTTP/2 connection whose client sent
 // metadata over the limit (every call on it gets RESOURCE_EXHAUSTED); other
@@ -361,7 +361,7 @@ TEST_F(GrpcLimitsTest, OversizedMetadataAndMessagesAreRefused) {
   const grpc::Status other_status = other_reader->Finish();
   EXPECT_TRUE(other_status.ok()) << other_status.error_message();
   EXPECT_EQ(other_tokens, 24);
-  ExpectStillServing();
+  expect_still_serving(*server_);
 }
 
 TEST_F(GrpcLimitsTest, MaxTokensAndStopStringsOverTheLimitAreInvalid) {
@@ -390,7 +390,7 @@ TEST_F(GrpcLimitsTest, MaxTokensAndStopStringsOverTheLimitAreInvalid) {
   auto [status, num_tokens] = generate(*stub, request);
   EXPECT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(num_tokens, 24);
-  ExpectStillServing();
+  expect_still_serving(*server_);
 }
 
 // Own server: the held stream must outlast the checks (no --max-tokens-limit).

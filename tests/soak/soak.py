@@ -191,6 +191,9 @@ def soak():
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
                 if index == ARGS.warmup:
                     rss["warm"] = server.rss_bytes()
+                if index % 1000 == 0:  # progress of a long run, on stderr
+                    print(f"soak: {index} requests started, {time.time() - start:.0f} s, {outcomes}",
+                          file=sys.stderr, flush=True)
 
     threads = [threading.Thread(target=worker) for _ in range(ARGS.workers)]
     start = time.time()
