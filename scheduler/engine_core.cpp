@@ -49,17 +49,30 @@ EngineConfig resolve_engine_config(const EngineConfig& config, const ModelConfig
     throw InvalidArgument("max_model_len exceeds the model's context of " +
                           std::to_string(model.max_position_embeddings));
   }
-  resolved.scheduler.preserve_step_shape = config.cache.dtype == kernels::KvDType::F16;
+  resolved.scheduler.preserve_step_shape =
+      config.cache.dtype == kernels::KvDType::F16 || config.cache.dtype == kernels::KvDType::BF16;
   resolved.scheduler.validate();
   cache_num_blocks(resolved.cache, model);  // validates the budget
   return resolved;
 }
 
+// resolve_engine_config, plus what only the model can say: whether it runs
+// with this KV dtype and the default KV policy.
+static EngineConfig resolve_for_model(const EngineConfig& config, const ForwardModel& model) {
+  const std::string dtype_error = model.kv_dtype_error(config.cache.dtype);
+  if (!dtype_error.empty()) throw InvalidArgument(dtype_error);
+  if (config.kv_policy.kind == KvPolicyKind::kResidual && !model.supports_residual_checkpoints()) {
+    throw InvalidArgument("--kv-policy residual is not available on the " + model.device_name() + " engine");
+  }
+  return resolve_engine_config(config, model.config());
+}
+
 EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSink sink)
     : model_(model),
-      config_(resolve_engine_config(config, model.config())),
+      config_(resolve_for_model(config, model)),
       num_blocks_(cache_num_blocks(config_.cache, model.config(), model.num_kv_shards())),
-      storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype, model.num_kv_shards()),
+      storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype, model.num_kv_shards(),
+               model.make_kv_memory()),
       kv_(kv_config(config_, num_blocks_)),
       scheduler_(config_.scheduler, kv_),
       compressor_(config_.kv_policy, kv_, storage_, model.config()),
@@ -79,6 +92,9 @@ void EngineCore::add(uint64_t id, const Request& request) {
     }
   }
   const KvPolicySpec policy = compressor_.resolve(request);
+  if (policy.kind == KvPolicyKind::kResidual && !model_.supports_residual_checkpoints()) {
+    throw InvalidArgument("kv_policy residual is not available on the " + model_.device_name() + " engine");
+  }
   auto sampler = std::make_unique<Sampler>(request.sampling, std::random_device{}());
   scheduler_.add(id, request);
   samplers_[id] = std::move(sampler);

@@ -19,6 +19,7 @@ engine needs one (the benchmarks feed token ids).
   # a tiny model of the same layout, for smoke tests:
   .venv/bin/python scripts/make_random_llama_1b.py --out /tmp/tiny --layers 2 --hidden 128 \
       --heads 4 --kv-heads 2 --ffn 256 --vocab 1000
+A vocab too small for Llama 3's bos/eos ids (128000/128001) gets its last two ids instead.
 Size at the default shape: 1,235,814,400 parameters, 2.47 GB.
 """
 import argparse
@@ -59,13 +60,18 @@ def tensor_list(c):
     return out
 
 
+def bos_eos(a):
+    """Llama 3's ids (128000, 128001); the last two ids when the vocab is too small for them."""
+    return (128000, 128001) if a.vocab > 128001 else (a.vocab - 2, a.vocab - 1)
+
+
 def config_for(a):
     return {
         "architectures": ["LlamaForCausalLM"],
         "attention_bias": False,
         "attention_dropout": 0.0,
-        "bos_token_id": 128000,
-        "eos_token_id": 128001,
+        "bos_token_id": bos_eos(a)[0],
+        "eos_token_id": bos_eos(a)[1],
         "head_dim": a.hidden // a.heads,
         "hidden_act": "silu",
         "hidden_size": a.hidden,
@@ -144,7 +150,8 @@ def main():
         json.dump(config, f, indent=2)
         f.write("\n")
     with open(os.path.join(a.out, "generation_config.json"), "w") as f:
-        json.dump({"bos_token_id": 128000, "eos_token_id": 128001, "do_sample": False}, f, indent=2)
+        bos, eos = bos_eos(a)
+        json.dump({"bos_token_id": bos, "eos_token_id": eos, "do_sample": False}, f, indent=2)
         f.write("\n")
     params = data_bytes // 2
     print(f"wrote {a.out}: {len(tensors)} tensors, {params:,} parameters, {data_bytes / 1e9:.2f} GB (seed {a.seed})")

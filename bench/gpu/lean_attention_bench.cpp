@@ -3,7 +3,13 @@
 // bench/gpu/lean_attention_shapes.json. Effective bandwidth = K/V bytes the
 // step must read / kernel time. Each timed launch follows an L2 flush (a
 // memset of 256 MiB, not timed) unless --no-flush; time = median over
-// --iters launches (CUDA events around the launch alone). Writes JSON.
+// --iters launches (CUDA events around the launch alone). Before timing, the
+// outputs of LeanAttention (with and without the token-mass side output) and
+// of split-K are checked against the CPU reference
+// (kernels/cpu/decode_attention_reference.h) on the first --check-seqs
+// sequences (default -1: all; 0: no check), with the GPU test's tolerances;
+// "checked" and the max errors go into the JSON. Exits 1 after writing the
+// JSON if any shape mismatches (a mismatching shape is not timed).
 //   kvs_bench_lean_attention --shapes bench/gpu/lean_attention_shapes.json --out lean.json
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
@@ -19,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/decode_attention_reference.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cuda/lean_attention.h"
 #include "kernels/cuda/splitk_decode_attention.h"
@@ -75,6 +82,92 @@ void fill_random(void* dst, size_t elements, DecodeKvType type, uint32_t seed) {
   }
 }
 
+template <typename T>
+std::vector<T> download(const void* src, size_t count) {
+  std::vector<T> host(count);
+  CUDA_OK(cudaMemcpy(host.data(), src, count * sizeof(T), cudaMemcpyDeviceToHost));
+  return host;
+}
+
+// Tolerances of tests/gpu/lean_attention_gpu_test.cpp: fp32 accumulation in
+// another order (exp2f) against the double reference.
+constexpr double kOutAbsTol = 5e-5, kOutRelTol = 1e-4, kMassRelTol = 2e-4;
+
+// Result of checking one shape's outputs against the CPU reference.
+struct Check {
+  bool checked = false;
+  int64_t num_seqs = 0;  // sequences checked (the first ones of the batch)
+  double max_abs_error_lean = 0, max_abs_error_lean_mass = 0, max_abs_error_splitk = 0;
+  double max_rel_error_token_mass = 0;
+  int64_t mismatches = 0;
+};
+
+// Counts elements of `got` outside abs + rel |want| and tracks the max error
+// (absolute, or relative to |want| when abs_tol == 0).
+void compare(const std::vector<float>& got, const std::vector<float>& want, double abs_tol, double rel_tol,
+             double* max_error, int64_t* mismatches) {
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double error = std::abs(static_cast<double>(got[i]) - want[i]);
+    *max_error = std::max(*max_error, abs_tol > 0 || want[i] == 0 ? error : error / std::abs(want[i]));
+    if (!(error <= abs_tol + rel_tol * std::abs(want[i]))) ++*mismatches;  // NaN counts as a mismatch
+  }
+}
+
+// Checks the first `check_seqs` sequences (all if < 0 or more than the batch;
+// none if 0) of the three outputs already computed on the device (`lean_out`,
+// `mass_out` + `token_mass` from the side-output launch, `split_out`) against
+// decode_attention_reference on the same q and cache, downloaded. `a` holds
+// the device pointers; lens, tables and q are the host copies.
+Check check_outputs(const DecodeAttentionArgs& a, const std::vector<int32_t>& lens, const std::vector<int32_t>& tables,
+                    const std::vector<float>& q, const float* lean_out, const float* mass_out, const float* token_mass,
+                    int64_t mass_stride, const float* split_out, int64_t check_seqs) {
+  Check check;
+  const int64_t n = check_seqs < 0 ? a.num_seqs : std::min<int64_t>(check_seqs, a.num_seqs);
+  if (n <= 0) return check;
+  const size_t cache_elems = static_cast<size_t>(a.num_blocks * a.block_size * a.num_kv_heads * a.head_dim);
+  const auto k = download<uint16_t>(a.k_cache, cache_elems);
+  const auto v = download<uint16_t>(a.v_cache, cache_elems);
+  const size_t out_floats = static_cast<size_t>(n * a.num_heads * a.head_dim);
+  const size_t mass_floats = static_cast<size_t>(n * a.num_kv_heads * mass_stride);
+  std::vector<float> want(out_floats), want_mass(mass_floats, 0.0f);
+  DecodeAttentionArgs host = a;
+  host.q = q.data();
+  host.out = want.data();
+  host.k_cache = k.data();
+  host.v_cache = v.data();
+  host.num_seqs = n;
+  host.context_lens = lens.data();
+  host.block_tables = tables.data();  // the first n rows
+  host.token_mass = want_mass.data();
+  host.token_mass_stride = mass_stride;
+  host.accumulate_mass = false;
+  const kvs::kernels::Status st = kvs::kernels::decode_attention_reference(host);
+  if (!st.ok()) {
+    std::fprintf(stderr, "reference: %s\n", st.message.c_str());
+    std::exit(1);
+  }
+  check.checked = true;
+  check.num_seqs = n;
+  compare(download<float>(lean_out, out_floats), want, kOutAbsTol, kOutRelTol, &check.max_abs_error_lean,
+          &check.mismatches);
+  compare(download<float>(mass_out, out_floats), want, kOutAbsTol, kOutRelTol, &check.max_abs_error_lean_mass,
+          &check.mismatches);
+  compare(download<float>(split_out, out_floats), want, kOutAbsTol, kOutRelTol, &check.max_abs_error_splitk,
+          &check.mismatches);
+  // Token mass: only positions < L are written (overwrite mode).
+  const auto got_mass = download<float>(token_mass, mass_floats);
+  std::vector<float> got_valid, want_valid;
+  for (int64_t s = 0; s < n; ++s) {
+    for (int64_t g = 0; g < a.num_kv_heads; ++g) {
+      const size_t row = static_cast<size_t>((s * a.num_kv_heads + g) * mass_stride);
+      got_valid.insert(got_valid.end(), got_mass.begin() + row, got_mass.begin() + row + lens[s]);
+      want_valid.insert(want_valid.end(), want_mass.begin() + row, want_mass.begin() + row + lens[s]);
+    }
+  }
+  compare(got_valid, want_valid, 0.0, kMassRelTol, &check.max_rel_error_token_mass, &check.mismatches);
+  return check;
+}
+
 // Median milliseconds of `launch` over `iters` timed runs after `warmup`.
 double time_ms(const std::function<void()>& launch, int warmup, int iters, void* flush, size_t flush_bytes) {
   cudaEvent_t start, stop;
@@ -106,6 +199,7 @@ int main(int argc, char** argv) {
   std::string shapes_path = "bench/gpu/lean_attention_shapes.json", out_path = "lean_attention_bench.json";
   std::string only;
   int warmup = 5, iters = 30, splits_override = 0;
+  int64_t check_seqs = -1;
   bool no_flush = false, f16 = false;
   app.add_option("--shapes", shapes_path, "shape list (JSON)");
   app.add_option("--out", out_path, "result JSON");
@@ -115,6 +209,8 @@ int main(int argc, char** argv) {
   app.add_option("--splits", splits_override, "split-K pieces per pair (0: flash-decoding heuristic)");
   app.add_flag("--no-flush", no_flush, "do not flush L2 before each timed launch");
   app.add_flag("--f16", f16, "f16 K/V instead of bf16");
+  app.add_option("--check-seqs", check_seqs,
+                 "sequences (the first ones) checked against the CPU reference before timing; -1: all, 0: none");
   CLI11_PARSE(app, argc, argv);
 
   int devices = 0;
@@ -137,6 +233,7 @@ int main(int argc, char** argv) {
   Device flush(no_flush ? 0 : flush_bytes);
 
   nlohmann::json results = nlohmann::json::array();
+  bool failed = false;
   std::printf("%-10s %5s %9s | %9s %8s %9s | %9s %8s %6s | %9s %8s | %s\n", "shape", "B", "KV MB", "lean us", "TB/s",
               "+mass us", "splitk us", "TB/s", "splits", "copy us", "TB/s", "max|lean-splitk|");
   for (const auto& shape : spec["shapes"]) {
@@ -207,7 +304,7 @@ int main(int argc, char** argv) {
     DecodeAttentionArgs lean_args = a, split_args = a;
     lean_args.out = out_lean.as<float>();
     split_args.out = out_split.as<float>();
-    const cuda::LeanWorkspace lws{lean_ws.ptr, lean_ws_bytes};
+    const cuda::LeanWorkspace lws{lean_ws.ptr, lean_ws_bytes, num_seqs};
     // LeanAttention with the token-mass side output on (overwrite mode).
     DecodeAttentionArgs mass_args = lean_args;
     Device mass(sizeof(float) * num_seqs * num_kv_heads * max_len);
@@ -217,8 +314,39 @@ int main(int argc, char** argv) {
     require(cuda::lean_attention_workspace_bytes(mass_args, num_seqs, &mass_ws_bytes), "lean workspace (mass)");
     Device mass_ws(mass_ws_bytes);
     CUDA_OK(cudaMemset(mass_ws.ptr, 0, mass_ws_bytes));
-    const cuda::LeanWorkspace mws{mass_ws.ptr, mass_ws_bytes};
+    const cuda::LeanWorkspace mws{mass_ws.ptr, mass_ws_bytes, num_seqs};
     void* flush_ptr = no_flush ? nullptr : flush.ptr;
+
+    // One launch of each, checked against the CPU reference before timing.
+    Device out_mass(sizeof(float) * num_seqs * num_heads * head_dim);
+    DecodeAttentionArgs mass_check_args = mass_args;
+    mass_check_args.out = out_mass.as<float>();
+    require(cuda::lean_attention_decode(lean_args, lws, nullptr), "lean");
+    require(cuda::lean_attention_decode(mass_check_args, mws, nullptr), "lean+mass");
+    require(cuda::splitk_decode_attention(split_args, splits, split_ws.ptr, split_ws_bytes, nullptr), "splitk");
+    CUDA_OK(cudaDeviceSynchronize());
+    const Check check = check_outputs(a, lens, tables, hq, out_lean.as<float>(), out_mass.as<float>(),
+                                      mass.as<float>(), max_len, out_split.as<float>(), check_seqs);
+    const nlohmann::json check_json = {{"checked", check.checked},
+                                       {"checked_seqs", check.num_seqs},
+                                       {"max_abs_error_lean", check.max_abs_error_lean},
+                                       {"max_abs_error_lean_with_token_mass", check.max_abs_error_lean_mass},
+                                       {"max_abs_error_splitk", check.max_abs_error_splitk},
+                                       {"max_rel_error_token_mass", check.max_rel_error_token_mass},
+                                       {"mismatches", check.mismatches}};
+    if (check.mismatches > 0) {
+      std::fprintf(stderr, "%s: MISMATCH against the CPU reference: %lld elements out of tolerance (first %lld "
+                   "sequences; max abs error lean %.3g, lean+mass %.3g, split-K %.3g; token mass max rel %.3g); "
+                   "not timed\n", name.c_str(), static_cast<long long>(check.mismatches),
+                   static_cast<long long>(check.num_seqs), check.max_abs_error_lean, check.max_abs_error_lean_mass,
+                   check.max_abs_error_splitk, check.max_rel_error_token_mass);
+      failed = true;
+      nlohmann::json record = {{"shape", name}, {"num_seqs", num_seqs}, {"kv_bytes", kv_bytes}};
+      record.update(check_json);
+      results.push_back(record);
+      continue;
+    }
+
     const double lean_ms = time_ms([&] { require(cuda::lean_attention_decode(lean_args, lws, nullptr), "lean"); },
                                    warmup, iters, flush_ptr, flush_bytes);
     const double mass_ms = time_ms([&] { require(cuda::lean_attention_decode(mass_args, mws, nullptr), "lean+mass"); },
@@ -259,6 +387,7 @@ int main(int argc, char** argv) {
                        {"copy_us", copy_ms * 1e3},
                        {"copy_tb_per_s", copy_tbs},
                        {"max_abs_diff_lean_vs_splitk", max_diff}});
+    results.back().update(check_json);
   }
   const nlohmann::json doc = {{"device", prop.name},
                               {"num_sms", prop.multiProcessorCount},
@@ -272,5 +401,5 @@ int main(int argc, char** argv) {
                               {"results", results}};
   std::ofstream(out_path) << doc.dump(2) << "\n";
   std::printf("wrote %s\n", out_path.c_str());
-  return 0;
+  return failed ? 1 : 0;
 }

@@ -55,6 +55,11 @@ def main():
     ap.add_argument("--backend", choices=sorted(BACKENDS), default="flash")
     ap.add_argument("--no-flush", action="store_true")
     ap.add_argument("--f16", action="store_true")
+    # Options of kvs_bench_lean_attention only: run_lean_attention_bench.sh
+    # passes its arguments to both benchmarks, so they are accepted here and
+    # ignored (SDPA has no split count to set and no reference check).
+    ap.add_argument("--splits", type=int, default=0, help="ignored (kvs_bench_lean_attention's split-K pieces)")
+    ap.add_argument("--check-seqs", type=int, default=-1, help="ignored (kvs_bench_lean_attention's reference check)")
     args = ap.parse_args()
 
     spec = json.load(open(args.shapes))

@@ -1,6 +1,9 @@
 #include "engine/model/forward_batch.h"
 
 #include <algorithm>
+#include <string>
+
+#include "engine/errors.h"
 
 namespace kvs {
 
@@ -32,6 +35,76 @@ void ForwardBatch::add_sequence(const std::vector<int32_t>& new_tokens, int32_t 
   block_tables.insert(block_tables.end(), static_cast<size_t>(max_blocks_per_seq - width), -1);
   if (want_logits && !new_tokens.empty()) {
     logits_rows.push_back(first_row + static_cast<int32_t>(new_tokens.size()) - 1);
+  }
+}
+
+std::vector<int32_t> slot_mapping(const ForwardBatch& batch, int64_t block_size) {
+  std::vector<int32_t> slots(static_cast<size_t>(batch.num_tokens()));
+  for (int64_t s = 0; s < batch.num_seqs(); ++s) {
+    const int32_t begin = batch.cu_query_lens[s], query_len = batch.cu_query_lens[s + 1] - begin;
+    for (int32_t j = 0; j < query_len; ++j) {
+      const int64_t index = batch.context_lens[s] - query_len + j;
+      const int64_t table_index = index / block_size;
+      const int32_t block =
+          table_index < batch.max_blocks_per_seq ? batch.block_tables[s * batch.max_blocks_per_seq + table_index] : -1;
+      if (block < 0) throw InvalidArgument("no KV block for cache index " + std::to_string(index));
+      slots[begin + j] = static_cast<int32_t>(block * block_size + index % block_size);
+    }
+  }
+  return slots;
+}
+
+void check_forward_batch(const ForwardBatch& batch, const ModelConfig& c, int64_t num_kv_blocks) {
+  const int64_t num_seqs = batch.num_seqs();
+  if (batch.cu_query_lens.size() != static_cast<size_t>(num_seqs + 1) || batch.cu_query_lens[0] != 0 ||
+      batch.cu_query_lens[num_seqs] != batch.num_tokens() || batch.positions.size() != batch.token_ids.size() ||
+      batch.block_tables.size() != static_cast<size_t>(num_seqs * batch.max_blocks_per_seq)) {
+    throw InvalidArgument("malformed forward batch");
+  }
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const int32_t begin = batch.cu_query_lens[s], query_len = batch.cu_query_lens[s + 1] - begin;
+    // The attention kernels place new tokens at the end of the context, at
+    // consecutive positions no smaller than their cache indices.
+    if (query_len > batch.context_lens[s]) throw InvalidArgument("forward batch: sequence " + std::to_string(s) + " has more new tokens than context");
+    for (int32_t j = 0; j < query_len; ++j) {
+      if (batch.positions[begin + j] < batch.context_lens[s] - query_len + j ||
+          batch.positions[begin + j] != batch.positions[begin] + j) {
+        throw InvalidArgument("forward batch: positions of sequence " + std::to_string(s) +
+                              " are not consecutive from its cache length");
+      }
+    }
+  }
+  const auto per_seq = [&](size_t size, const char* what) {
+    if (size != 0 && size != static_cast<size_t>(num_seqs)) throw InvalidArgument(std::string("forward batch: ") + what + " must have one entry per sequence");
+  };
+  per_seq(batch.score_row_begin.size(), "score_row_begin");
+  per_seq(batch.checkpoint_ids.size(), "checkpoint_ids");
+  if (!batch.score_row_begin.empty() && (batch.score_seeds.size() != batch.score_row_begin.size() ||
+                                         batch.score_tau.size() != batch.score_row_begin.size())) {
+    throw InvalidArgument("forward batch: score_seeds and score_tau must match score_row_begin");
+  }
+  if (!batch.checkpoint_ids.empty() && batch.checkpoints == nullptr) {
+    throw InvalidArgument("forward batch: residual checkpoints requested without a checkpoint store");
+  }
+  for (int64_t s = 0; s < num_seqs; ++s) {
+    const bool checkpointed = !batch.checkpoint_ids.empty() && batch.checkpoint_ids[s] >= 0;
+    for (int64_t b = 0; b < batch.max_blocks_per_seq; ++b) {
+      if (batch.block_tables[s * batch.max_blocks_per_seq + b] >= num_kv_blocks && !checkpointed) {
+        throw InvalidArgument("block id outside the KV cache");
+      }
+    }
+  }
+  for (int32_t id : batch.token_ids) {
+    if (id < 0 || id >= c.vocab_size) throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary");
+  }
+  for (int32_t p : batch.positions) {
+    if (p < 0 || p >= c.max_position_embeddings) {
+      throw InvalidArgument("position " + std::to_string(p) + " is past the model's context of " +
+                            std::to_string(c.max_position_embeddings) + " tokens");
+    }
+  }
+  for (int32_t row : batch.logits_rows) {
+    if (row < 0 || row >= batch.num_tokens()) throw InvalidArgument("logits row outside the batch");
   }
 }
 

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/loader/model_config.h"
+
 namespace kvs {
 
 class ResidualCheckpoints;
@@ -51,5 +53,19 @@ struct ForwardBatch {
   void add_sequence(const std::vector<int32_t>& new_tokens, int32_t num_cached_tokens,
                     const std::vector<int32_t>& block_table, bool want_logits, int32_t first_position = -1);
 };
+
+// The cache slot (block * block_size + offset) each new token of `batch` is
+// written to, by its cache index (context_lens[s] - query_len + j), not its
+// position. [num_tokens]. Throws InvalidArgument when a token's block is
+// missing from its table (-1 or past max_blocks_per_seq).
+std::vector<int32_t> slot_mapping(const ForwardBatch& batch, int64_t block_size);
+
+// Checks what every ForwardModel needs of a batch for model `config` over a
+// cache of num_kv_blocks blocks: consistent sizes, consecutive positions from
+// the cache length, per-sequence side inputs, block ids inside the cache
+// (overlay ids only for checkpointed sequences), token ids in the vocabulary,
+// positions inside the context, logits rows inside the batch. Throws
+// InvalidArgument naming the first problem.
+void check_forward_batch(const ForwardBatch& batch, const ModelConfig& config, int64_t num_kv_blocks);
 
 }  // namespace kvs

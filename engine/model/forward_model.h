@@ -3,9 +3,12 @@
 // paged KV cache. LlamaModel (one rank) and TensorParallelModel (N ranks
 // with a communicator) implement it; EngineCore owns the KvStorage and only
 // needs to know how many shards it has.
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/loader/model_config.h"
+#include "engine/model/kv_memory.h"
 #include "engine/model/forward_batch.h"
 #include "engine/model/kv_storage.h"
 
@@ -33,6 +36,20 @@ class ForwardModel {
   virtual const ModelConfig& config() const = 0;
   // Shards of the KvStorage forward() takes (the tensor-parallel size).
   virtual int num_kv_shards() const { return 1; }
+  // Where the KvStorage forward() takes must keep its bytes (host memory for
+  // the CPU models, device memory for the CUDA model).
+  virtual std::unique_ptr<KvMemory> make_kv_memory() const { return make_host_kv_memory(); }
+  // The KV element type used when the user names none, and a check of the one
+  // asked for: "" when this model runs with it, else why not.
+  virtual kernels::KvDType default_kv_dtype() const { return kernels::KvDType::F16; }
+  virtual std::string kv_dtype_error(kernels::KvDType dtype) const {
+    return dtype == kernels::KvDType::BF16 ? "a bf16 KV cache needs the CUDA engine (--device cuda)" : "";
+  }
+  // Whether forward() takes residual checkpoints (ForwardBatch::checkpoint_ids,
+  // the `residual` KV policy).
+  virtual bool supports_residual_checkpoints() const { return true; }
+  // The backend, for logs and metrics: "cpu" or "cuda".
+  virtual std::string device_name() const { return "cpu"; }
   // Writes the batch's K/V into `kv` and returns logits for
   // batch.logits_rows: [logits_rows.size(), vocab_size] floats, row-major.
   // Throws InvalidArgument for a malformed batch (see LlamaModel).

@@ -19,6 +19,12 @@ std::vector<int32_t> sequential_blocks(int64_t num_blocks) {
   return table;
 }
 
+kernels::KvDType checked_kv_dtype(const ForwardModel& model, kernels::KvDType dtype) {
+  const std::string error = model.kv_dtype_error(dtype);
+  if (!error.empty()) throw InvalidArgument(error);
+  return dtype;
+}
+
 }  // namespace
 
 GenerateResult generate(ForwardModel& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
@@ -35,7 +41,8 @@ GenerateResult generate(ForwardModel& model, const std::vector<int32_t>& prompt,
   const int64_t max_new = std::min(options.max_tokens, context - prompt_len);
   const int64_t total = prompt_len + max_new;
   const int64_t num_blocks = std::max<int64_t>(1, (total + options.block_size - 1) / options.block_size);
-  KvStorage kv(model.config(), num_blocks, options.block_size, options.kv_dtype, model.num_kv_shards());
+  KvStorage kv(model.config(), num_blocks, options.block_size, checked_kv_dtype(model, options.kv_dtype),
+               model.num_kv_shards(), model.make_kv_memory());
   const std::vector<int32_t> table = sequential_blocks(num_blocks);
   Sampler sampler(options.sampling, /*fallback_seed=*/std::random_device{}());
   GenerateResult result;
@@ -77,7 +84,8 @@ std::vector<float> prompt_logits(ForwardModel& model, const std::vector<int32_t>
                                  kernels::KvDType kv_dtype) {
   if (prompt.empty()) throw InvalidArgument("the prompt is empty");
   const int64_t num_blocks = (static_cast<int64_t>(prompt.size()) + block_size - 1) / block_size;
-  KvStorage kv(model.config(), num_blocks, block_size, kv_dtype, model.num_kv_shards());
+  KvStorage kv(model.config(), num_blocks, block_size, checked_kv_dtype(model, kv_dtype), model.num_kv_shards(),
+               model.make_kv_memory());
   ForwardBatch batch;
   batch.add_sequence(prompt, 0, sequential_blocks(num_blocks), false);
   batch.logits_rows.resize(prompt.size());

@@ -11,19 +11,20 @@ namespace kvs {
 
 namespace {
 
-int64_t element_bytes(kernels::KvDType dtype) { return dtype == kernels::KvDType::F16 ? 2 : 4; }
+int64_t element_bytes(kernels::KvDType dtype) { return kernels::kv_element_bytes(dtype); }
 
 }  // namespace
 
 KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size, kernels::KvDType dtype,
-                     int num_shards)
+                     int num_shards, std::unique_ptr<KvMemory> memory)
     : num_blocks_(num_blocks),
       block_size_(block_size),
       num_kv_heads_(num_shards <= 1 ? config.num_kv_heads : kv_heads_per_rank(config, num_shards)),
       head_dim_(config.head_dim),
       num_layers_(config.num_layers),
       num_shards_(num_shards),
-      dtype_(dtype) {
+      dtype_(dtype),
+      memory_(memory != nullptr ? std::move(memory) : make_host_kv_memory()) {
   if (num_shards != 1) check_tensor_parallel(config, num_shards);
   if (num_blocks <= 0 || block_size <= 0) {
     throw InvalidArgument("KV cache needs at least one block of at least one token (got " +
@@ -32,8 +33,8 @@ KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t bloc
   const size_t bytes = static_cast<size_t>(num_blocks * block_size * num_kv_heads_ * head_dim_ * element_bytes(dtype));
   for (int shard = 0; shard < num_shards; ++shard) {
     for (int64_t layer = 0; layer < config.num_layers; ++layer) {
-      keys_.emplace_back(new uint8_t[bytes]);
-      values_.emplace_back(new uint8_t[bytes]);
+      keys_.push_back(memory_->allocate(bytes));
+      values_.push_back(memory_->allocate(bytes));
     }
   }
 }
@@ -56,8 +57,8 @@ kernels::PagedKvLayer KvStorage::layer(int64_t index, int shard) {
   }
   const size_t at = static_cast<size_t>(shard * num_layers_ + index);
   kernels::PagedKvLayer view;
-  view.k = keys_[at].get();
-  view.v = values_[at].get();
+  view.k = keys_[at];
+  view.v = values_[at];
   view.dtype = dtype_;
   view.num_blocks = num_blocks_;
   view.block_size = block_size_;
@@ -72,12 +73,10 @@ void KvStorage::copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copie
   for (const auto& [from, to] : copies) {
     if (from < 0 || from >= num_slots || to < 0 || to >= num_slots) throw InvalidArgument("KV storage: slot outside the cache");
   }
-  for (size_t at = 0; at < keys_.size(); ++at) {
-    for (const auto& [from, to] : copies) {
-      std::memcpy(keys_[at].get() + static_cast<size_t>(to) * row, keys_[at].get() + static_cast<size_t>(from) * row, row);
-      std::memcpy(values_[at].get() + static_cast<size_t>(to) * row, values_[at].get() + static_cast<size_t>(from) * row, row);
-    }
-  }
+  if (copies.empty()) return;
+  std::vector<void*> tensors(keys_);
+  tensors.insert(tensors.end(), values_.begin(), values_.end());
+  memory_->copy_slots(tensors, row, copies);
 }
 
 int64_t KvStorage::bytes_per_token() const {

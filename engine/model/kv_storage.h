@@ -1,7 +1,9 @@
 #pragma once
 // The memory behind the paged KV cache: for every layer, K and V arrays of
 // [num_blocks, block_size, num_kv_heads, head_dim] elements (half by default,
-// as llama.cpp; float on request). Which sequence owns
+// as llama.cpp; float on request; bf16 on the CUDA engine). The bytes live in
+// a KvMemory: host memory, or device memory for the CUDA model (then layer()
+// hands out device pointers). Which sequence owns
 // which block is decided elsewhere (kvcache/ allocates block ids); the model
 // only reads and writes through the block tables of a ForwardBatch.
 // Tensor parallelism: with num_shards = N ranks, every block exists once per
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "engine/loader/model_config.h"
+#include "engine/model/kv_memory.h"
 #include "kernels/cpu/paged_attention.h"
 
 namespace kvs {
@@ -22,8 +25,10 @@ namespace kvs {
 // runs the model is the only writer.
 class KvStorage {
  public:
+  // `memory` null: host memory (make_host_kv_memory).
   KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size,
-            kernels::KvDType dtype = kernels::KvDType::F16, int num_shards = 1);
+            kernels::KvDType dtype = kernels::KvDType::F16, int num_shards = 1,
+            std::unique_ptr<KvMemory> memory = nullptr);
 
   // Bytes one block takes over all layers (K and V) and all shards.
   static int64_t bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
@@ -45,15 +50,17 @@ class KvStorage {
   int64_t num_layers() const { return num_layers_; }
   int num_shards() const { return num_shards_; }
   kernels::KvDType dtype() const { return dtype_; }
+  bool on_device() const { return memory_->on_device(); }
 
  private:
   int64_t num_blocks_, block_size_, num_kv_heads_, head_dim_, num_layers_;
   int num_shards_;
   kernels::KvDType dtype_;
   // [shard * num_layers + layer]
-  // NOTE: left uninitialised (never zero-filled) so the OS commits pages only
-  // as blocks are first written; a slot is always written before it is read.
-  std::vector<std::unique_ptr<uint8_t[]>> keys_, values_;
+  // [shard * num_layers + layer], allocated by memory_ (never zero-filled: a
+  // slot is always written before it is read).
+  std::unique_ptr<KvMemory> memory_;
+  std::vector<void*> keys_, values_;
 };
 
 }  // namespace kvs

@@ -137,58 +137,7 @@ void LlamaModel::load_layers(const ModelOptions& options) {
 }
 
 void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) const {
-  const ModelConfig& c = config();
-  const int64_t num_seqs = batch.num_seqs();
-  if (batch.cu_query_lens.size() != static_cast<size_t>(num_seqs + 1) || batch.cu_query_lens[0] != 0 ||
-      batch.cu_query_lens[num_seqs] != batch.num_tokens() || batch.positions.size() != batch.token_ids.size() ||
-      batch.block_tables.size() != static_cast<size_t>(num_seqs * batch.max_blocks_per_seq)) {
-    throw InvalidArgument("malformed forward batch");
-  }
-  for (int64_t s = 0; s < num_seqs; ++s) {
-    const int32_t begin = batch.cu_query_lens[s], query_len = batch.cu_query_lens[s + 1] - begin;
-    // The attention kernels place new tokens at the end of the context, at
-    // consecutive positions no smaller than their cache indices.
-    if (query_len > batch.context_lens[s]) throw InvalidArgument("forward batch: sequence " + std::to_string(s) + " has more new tokens than context");
-    for (int32_t j = 0; j < query_len; ++j) {
-      if (batch.positions[begin + j] < batch.context_lens[s] - query_len + j ||
-          batch.positions[begin + j] != batch.positions[begin] + j) {
-        throw InvalidArgument("forward batch: positions of sequence " + std::to_string(s) +
-                              " are not consecutive from its cache length");
-      }
-    }
-  }
-  const auto per_seq = [&](size_t size, const char* what) {
-    if (size != 0 && size != static_cast<size_t>(num_seqs)) throw InvalidArgument(std::string("forward batch: ") + what + " must have one entry per sequence");
-  };
-  per_seq(batch.score_row_begin.size(), "score_row_begin");
-  per_seq(batch.checkpoint_ids.size(), "checkpoint_ids");
-  if (!batch.score_row_begin.empty() && (batch.score_seeds.size() != batch.score_row_begin.size() ||
-                                         batch.score_tau.size() != batch.score_row_begin.size())) {
-    throw InvalidArgument("forward batch: score_seeds and score_tau must match score_row_begin");
-  }
-  if (!batch.checkpoint_ids.empty() && batch.checkpoints == nullptr) {
-    throw InvalidArgument("forward batch: residual checkpoints requested without a checkpoint store");
-  }
-  for (int64_t s = 0; s < num_seqs; ++s) {
-    const bool checkpointed = !batch.checkpoint_ids.empty() && batch.checkpoint_ids[s] >= 0;
-    for (int64_t b = 0; b < batch.max_blocks_per_seq; ++b) {
-      if (batch.block_tables[s * batch.max_blocks_per_seq + b] >= kv.num_blocks() && !checkpointed) {
-        throw InvalidArgument("block id outside the KV cache");
-      }
-    }
-  }
-  for (int32_t id : batch.token_ids) {
-    if (id < 0 || id >= c.vocab_size) throw InvalidArgument("token id " + std::to_string(id) + " is outside the vocabulary");
-  }
-  for (int32_t p : batch.positions) {
-    if (p < 0 || p >= c.max_position_embeddings) {
-      throw InvalidArgument("position " + std::to_string(p) + " is past the model's context of " +
-                            std::to_string(c.max_position_embeddings) + " tokens");
-    }
-  }
-  for (int32_t row : batch.logits_rows) {
-    if (row < 0 || row >= batch.num_tokens()) throw InvalidArgument("logits row outside the batch");
-  }
+  check_forward_batch(batch, config(), kv.num_blocks());
   if (kv.num_shards() != shard_.num_ranks) {
     throw InvalidArgument("the KV cache has " + std::to_string(kv.num_shards()) + " shards; the model runs on " +
                           std::to_string(shard_.num_ranks) + " tensor-parallel ranks");
@@ -200,19 +149,7 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv,
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
   const int64_t H = c.hidden_size;
-  // Cache slot of every new token (by its cache index, not its position).
-  std::vector<int32_t> slots(static_cast<size_t>(T));
-  for (int64_t s = 0; s < batch.num_seqs(); ++s) {
-    const int32_t begin = batch.cu_query_lens[s], query_len = batch.cu_query_lens[s + 1] - begin;
-    for (int32_t j = 0; j < query_len; ++j) {
-      const int64_t index = batch.context_lens[s] - query_len + j;
-      const int64_t table_index = index / kv.block_size();
-      const int32_t block =
-          table_index < batch.max_blocks_per_seq ? batch.block_tables[s * batch.max_blocks_per_seq + table_index] : -1;
-      if (block < 0) throw InvalidArgument("no KV block for cache index " + std::to_string(index));
-      slots[begin + j] = static_cast<int32_t>(block * kv.block_size() + index % kv.block_size());
-    }
-  }
+  const std::vector<int32_t> slots = slot_mapping(batch, kv.block_size());
   if (side != nullptr) {
     *side = ForwardSideOutputs{};
     if (!batch.score_row_begin.empty()) {
@@ -447,7 +384,7 @@ void LlamaModel::recompute_overlay(int64_t index, const ForwardBatch& batch, con
   }
   float* k = recompute_out_.data();
   apply_rope(k, weight.num_out, recompute_positions_.data(), R, shard_.kv_heads.size());
-  const size_t element = cache.dtype == kernels::KvDType::F16 ? 2 : 4;
+  const size_t element = static_cast<size_t>(kernels::kv_element_bytes(cache.dtype));
   const size_t bytes = static_cast<size_t>(num_overlay * bs * kv_width) * element;
   if (overlay_k_.size() < bytes) {
     overlay_k_.resize(bytes);

@@ -26,10 +26,31 @@ struct Partial {
   }
 };
 
+lean::WorkspaceShape workspace_shape(const DecodeAttentionArgs& a, int64_t grid, int64_t max_num_seqs) {
+  lean::WorkspaceShape w;
+  w.max_num_seqs = max_num_seqs;
+  w.grid = grid;
+  w.num_kv_heads = a.num_kv_heads;
+  w.num_heads = a.num_heads;
+  w.head_dim = a.head_dim;
+  w.token_mass_stride = a.token_mass != nullptr ? a.token_mass_stride : 0;
+  return w;
+}
+
+// Runs one launch on a workspace laid out as the kernel's: counters (int32,
+// persistent), partial slots, per-head statistics and raw scores (scratch).
 class Emulator {
  public:
-  Emulator(const DecodeAttentionArgs& a, const LeanEmulationOptions& o)
-      : a_(a), opt_(o), group_(a.num_heads / a.num_kv_heads), dim_(a.head_dim) {}
+  Emulator(const DecodeAttentionArgs& a, const LeanEmulationOptions& o, const LeanWorkspace& ws,
+           const lean::WorkspaceLayout& layout)
+      : a_(a), opt_(o), group_(a.num_heads / a.num_kv_heads), dim_(a.head_dim), slot_floats_(group_ * (dim_ + 2)),
+        num_counters_(ws.max_num_seqs * a.num_kv_heads) {
+    char* base = static_cast<char*>(ws.data);
+    counters_ = reinterpret_cast<int32_t*>(base + layout.counters);
+    partials_ = reinterpret_cast<float*>(base + layout.partials);
+    stats_ = reinterpret_cast<float*>(base + layout.head_stats);
+    scores_ = reinterpret_cast<float*>(base + layout.scores);
+  }
 
   Status run() {
     if (Status st = lean::plan_schedule(a_.context_lens, a_.num_seqs, a_.num_kv_heads, opt_.tile_size, opt_.grid,
@@ -37,17 +58,22 @@ class Emulator {
         !st.ok()) {
       return st;
     }
-    slots_.assign(static_cast<size_t>(2 * opt_.grid), {});
-    counters_.assign(static_cast<size_t>(a_.num_seqs * a_.num_kv_heads), 0);
-    stats_m_.assign(static_cast<size_t>(a_.num_seqs * a_.num_heads), NAN);
-    stats_l_.assign(stats_m_.size(), NAN);
-    if (a_.token_mass != nullptr) scores_.assign(static_cast<size_t>(a_.num_seqs * a_.num_heads * a_.token_mass_stride), NAN);
+    // Scratch parts hold garbage between launches: NaN makes a read of
+    // anything this launch did not write show up in the output.
+    std::fill(partials_, partials_ + 2 * opt_.grid * slot_floats_, NAN);
+    if (a_.token_mass != nullptr) {
+      std::fill(stats_, stats_ + 2 * a_.num_seqs * a_.num_heads, NAN);
+      std::fill(scores_, scores_ + a_.num_seqs * a_.num_heads * a_.token_mass_stride, NAN);
+    }
     std::vector<int64_t> order(static_cast<size_t>(opt_.grid));
     std::iota(order.begin(), order.end(), 0);
     if (opt_.order_seed != 0) std::shuffle(order.begin(), order.end(), std::mt19937(opt_.order_seed));
     for (int64_t c : order) run_cta(c);
-    for (int64_t counter : counters_) {
-      if (counter != 0) return Status::invalid("lean emulation: a pair's counter was not reset (fix-up missed)");
+    for (int64_t i = 0; i < num_counters_; ++i) {
+      if (counters_[i] != 0) {
+        return Status::invalid("lean emulation: counter " + std::to_string(i) +
+                               " of the workspace is not zero after the launch (fix-up missed or stale counter)");
+      }
     }
     if (a_.token_mass != nullptr) finalize_mass();
     return Status::success();
@@ -68,14 +94,21 @@ class Emulator {
         write_output(pair, part);
         continue;
       }
-      slots_[static_cast<size_t>(sp.slot)] = part;
+      write_partial(part, partials_ + sp.slot * slot_floats_);
       // The kernel: __threadfence(); atomicAdd(counter) == segments - 1?
       const lean::PairSplit split = lean::pair_split(pair.first_tile, pair.num_tiles, plan_.total_tiles, plan_.active);
-      int64_t& counter = counters_[static_cast<size_t>(pair.seq * a_.num_kv_heads + pair.kv_head)];
+      int32_t& counter = counters_[pair.seq * a_.num_kv_heads + pair.kv_head];
       if (++counter < split.num_segments()) continue;
       counter = 0;  // the last arriver resets it for the next launch
       merge_and_write(pair, split);
     }
+  }
+
+  // The slot layout of the kernel's write_partial: o [group][dim], m [group], l [group].
+  void write_partial(const Partial& part, float* slot) const {
+    std::copy(part.o.begin(), part.o.end(), slot);
+    std::copy(part.m.begin(), part.m.end(), slot + group_ * dim_);
+    std::copy(part.l.begin(), part.l.end(), slot + group_ * dim_ + group_);
   }
 
   // Online softmax over the segment's tiles, tile by tile as the kernel does.
@@ -124,34 +157,33 @@ class Emulator {
       const int64_t head = pair.kv_head * group_ + g;
       float* out = a_.out + (pair.seq * a_.num_heads + head) * dim_;
       for (int64_t d = 0; d < dim_; ++d) out[d] = part.o[g * dim_ + d] / part.l[g];
-      stats_m_[pair.seq * a_.num_heads + head] = part.m[g];
-      stats_l_[pair.seq * a_.num_heads + head] = part.l[g];
+      if (a_.token_mass != nullptr) {
+        stats_[(pair.seq * a_.num_heads + head) * 2] = part.m[g];
+        stats_[(pair.seq * a_.num_heads + head) * 2 + 1] = part.l[g];
+      }
     }
   }
 
-  // The fix-up: merge the pair's partials in CTA order.
+  // The fix-up: merge the pair's partials (read back from their slots) in CTA order.
   void merge_and_write(const lean::PairCursor& pair, const lean::PairSplit& split) {
     Partial merged;
     merged.reset(group_, dim_);
     for (int64_t g = 0; g < group_; ++g) {
       float m = -INFINITY;
-      for (int64_t k = 0; k < split.num_segments(); ++k) {
-        m = std::max(m, slot(pair, split, k).m[g]);
-      }
+      for (int64_t k = 0; k < split.num_segments(); ++k) m = std::max(m, slot(pair, split, k)[group_ * dim_ + g]);
       merged.m[g] = m;
       for (int64_t k = 0; k < split.num_segments(); ++k) {
-        const Partial& p = slot(pair, split, k);
-        const float w = std::exp2(p.m[g] - m);
-        merged.l[g] += w * p.l[g];
-        for (int64_t d = 0; d < dim_; ++d) merged.o[g * dim_ + d] += w * p.o[g * dim_ + d];
+        const float* p = slot(pair, split, k);
+        const float w = std::exp2(p[group_ * dim_ + g] - m);
+        merged.l[g] += w * p[group_ * dim_ + group_ + g];
+        for (int64_t d = 0; d < dim_; ++d) merged.o[g * dim_ + d] += w * p[g * dim_ + d];
       }
     }
     write_output(pair, merged);
   }
 
-  const Partial& slot(const lean::PairCursor& pair, const lean::PairSplit& split, int64_t k) const {
-    return slots_[static_cast<size_t>(
-        lean::pair_partial_slot(split, k, pair.first_tile, plan_.total_tiles, plan_.active))];
+  const float* slot(const lean::PairCursor& pair, const lean::PairSplit& split, int64_t k) const {
+    return partials_ + lean::pair_partial_slot(split, k, pair.first_tile, plan_.total_tiles, plan_.active) * slot_floats_;
   }
 
   // mass[s, g, p] (+)= sum over the group's heads of exp2(score - m) / l.
@@ -163,7 +195,7 @@ class Emulator {
           float mass = 0.0f;
           for (int64_t h = g * group_; h < (g + 1) * group_; ++h) {
             const int64_t sh = s * a_.num_heads + h;
-            mass += std::exp2(scores_[sh * a_.token_mass_stride + p] - stats_m_[sh]) / stats_l_[sh];
+            mass += std::exp2(scores_[sh * a_.token_mass_stride + p] - stats_[2 * sh]) / stats_[2 * sh + 1];
           }
           row[p] = a_.accumulate_mass ? row[p] + mass : mass;
         }
@@ -173,21 +205,37 @@ class Emulator {
 
   const DecodeAttentionArgs& a_;
   const LeanEmulationOptions& opt_;
-  const int64_t group_, dim_;
+  const int64_t group_, dim_, slot_floats_, num_counters_;
   lean::SchedulePlan plan_;
-  std::vector<Partial> slots_;
-  std::vector<int64_t> counters_;
-  std::vector<float> stats_m_, stats_l_, scores_;
+  int32_t* counters_;  // [max_num_seqs * num_kv_heads]
+  float* partials_;    // [2 * grid][slot_floats_]
+  float* stats_;       // [num_seqs * num_heads][2] (side output)
+  float* scores_;      // [num_seqs * num_heads][token_mass_stride] (side output)
 };
 
 }  // namespace
 
+int64_t lean_emulation_workspace_bytes(const DecodeAttentionArgs& shape, const LeanEmulationOptions& options,
+                                       int64_t max_num_seqs) {
+  return lean::workspace_layout(workspace_shape(shape, options.grid, max_num_seqs)).total;
+}
+
 Status lean_attention_emulate(const DecodeAttentionArgs& args, const LeanEmulationOptions& options) {
+  if (Status st = check_decode_attention_shape(args); !st.ok()) return st;
+  if (options.grid <= 0 || options.tile_size <= 0) return Status::invalid("lean emulation: bad grid or tile size");
+  std::vector<uint8_t> own(static_cast<size_t>(lean_emulation_workspace_bytes(args, options, args.num_seqs)), 0);
+  return lean_attention_emulate(args, options, {own.data(), own.size(), args.num_seqs});
+}
+
+Status lean_attention_emulate(const DecodeAttentionArgs& args, const LeanEmulationOptions& options,
+                              const LeanWorkspace& workspace) {
   if (Status st = check_decode_attention_shape(args); !st.ok()) return st;
   if (Status st = check_decode_attention_lens(args, args.context_lens); !st.ok()) return st;
   if (Status st = check_decode_attention_tables(args); !st.ok()) return st;
   if (options.grid <= 0 || options.tile_size <= 0) return Status::invalid("lean emulation: bad grid or tile size");
-  return Emulator(args, options).run();
+  const lean::WorkspaceShape shape = workspace_shape(args, options.grid, workspace.max_num_seqs);
+  if (Status st = lean::check_workspace(workspace, args.num_seqs, shape, "lean emulation"); !st.ok()) return st;
+  return Emulator(args, options, workspace, lean::workspace_layout(shape)).run();
 }
 
 }  // namespace kvs::kernels

@@ -12,6 +12,7 @@
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/paged_rows.h"
+#include "kernels/gumbel_noise.h"
 
 namespace kvs::kernels {
 namespace {
@@ -21,6 +22,7 @@ Status check_cache(const PagedKvLayer& cache) {
   if (cache.block_size <= 0 || cache.num_kv_heads <= 0 || cache.head_dim <= 0 || cache.num_blocks <= 0) {
     return Status::invalid("paged kv: bad cache shape");
   }
+  if (cache.dtype == KvDType::BF16) return Status::unsupported("paged kv: a bf16 cache runs on the CUDA engine only");
   return Status::success();
 }
 
@@ -198,15 +200,8 @@ Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, 
   return Status::success();
 }
 
-float gumbel_noise(uint64_t seed, int64_t head, int64_t position) {
-  // splitmix64 finaliser over the three inputs.
-  uint64_t z = seed ^ (static_cast<uint64_t>(head) * 0x9E3779B97F4A7C15ull) ^
-               (static_cast<uint64_t>(position) * 0xC2B2AE3D27D4EB4Full);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  const double u = (static_cast<double>(z >> 11) + 0.5) * (1.0 / 9007199254740992.0);  // (0, 1)
-  return static_cast<float>(-std::log(-std::log(u)));
-}
+// NOTE: the math lives in kernels/gumbel_noise.h, shared with the CUDA naive
+// attention, so host and device draw the same noise.
+float gumbel_noise(uint64_t seed, int64_t head, int64_t position) { return gumbel_noise_value(seed, head, position); }
 
 }  // namespace kvs::kernels

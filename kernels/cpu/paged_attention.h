@@ -13,8 +13,12 @@ namespace kvs::kernels {
 // cache and flash attention off: K/V stored as IEEE half, queries and softmax
 // weights rounded to half, ggml's orders of accumulation and its exp
 // (attention_half.h). F32 keeps everything in float (used against float32
-// references).
-enum class KvDType : uint8_t { F16, F32 };
+// references). BF16 is the CUDA engine's cache (kernels/cuda/); the CPU
+// kernels here reject it (Unsupported).
+enum class KvDType : uint8_t { F16, F32, BF16 };
+
+// Bytes of one cache element.
+inline int64_t kv_element_bytes(KvDType dtype) { return dtype == KvDType::F32 ? 4 : 2; }
 
 // One layer's K and V cache, each [num_blocks, block_size, num_kv_heads,
 // head_dim] elements of `dtype`. Not owned.

@@ -7,7 +7,7 @@
 
 namespace kvs::kernels {
 
-Status prefill_attention_reference(const PrefillAttentionArgs& a, float* out) {
+Status prefill_attention_reference(const PrefillAttentionArgs& a, float* out, const AttentionScores* scores) {
   if (a.num_seqs < 0 || a.head_dim <= 0 || a.num_kv_heads <= 0 || a.num_heads % a.num_kv_heads != 0 ||
       a.num_heads <= 0 || a.q_row_stride < a.num_heads * a.head_dim) {
     return Status::invalid("prefill_attention_reference: bad shape");
@@ -45,7 +45,7 @@ Status prefill_attention_reference(const PrefillAttentionArgs& a, float* out) {
   batch.context_lens = a.context_lens;
   batch.block_tables = a.block_tables;
   batch.max_blocks_per_seq = a.max_blocks_per_seq;
-  return attention_varlen_paged(q.data(), width, out, cache, batch, a.num_heads, a.scale);
+  return attention_varlen_paged(q.data(), width, out, cache, batch, a.num_heads, a.scale, scores);
 }
 
 }  // namespace kvs::kernels

@@ -4,12 +4,15 @@
 // widens q and the bf16 cache to float and runs attention_varlen_paged
 // (kernels/cpu/paged_attention.h, F32: float dot products, softmax sums in
 // double). Host pointers; args.out is not used.
+#include "kernels/cpu/paged_attention.h"
 #include "kernels/prefill_attention.h"
 #include "kernels/status.h"
 
 namespace kvs::kernels {
 
 // out: float [num_query_tokens, num_heads * head_dim].
-Status prefill_attention_reference(const PrefillAttentionArgs& args, float* out);
+// scores: the KV-policy score side output (AttentionScores), or null.
+Status prefill_attention_reference(const PrefillAttentionArgs& args, float* out,
+                                   const AttentionScores* scores = nullptr);
 
 }  // namespace kvs::kernels

@@ -62,7 +62,9 @@ struct Geometry {
   static constexpr int kKStride = kDim + 8;             // K row in shared memory (elements), padded
   static constexpr int kChunks = kDim / 8;              // 16-byte chunks per row
   static constexpr int kSlices = kThreads / kChunks;    // P.V token slices
-  static constexpr int kStages = kDim == 64 ? 4 : 3;    // cp.async pipeline depth
+  // cp.async pipeline depth. NOTE: 2 at head_dim 256 keeps the CTA at 140 KB
+  // of shared memory, under sm_80's 163 KB opt-in limit (3 stages: 205 KB).
+  static constexpr int kStages = kDim == 64 ? 4 : kDim == 128 ? 3 : 2;
   static constexpr int kStageElems = kTileTokens * kKStride + kTileTokens * kDim;
   static_assert(kThreads % kChunks == 0 && kTileTokens % kSlices == 0, "thread mapping");
 };
@@ -226,6 +228,9 @@ struct SegmentWorker {
         p_s[g * kTileTokens + lane] = e0;
         p_s[g * kTileTokens + lane + 32] = e1;
         const float sum = warp_sum(e0 + e1);
+        // Every lane has read m_s[g] (m_old) before lane 0 overwrites it: the
+        // shuffles order no shared-memory accesses, __syncwarp does.
+        __syncwarp();
         if (lane == 0) {
           const float alpha = exp2f(m_old - m_new);  // 0 on the segment's first tile
           alpha_s[g] = alpha;

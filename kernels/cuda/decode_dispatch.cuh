@@ -1,6 +1,7 @@
 #pragma once
 // Compile-time dispatch of the decode attention kernels over (cache element
-// type, head dim, group size rounded up to 1/2/4/8, side output on/off).
+// type, head dim 64/128/256, group size rounded up to 1/2/4/8, side output
+// on/off).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -25,9 +26,9 @@ using BoolTag = std::integral_constant<bool, B>;
 template <bool kAllowMass, typename Fn>
 Status dispatch(const DecodeAttentionArgs& a, Fn&& fn) {
   const int64_t group = a.num_heads / a.num_kv_heads;
-  if (a.head_dim != 64 && a.head_dim != 128) {
+  if (a.head_dim != 64 && a.head_dim != 128 && a.head_dim != 256) {
     return Status::unsupported("decode attention (cuda): head_dim " + std::to_string(a.head_dim) +
-                               " (supported: 64, 128)");
+                               " (supported: 64, 128, 256)");
   }
   if (group < 1 || group > 8) {
     return Status::unsupported("decode attention (cuda): " + std::to_string(group) +
@@ -48,7 +49,9 @@ Status dispatch(const DecodeAttentionArgs& a, Fn&& fn) {
     return with_mass(type, dim, IntTag<8>{});
   };
   auto with_dim = [&](auto type) -> Status {
-    return a.head_dim == 64 ? with_group(type, IntTag<64>{}) : with_group(type, IntTag<128>{});
+    if (a.head_dim == 64) return with_group(type, IntTag<64>{});
+    if (a.head_dim == 128) return with_group(type, IntTag<128>{});
+    return with_group(type, IntTag<256>{});
   };
   return a.kv_type == DecodeKvType::F16 ? with_dim(TypeTag<__half>{}) : with_dim(TypeTag<__nv_bfloat16>{});
 }

@@ -1,11 +1,12 @@
 #include "kernels/cuda/lean_attention.h"
 
-#include <atomic>
 #include <string>
 
 #include "kernels/cuda/decode_attention_tile.cuh"
 #include "kernels/cuda/decode_dispatch.cuh"
+#include "kernels/cuda/per_device_cache.h"
 #include "kernels/lean_schedule.h"
+#include "kernels/lean_workspace_layout.h"
 
 namespace kvs::kernels::cuda {
 namespace {
@@ -15,29 +16,6 @@ using decode::kTileTokens;
 using decode::Params;
 
 constexpr int kMassThreads = 256;
-constexpr int kMaxDevices = 64;
-
-// Where the workspace's parts start (bytes, 256-aligned).
-struct WorkspaceLayout {
-  size_t counters = 0, partials = 0, stats = 0, scores = 0, total = 0;
-};
-
-size_t align256(size_t n) { return (n + 255) / 256 * 256; }
-
-WorkspaceLayout layout(int64_t grid, int64_t num_seqs, const DecodeAttentionArgs& a) {
-  const int64_t group = a.num_heads / a.num_kv_heads;
-  WorkspaceLayout w;
-  w.counters = 0;
-  w.partials = align256(sizeof(int) * num_seqs * a.num_kv_heads);
-  w.stats = w.partials + align256(sizeof(float) * 2 * grid * group * (a.head_dim + 2));
-  w.scores = w.stats;
-  w.total = w.stats;
-  if (a.token_mass != nullptr) {
-    w.scores = w.stats + align256(sizeof(float) * 2 * num_seqs * a.num_heads);
-    w.total = w.scores + align256(sizeof(float) * num_seqs * a.num_heads * a.token_mass_stride);
-  }
-  return w;
-}
 
 // Locates this CTA's first pair: warp 0 scans context_lens (32 sequences a
 // step) for the total tile count and the sequence holding tile `begin`.
@@ -150,29 +128,29 @@ __global__ void __launch_bounds__(kMassThreads)
   *dst = accumulate ? *dst + mass : mass;
 }
 
-// Occupancy-derived grid of one kernel instance on the current device
-// (queried once per device; sets the dynamic shared memory limit first).
+// Occupancy-derived grid of one kernel instance on the current device. The
+// dynamic shared memory limit is raised and occupancy and SM count are queried
+// once per (instance, device); later calls read the cache.
 template <typename T, int kDim, int kMaxGroup, bool kMass>
 Status instance_info(LeanLaunchInfo* info) {
-  static std::atomic<int> cached_per_sm[kMaxDevices];
-  constexpr int bytes = decode::shared_bytes<T, kDim, kMaxGroup>();
-  int device = 0;
-  if (cudaGetDevice(&device) != cudaSuccess || device >= kMaxDevices) return Status::invalid("lean attention: no device");
-  int per_sm = cached_per_sm[device].load();
-  if (per_sm == 0) {
-    auto kernel = lean_kernel<T, kDim, kMaxGroup, kMass>;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-    if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes);
-    if (e != cudaSuccess) return Status::invalid(std::string("lean attention: ") + cudaGetErrorString(e));
-    if (per_sm <= 0) return Status::invalid("lean attention: kernel does not fit on an SM");
-    cached_per_sm[device].store(per_sm);
-  }
-  int sms = 0;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    return Status::invalid("lean attention: cannot read the SM count");
-  }
-  *info = {per_sm * sms, per_sm, sms, kThreads, bytes, kTileTokens};
-  return Status::success();
+  static PerDeviceCache<LeanLaunchInfo> cache;
+  return cache.get(
+      [](int device, LeanLaunchInfo* fresh) {
+        constexpr int bytes = decode::shared_bytes<T, kDim, kMaxGroup>();
+        auto kernel = lean_kernel<T, kDim, kMaxGroup, kMass>;
+        int per_sm = 0, sms = 0;
+        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+        if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, bytes);
+        if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+        if (e != cudaSuccess) {
+          cudaGetLastError();  // not sticky: clear it so later launches do not report it
+          return Status::unsupported(std::string("lean attention: kernel set-up: ") + cudaGetErrorString(e));
+        }
+        if (per_sm <= 0 || sms <= 0) return Status::unsupported("lean attention: kernel does not fit on an SM");
+        *fresh = {per_sm * sms, per_sm, sms, kThreads, bytes, kTileTokens};
+        return Status::success();
+      },
+      info);
 }
 
 Status shape_info(const DecodeAttentionArgs& shape, LeanLaunchInfo* info) {
@@ -186,6 +164,20 @@ Status check_error(const char* what) {
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return Status::invalid(std::string("lean attention: ") + what + ": " + cudaGetErrorString(e));
   return Status::success();
+}
+
+// The layout of `shape`'s launches with a workspace of capacity max_num_seqs
+// (kernels/lean_workspace_layout.h).
+lean::WorkspaceShape workspace_shape(const DecodeAttentionArgs& shape, const LeanLaunchInfo& info,
+                                     int64_t max_num_seqs) {
+  lean::WorkspaceShape w;
+  w.max_num_seqs = max_num_seqs;
+  w.grid = info.grid;
+  w.num_kv_heads = shape.num_kv_heads;
+  w.num_heads = shape.num_heads;
+  w.head_dim = shape.head_dim;
+  w.token_mass_stride = shape.token_mass != nullptr ? shape.token_mass_stride : 0;
+  return w;
 }
 
 }  // namespace
@@ -205,7 +197,7 @@ Status lean_attention_workspace_bytes(const DecodeAttentionArgs& shape, int64_t 
   if (shape.token_mass != nullptr && shape.token_mass_stride <= 0) {
     return Status::invalid("lean attention: token_mass needs token_mass_stride");
   }
-  *bytes = layout(info.grid, max_num_seqs, shape).total;
+  *bytes = static_cast<size_t>(lean::workspace_layout(workspace_shape(shape, info, max_num_seqs)).total);
   return Status::success();
 }
 
@@ -215,11 +207,11 @@ Status lean_attention_decode(const DecodeAttentionArgs& args, const LeanWorkspac
   if (args.num_seqs > 65535) return Status::unsupported("lean attention: more than 65535 sequences");
   LeanLaunchInfo info;
   if (Status st = shape_info(args, &info); !st.ok()) return st;
-  const WorkspaceLayout w = layout(info.grid, args.num_seqs, args);
-  if (workspace.data == nullptr || workspace.bytes < w.total) {
-    return Status::invalid("lean attention: workspace of " + std::to_string(workspace.bytes) + " bytes, need " +
-                           std::to_string(w.total));
-  }
+  // NOTE: the layout comes from the workspace's capacity, not from this
+  // launch's num_seqs, so the counters stay put across batch sizes.
+  const lean::WorkspaceShape ws_shape = workspace_shape(args, info, workspace.max_num_seqs);
+  if (Status st = lean::check_workspace(workspace, args.num_seqs, ws_shape, "lean attention"); !st.ok()) return st;
+  const lean::WorkspaceLayout w = lean::workspace_layout(ws_shape);
   char* base = static_cast<char*>(workspace.data);
   Params p{};
   p.q = args.q;
@@ -238,7 +230,7 @@ Status lean_attention_decode(const DecodeAttentionArgs& args, const LeanWorkspac
   p.scale_log2 = args.scale * decode::kLog2e;
   p.mass_stride = args.token_mass_stride;
   if (args.token_mass != nullptr) {
-    p.head_stats = reinterpret_cast<float*>(base + w.stats);
+    p.head_stats = reinterpret_cast<float*>(base + w.head_stats);
     p.scores = reinterpret_cast<float*>(base + w.scores);
   }
   int* counters = reinterpret_cast<int*>(base + w.counters);

@@ -5,6 +5,7 @@
 
 #include "kernels/cuda/decode_attention_tile.cuh"
 #include "kernels/cuda/decode_dispatch.cuh"
+#include "kernels/cuda/per_device_cache.h"
 #include "kernels/lean_schedule.h"
 
 namespace kvs::kernels::cuda {
@@ -42,6 +43,27 @@ __global__ void __launch_bounds__(kThreads) splitk_merge_kernel(Params p, int nu
   const int64_t slot_floats = static_cast<int64_t>(p.group) * (kDim + 2);
   const float* pair = partials + (static_cast<int64_t>(seq) * p.num_kv_heads + kv_head) * num_splits * slot_floats;
   decode::merge_partials<kDim, false>(p, seq, kv_head, used, [=](int k) { return pair + k * slot_floats; });
+}
+
+// Raises the dynamic shared memory limit of one kernel instance, once per
+// device (cached; later calls only look it up).
+template <typename T, int kDim, int kMaxGroup>
+Status set_up_instance() {
+  static PerDeviceCache<bool> cache;
+  bool ready = false;
+  return cache.get(
+      [](int, bool* done) {
+        const cudaError_t e = cudaFuncSetAttribute(splitk_kernel<T, kDim, kMaxGroup>,
+                                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                   decode::shared_bytes<T, kDim, kMaxGroup>());
+        if (e != cudaSuccess) {
+          cudaGetLastError();  // not sticky: clear it
+          return Status::unsupported(std::string("split-k decode: shared memory: ") + cudaGetErrorString(e));
+        }
+        *done = true;
+        return Status::success();
+      },
+      &ready);
 }
 
 size_t workspace_floats(const DecodeAttentionArgs& a, int64_t num_seqs, int num_splits) {
@@ -96,17 +118,14 @@ Status splitk_decode_attention(const DecodeAttentionArgs& args, int num_splits, 
   return decode::dispatch<false>(args, [&](auto type, auto dim, auto max_group, auto) -> Status {
     using T = typename decltype(type)::type;
     constexpr int kDim = decltype(dim)::value, kMaxGroup = decltype(max_group)::value;
+    if (Status st = set_up_instance<T, kDim, kMaxGroup>(); !st.ok()) return st;
     constexpr int bytes = decode::shared_bytes<T, kDim, kMaxGroup>();
-    auto kernel = splitk_kernel<T, kDim, kMaxGroup>;
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-    if (e == cudaSuccess) {
-      const dim3 grid(static_cast<unsigned>(num_splits), static_cast<unsigned>(args.num_kv_heads),
-                      static_cast<unsigned>(args.num_seqs));
-      kernel<<<grid, kThreads, bytes, stream>>>(p, num_splits, partials);
-      splitk_merge_kernel<kDim><<<dim3(static_cast<unsigned>(args.num_kv_heads), static_cast<unsigned>(args.num_seqs)),
-                                  kThreads, 0, stream>>>(p, num_splits, partials);
-      e = cudaGetLastError();
-    }
+    const dim3 grid(static_cast<unsigned>(num_splits), static_cast<unsigned>(args.num_kv_heads),
+                    static_cast<unsigned>(args.num_seqs));
+    splitk_kernel<T, kDim, kMaxGroup><<<grid, kThreads, bytes, stream>>>(p, num_splits, partials);
+    splitk_merge_kernel<kDim><<<dim3(static_cast<unsigned>(args.num_kv_heads), static_cast<unsigned>(args.num_seqs)),
+                                kThreads, 0, stream>>>(p, num_splits, partials);
+    const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return Status::invalid(std::string("split-k decode: ") + cudaGetErrorString(e));
     return Status::success();
   });

@@ -1,6 +1,8 @@
 #include "server/cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <functional>
 #include <iostream>
@@ -35,8 +37,11 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
                   "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--f32-weights", g.f32_weights, "Dequantize weights and compute in float32");
-  cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype, "KV cache element type")
-      ->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype, "KV cache element type (auto: f16 on the CPU, bf16 on CUDA)")
+      ->check(CLI::IsMember({"auto", "f16", "f32", "bf16"}));
+  cmd->add_option("--device", g.device, "cpu, cuda, or auto (CUDA when built with it and a GPU is present)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_flag("--enforce-eager", g.enforce_eager, "CUDA: run every step eagerly (no CUDA graphs)");
   cmd->add_option("--kv-policy", g.kv_policy, "KV compression policy: " + kv_policy_names());
   cmd->add_option("--kv-budget", g.kv_budget,
                   "KV tokens kept per sequence (integer >= 1) or a fraction in (0, 1); needed by every policy but none");
@@ -87,8 +92,15 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
   cmd->add_flag("--protect-metrics", c.protect_metrics, "Require an API key for /metrics too");
   cmd->add_option("--max-num-seqs", c.max_num_seqs, "Sequences running at once at most");
   cmd->add_option("--max-num-batched-tokens", c.max_num_batched_tokens, "Tokens per engine step at most");
-  cmd->add_option("--kv-cache-memory", c.kv_cache_memory, "KV cache budget, e.g. 512MiB");
-  cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype, "KV cache element type")->check(CLI::IsMember({"f16", "f32"}));
+  cmd->add_option("--kv-cache-memory", c.kv_cache_memory,
+                  "KV cache budget, e.g. 512MiB (default: 512MiB on the CPU, --gpu-memory-utilization on CUDA)");
+  cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype, "KV cache element type (auto: f16 on the CPU, bf16 on CUDA)")
+      ->check(CLI::IsMember({"auto", "f16", "f32", "bf16"}));
+  cmd->add_option("--device", c.device, "cpu, cuda, or auto (CUDA when built with it and a GPU is present)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--gpu-memory-utilization", c.gpu_memory_utilization,
+                  "CUDA: fraction of the GPU's memory this server may use, weights and KV cache included");
+  cmd->add_flag("--enforce-eager", c.enforce_eager, "CUDA: run every step eagerly (no CUDA graphs)");
   cmd->add_option("--max-queue", c.max_queue, "API requests queued beyond --max-num-seqs; more get 429");
   cmd->add_option("--drain-timeout", c.drain_timeout, "Seconds SIGTERM waits for in-flight requests");
   cmd->add_option("--max-body-bytes", c.limits.max_body_bytes, "Larger request bodies get 413 (gRPC: larger messages are refused)");
@@ -117,6 +129,8 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // Logs go to stderr, so stdout carries only results (generate --json).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("kvserve"));
   CLI::App app{"kvserve: an LLM inference server centred on KV-cache management"};
   app.require_subcommand(1);
   GenerateCommand generate;

@@ -104,10 +104,12 @@ std::string generate_one(ModelBundle& bundle, EngineClient& engine, const Genera
 
 // The engine for the CLI: one sequence at a time, a pool as large as the
 // model's context, prompts prefilled in chunks of 512 tokens.
-EngineConfig cli_engine_config(const GenerateCommand& command, const ModelConfig& model, int num_shards) {
+EngineConfig cli_engine_config(const GenerateCommand& command, const ForwardModel& forward_model) {
+  const ModelConfig& model = forward_model.config();
+  const int num_shards = forward_model.num_kv_shards();
   EngineConfig config;
   config.kv_policy = kv_policy_from_flags(command.kv_policy, command.kv_budget);
-  config.cache.dtype = command.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
+  config.cache.dtype = kv_cache_dtype_from_flag(command.kv_cache_dtype, forward_model);
   config.cache.memory_bytes =
       KvStorage::bytes_per_block(model, config.cache.block_size, config.cache.dtype, num_shards) *
       ((model.max_position_embeddings + config.cache.block_size - 1) / config.cache.block_size);
@@ -124,10 +126,14 @@ int run_generate(const GenerateCommand& command) {
   ModelOptions options;
   options.num_threads = command.threads;
   options.dequantize_weights = command.f32_weights;
+  DeviceOptions device;
+  device.device = command.device;
+  device.enforce_eager = command.enforce_eager;
+  device.max_num_seqs = 1;
+  device.max_num_batched_tokens = 512;
   ModelBundle bundle = load_bundle(command.model.empty() ? default_model_path() : command.model, options,
-                                   /*with_model=*/true, command.tensor_parallel_size);
-  EngineClient engine(*bundle.model,
-                      cli_engine_config(command, bundle.model->config(), bundle.model->num_kv_shards()));
+                                   /*with_model=*/true, command.tensor_parallel_size, device);
+  EngineClient engine(*bundle.model, cli_engine_config(command, *bundle.model));
   std::vector<ChatMessage> history;
   if (!command.prompt.empty()) {
     generate_one(bundle, engine, command, prompt_ids(bundle, command, history, command.prompt));

@@ -18,10 +18,17 @@
 namespace kvs {
 namespace {
 
-EngineConfig serve_engine_config(const ServeConfig& config) {
+EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& bundle) {
   EngineConfig engine;
-  engine.cache.memory_bytes = parse_byte_size(config.kv_cache_memory);
-  engine.cache.dtype = config.kv_cache_dtype == "f32" ? kernels::KvDType::F32 : kernels::KvDType::F16;
+  const int64_t requested = config.kv_cache_memory.empty() ? 0 : parse_byte_size(config.kv_cache_memory);
+  if (bundle.device.device == Device::kCuda) {
+    const GpuMemoryPlan plan = bundle.plan_gpu_kv_cache(config.gpu_memory_utilization, requested);
+    spdlog::info("cuda: {}", plan.explanation);
+    engine.cache.memory_bytes = plan.kv_bytes;
+  } else {
+    engine.cache.memory_bytes = requested > 0 ? requested : int64_t{512} << 20;
+  }
+  engine.cache.dtype = kv_cache_dtype_from_flag(config.kv_cache_dtype, *bundle.model);
   engine.scheduler.max_num_seqs = config.max_num_seqs;
   engine.scheduler.max_num_batched_tokens = config.max_num_batched_tokens;
   engine.kv_policy = kv_policy_from_flags(config.kv_policy, config.kv_budget);
@@ -77,12 +84,17 @@ int run_serve(const ServeCommand& command) {
   ModelOptions options;
   options.num_threads = config.threads;
   options.dequantize_weights = config.f32_weights;
-  ModelBundle bundle = load_bundle(model_path, options, /*with_model=*/true, config.tensor_parallel_size);
+  DeviceOptions device;
+  device.device = config.device;
+  device.enforce_eager = config.enforce_eager;
+  device.max_num_seqs = config.max_num_seqs;
+  device.max_num_batched_tokens = config.max_num_batched_tokens;
+  ModelBundle bundle = load_bundle(model_path, options, /*with_model=*/true, config.tensor_parallel_size, device);
   if (config.tensor_parallel_size > 1) {
     spdlog::info("kvserve: tensor parallel over {} CPU ranks (each rank: its heads, MLP columns, vocabulary rows "
                  "and KV shard)", config.tensor_parallel_size);
   }
-  EngineClient engine(*bundle.model, serve_engine_config(config));
+  EngineClient engine(*bundle.model, serve_engine_config(config, bundle));
   const std::string model_name =
       config.served_model_name.empty() ? std::filesystem::path(model_path).stem().string() : config.served_model_name;
   ServerMetrics metrics(model_name);

@@ -20,7 +20,9 @@ struct GenerateCommand {
   bool json = false;          // one JSON object instead of streamed text
   int threads = 0;
   bool f32_weights = false;   // dequantize weights, compute in F32
-  std::string kv_cache_dtype = "f16";  // "f16" | "f32"
+  std::string kv_cache_dtype = "auto";  // "auto" (f16 on the CPU, bf16 on CUDA) | "f16" | "f32" | "bf16"
+  std::string device = "auto";          // "auto" | "cpu" | "cuda"
+  bool enforce_eager = false;           // CUDA: no CUDA graphs
   int tensor_parallel_size = 1;         // ranks the model is sharded over
   std::string kv_policy = "none";       // KV compression (kv_policy_from_flags checks both)
   double kv_budget = 0.0;               // tokens (>= 1) or a fraction in (0, 1); 0 = none

@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "engine/errors.h"
 #include "engine/model/tensor_parallel_model.h"
+#if KVS_HAVE_CUDA
+#include "engine/model/cuda/cuda_model.h"
+#include "engine/model/cuda/cuda_probe.h"
+#endif
 
 namespace kvs {
 
@@ -13,13 +19,70 @@ std::string default_model_path() {
   return KVS_DEFAULT_MODEL_PATH;
 }
 
+namespace {
+
+CudaProbe probe() {
+#if KVS_HAVE_CUDA
+  return cuda::probe_cuda();
+#else
+  return CudaProbe{};
+#endif
+}
+
+}  // namespace
+
 ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bool with_model,
-                        int tensor_parallel_size) {
+                        int tensor_parallel_size, const DeviceOptions& device) {
   ModelBundle bundle;
+  // Decide the device first, so `--device cuda` on a machine without one
+  // fails before the model is read.
+  if (with_model) bundle.device = choose_device(device.device, probe());
   bundle.loaded = load_model(path);
   bundle.tokenizer = Tokenizer::create(bundle.loaded->tokenizer);
-  if (with_model) bundle.model = create_model(bundle.loaded, options, tensor_parallel_size);
+  if (!with_model) return bundle;
+  spdlog::info("kvserve: device {} ({})", device_name(bundle.device.device), bundle.device.reason);
+  if (bundle.device.device == Device::kCuda) {
+#if KVS_HAVE_CUDA
+    if (tensor_parallel_size != 1) {
+      throw InvalidArgument("--tensor-parallel-size " + std::to_string(tensor_parallel_size) +
+                            " runs on the CPU engine only for now (--device cpu); the CUDA engine uses one GPU");
+    }
+    if (options.dequantize_weights) throw InvalidArgument("--f32-weights is a CPU engine option (--device cpu)");
+    cuda::CudaModelOptions cuda_options;
+    cuda_options.enforce_eager = device.enforce_eager;
+    cuda_options.max_num_seqs = device.max_num_seqs;
+    cuda_options.max_num_batched_tokens = device.max_num_batched_tokens;
+    cuda_options.max_model_len = device.max_model_len;
+    cuda_options.block_size = device.block_size;
+    bundle.model = std::make_unique<cuda::CudaModel>(bundle.loaded, cuda_options);
+#endif
+    return bundle;
+  }
+  bundle.model = create_model(bundle.loaded, options, tensor_parallel_size);
   return bundle;
+}
+
+GpuMemoryPlan ModelBundle::plan_gpu_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes) const {
+#if KVS_HAVE_CUDA
+  if (const auto* cuda_model = dynamic_cast<const cuda::CudaModel*>(model.get())) {
+    return cuda_model->plan_kv_cache(gpu_memory_utilization, requested_kv_bytes);
+  }
+#endif
+  (void)gpu_memory_utilization;
+  (void)requested_kv_bytes;
+  throw InvalidArgument("the KV cache is sized from GPU memory only on the CUDA engine");
+}
+
+kernels::KvDType kv_cache_dtype_from_flag(const std::string& name, const ForwardModel& model) {
+  kernels::KvDType dtype;
+  if (name == "auto") dtype = model.default_kv_dtype();
+  else if (name == "f16") dtype = kernels::KvDType::F16;
+  else if (name == "f32") dtype = kernels::KvDType::F32;
+  else if (name == "bf16") dtype = kernels::KvDType::BF16;
+  else throw InvalidArgument("--kv-cache-dtype must be auto, f16, f32 or bf16 (got \"" + name + "\")");
+  const std::string error = model.kv_dtype_error(dtype);
+  if (!error.empty()) throw InvalidArgument("--kv-cache-dtype " + name + ": " + error);
+  return dtype;
 }
 
 std::string ModelBundle::token_text(int32_t id) const {

@@ -8,16 +8,33 @@
 
 #include "engine/chat/chat_template.h"
 #include "engine/loader/loaded_model.h"
+#include "engine/model/device_choice.h"
 #include "engine/model/forward_model.h"
+#include "engine/model/gpu_memory_plan.h"
 #include "engine/model/llama_model.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace kvs {
 
+// Which backend to run on and how (serve / generate flags).
+struct DeviceOptions {
+  std::string device = "auto";       // --device: auto | cpu | cuda
+  bool enforce_eager = false;        // CUDA: no CUDA graphs
+  int64_t max_num_seqs = 256;        // CUDA: largest decode batch (graph buckets)
+  int64_t max_num_batched_tokens = 2048;  // CUDA: step buffers' initial size
+  int64_t max_model_len = 0;         // CUDA: longest sequence graphs cover (0 = the model's)
+  int64_t block_size = 16;           // CUDA: KV block size graphs are captured for
+};
+
 struct ModelBundle {
   std::shared_ptr<const LoadedModel> loaded;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<ForwardModel> model;  // LlamaModel, or TensorParallelModel when sharded
+  std::unique_ptr<ForwardModel> model;  // LlamaModel, TensorParallelModel when sharded, or the CUDA model
+  DeviceChoice device;                  // where `model` runs and why
+
+  // The KV cache budget on CUDA (--gpu-memory-utilization / --kv-cache-memory);
+  // throws InvalidArgument on the CPU backend.
+  GpuMemoryPlan plan_gpu_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes) const;
 
   // The model's own chat template, or the style named by `override_name`
   // ("" = use the model's). Throws InvalidArgument if neither is usable.
@@ -40,8 +57,14 @@ std::string default_model_path();
 // Loads a .gguf file or HF folder. with_model = false loads the tokenizer only
 // (no forward-pass weights prepared). tensor_parallel_size > 1 shards the
 // model over that many CPU ranks (InvalidArgument when it does not divide
-// the model's heads).
+// the model's heads). `device` picks the backend (choose_device; kvs::Error
+// naming the cause when CUDA was asked for and cannot run; CUDA runs
+// tensor_parallel_size 1 only, InvalidArgument otherwise).
 ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bool with_model = true,
-                        int tensor_parallel_size = 1);
+                        int tensor_parallel_size = 1, const DeviceOptions& device = DeviceOptions{});
+
+// --kv-cache-dtype: "auto" is the model's default (f16 on the CPU, bf16 on
+// CUDA). InvalidArgument for another name or one the model cannot run with.
+kernels::KvDType kv_cache_dtype_from_flag(const std::string& name, const ForwardModel& model);
 
 }  // namespace kvs

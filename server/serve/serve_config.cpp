@@ -18,8 +18,11 @@ void ServeConfig::validate() const {
   check(grpc_port >= 0 && grpc_port < 65536, "--grpc-port must be in 0..65535");
   check(max_num_seqs >= 1, "--max-num-seqs must be >= 1");
   check(max_num_batched_tokens >= 3, "--max-num-batched-tokens must be >= 3");
-  check(parse_byte_size(kv_cache_memory) > 0, "--kv-cache-memory must be > 0");
-  check(kv_cache_dtype == "f16" || kv_cache_dtype == "f32", "--kv-cache-dtype must be f16 or f32");
+  check(kv_cache_memory.empty() || parse_byte_size(kv_cache_memory) > 0, "--kv-cache-memory must be > 0");
+  check(kv_cache_dtype == "auto" || kv_cache_dtype == "f16" || kv_cache_dtype == "f32" || kv_cache_dtype == "bf16",
+        "--kv-cache-dtype must be auto, f16, f32 or bf16");
+  check(device == "auto" || device == "cpu" || device == "cuda", "--device must be auto, cpu or cuda");
+  check(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0, "--gpu-memory-utilization must be in (0, 1]");
   check(max_queue >= 0, "--max-queue must be >= 0");
   check(drain_timeout >= 0, "--drain-timeout must be >= 0");
   constexpr int64_t kIntMax = std::numeric_limits<int>::max();  // gRPC takes these as int
@@ -110,6 +113,9 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
       else if (key == "max_num_batched_tokens") config.max_num_batched_tokens = value.get<int64_t>();
       else if (key == "kv_cache_memory") config.kv_cache_memory = value.is_string() ? value.get<std::string>() : std::to_string(value.get<int64_t>());
       else if (key == "kv_cache_dtype") config.kv_cache_dtype = value.get<std::string>();
+      else if (key == "device") config.device = value.get<std::string>();
+      else if (key == "gpu_memory_utilization") config.gpu_memory_utilization = value.get<double>();
+      else if (key == "enforce_eager") config.enforce_eager = value.get<bool>();
       else if (key == "max_queue") config.max_queue = value.get<int64_t>();
       else if (key == "drain_timeout") config.drain_timeout = value.get<double>();
       else if (key == "max_body_bytes") config.limits.max_body_bytes = value.get<int64_t>();

@@ -22,8 +22,12 @@ struct ServeConfig {
   bool protect_metrics = false;       // require a key for /metrics too
   int64_t max_num_seqs = 64;
   int64_t max_num_batched_tokens = 512;
-  std::string kv_cache_memory = "512MiB";  // bytes, or with a KiB/MiB/GiB (KB/MB/GB) suffix
-  std::string kv_cache_dtype = "f16";      // "f16" | "f32"
+  std::string kv_cache_memory;             // bytes, or with a KiB/MiB/GiB (KB/MB/GB) suffix; "" = 512MiB
+                                           // on the CPU, --gpu-memory-utilization on CUDA
+  std::string kv_cache_dtype = "auto";     // "auto" (f16 on the CPU, bf16 on CUDA) | "f16" | "f32" | "bf16"
+  std::string device = "auto";             // "auto" | "cpu" | "cuda" (engine/model/device_choice.h)
+  double gpu_memory_utilization = 0.9;     // CUDA: fraction of device memory for weights + KV (vLLM's flag)
+  bool enforce_eager = false;              // CUDA: no CUDA graphs
   int64_t max_queue = 256;            // API requests waiting beyond the running ones; then 429
   double drain_timeout = 30.0;        // seconds SIGTERM waits for in-flight requests
   // --max-body-bytes, --max-header-bytes, --max-n, --max-tokens-limit,

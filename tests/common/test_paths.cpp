@@ -8,9 +8,19 @@
 
 namespace kvs::test {
 
-std::string source_dir() { return KVS_SOURCE_DIR; }
-std::string fixtures_dir() { return KVS_FIXTURES_DIR; }
-std::string default_model() { return KVS_DEFAULT_MODEL; }
+namespace {
+
+std::string from_env(const char* name, const char* built_in) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : built_in;
+}
+
+}  // namespace
+
+std::string source_dir() { return from_env("KVS_TEST_SOURCE_DIR", KVS_SOURCE_DIR); }
+std::string fixtures_dir() { return from_env("KVS_TEST_FIXTURES_DIR", KVS_FIXTURES_DIR); }
+std::string default_model() { return from_env("KVS_TEST_DEFAULT_MODEL", KVS_DEFAULT_MODEL); }
+std::string random_models_dir() { return from_env("KVS_TEST_RANDOM_MODELS_DIR", ""); }
 std::string binary_dir() { return KVS_BINARY_DIR; }
 std::string venv_python() { return KVS_VENV_PYTHON; }
 

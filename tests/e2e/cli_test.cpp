@@ -12,7 +12,11 @@
 #include <string>
 
 #include "engine/loader/loaded_model.h"
+#include "engine/model/device_choice.h"
 #include "engine/tokenizer/tokenizer.h"
+#if KVS_HAVE_CUDA
+#include "engine/model/cuda/cuda_probe.h"
+#endif
 #include "tests/common/test_paths.h"
 
 namespace kvs {
@@ -132,6 +136,33 @@ TEST(CliTest, KvPolicyFlags) {
   run = kvserve("serve --kv-policy residual");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("--kv-budget"), std::string::npos) << run.err;
+}
+
+// --device (issue 18): auto runs here on the CPU and says so; cuda on a
+// machine without one exits 1 naming the cause; a bf16 cache needs CUDA.
+TEST(CliTest, DeviceFlag) {
+  CudaProbe probe;
+#if KVS_HAVE_CUDA
+  probe = cuda::probe_cuda();
+#endif
+  CliRun run = kvserve("generate --device auto --prompt 'The capital of France is' --max-tokens 4 --json");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(nlohmann::json::parse(run.out)["token_ids"].size(), 4u) << "logs stay off stdout";
+  EXPECT_NE(run.err.find(probe.device_count > 0 ? "device cuda" : "device cpu"), std::string::npos) << run.err;
+  run = kvserve("generate --device cpu --kv-cache-dtype bf16 --prompt hi --max-tokens 1");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("bf16"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("CUDA"), std::string::npos) << run.err;
+  run = kvserve("serve --device gpu");
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("--device"), std::string::npos) << run.err;
+  if (probe.device_count > 0) GTEST_SKIP() << "a CUDA device is here: --device cuda runs (tests/gpu/engine)";
+  const std::string cause = !probe.built_with_cuda ? "built without CUDA" : probe.unavailable_reason;
+  for (const std::string command : {"generate --device cuda --prompt hi --max-tokens 1", "serve --device cuda"}) {
+    run = kvserve(command);
+    EXPECT_EQ(run.exit_code, 1) << command;
+    EXPECT_NE(run.err.find("--device cuda: " + cause), std::string::npos) << command << ": " << run.err;
+  }
 }
 
 TEST(CliTest, ExportWritesAFolderThatLoads) {

@@ -1,9 +1,9 @@
 // LeanAttention and the fixed split-K decode kernel against the CPU reference
 // (kernels/cpu/decode_attention_reference.h) on the shapes of issue 7's
 // acceptance 1: L = 1, L not a multiple of the block size, L = 256k, batches
-// mixing 1 and 100k, head dims 64 and 128, GQA ratios 1/2/3/4/8, f16 and bf16,
-// and the token-mass side output (overwrite and accumulate). Skips without a
-// GPU.
+// mixing 1 and 100k, head dims 64, 128 and 256, GQA ratios 1/2/3/4/8, f16 and
+// bf16, and the token-mass side output (overwrite and accumulate); one
+// workspace reused over batch sizes 1 -> 64 -> 1. Skips without a GPU.
 #include <gtest/gtest.h>
 
 #include <cuda_runtime.h>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/cpu/decode_attention_reference.h"
+#include "kernels/cpu/lean_schedule_plan.h"
 #include "kernels/cuda/device.h"
 #include "kernels/cuda/lean_attention.h"
 #include "kernels/cuda/splitk_decode_attention.h"
@@ -115,7 +116,7 @@ void check_case(const Case& c) {
   ASSERT_TRUE(cuda::lean_attention_workspace_bytes(args, b.num_seqs(), &ws_bytes).ok());
   DeviceBuffer ws(ws_bytes);
   ASSERT_EQ(cudaMemset(ws.as<void>(), 0, ws_bytes), cudaSuccess);
-  const cuda::LeanWorkspace workspace{ws.as<void>(), ws_bytes};
+  const cuda::LeanWorkspace workspace{ws.as<void>(), ws_bytes, b.num_seqs()};
 
   Status st = cuda::lean_attention_decode(args, workspace, nullptr);
   ASSERT_TRUE(st.ok()) << st.message;
@@ -204,6 +205,112 @@ TEST(LeanAttentionGpuTest, Context256k) {
   check_case({{262143}, 8, 1, 64, 256, DecodeKvType::F16});
 }
 
+TEST(LeanAttentionGpuTest, HeadDim256) {
+  REQUIRE_GPU();  // Gemma-style heads: 8/4 (Gemma 2 2B), 16/8 (Gemma 2 9B), 16/16 (Gemma 7B), and GQA 8
+  const std::vector<int32_t> lens = {1, 65, 5000, 300};
+  for (DecodeKvType type : {DecodeKvType::BF16, DecodeKvType::F16}) {
+    check_case({lens, 8, 4, 256, 16, type});
+    check_case({lens, 16, 8, 256, 16, type});
+    check_case({lens, 16, 16, 256, 7, type});
+    check_case({lens, 16, 2, 256, 16, type});
+  }
+  check_case({{100000}, 8, 4, 256, 16, DecodeKvType::BF16});
+}
+
+// Lengths in [1, max_len], deterministic.
+std::vector<int32_t> varied_lens(int64_t num_seqs, int32_t max_len, uint32_t seed) {
+  std::vector<int32_t> lens(static_cast<size_t>(num_seqs));
+  for (int32_t& l : lens) {
+    seed = seed * 1664525u + 1013904223u;
+    l = 1 + static_cast<int32_t>((seed >> 8) % static_cast<uint32_t>(max_len));
+  }
+  return lens;
+}
+
+// One workspace, sized and zeroed once for a capacity of 64 sequences (side
+// output included), serves launches of 1, 64, 1, 33 and 1 sequences with and
+// without the side output: each output against the reference, and every
+// counter of the capacity back at zero after each launch. Contexts are long
+// enough that pairs are split across CTAs (the counters are used).
+TEST(LeanAttentionGpuTest, WorkspaceReusedAcrossBatchSizes) {
+  REQUIRE_GPU();
+  const int64_t capacity = 64, heads = 32, kv_heads = 8, dim = 128, stride = 20000;
+  DecodeAttentionArgs shape;
+  shape.kv_type = DecodeKvType::BF16;
+  shape.num_heads = heads;
+  shape.num_kv_heads = kv_heads;
+  shape.head_dim = dim;
+  float mass_marker = 0.0f;
+  shape.token_mass = &mass_marker;  // sized with the side output; not read
+  shape.token_mass_stride = stride;
+  size_t bytes = 0;
+  ASSERT_TRUE(cuda::lean_attention_workspace_bytes(shape, capacity, &bytes).ok());
+  DeviceBuffer ws(bytes);
+  ASSERT_NE(ws.as<void>(), nullptr);
+  ASSERT_EQ(cudaMemset(ws.as<void>(), 0, bytes), cudaSuccess);
+  const cuda::LeanWorkspace workspace{ws.as<void>(), bytes, capacity};
+  cuda::LeanLaunchInfo info;
+  ASSERT_TRUE(cuda::lean_attention_launch_info(shape, &info).ok());
+
+  struct Launch {
+    std::vector<int32_t> lens;
+    bool with_mass;
+  };
+  const std::vector<Launch> launches = {{{20000}, true},
+                                        {varied_lens(64, 3000, 1), true},
+                                        {{19999}, false},
+                                        {varied_lens(33, 3000, 2), false},
+                                        {{1, 17000}, true},
+                                        {varied_lens(64, 3000, 3), false},
+                                        {{12345}, true}};
+  uint64_t seed = 1;
+  for (const Launch& launch : launches) {
+    SCOPED_TRACE(::testing::Message() << "launch of " << launch.lens.size() << " sequences, mass " << launch.with_mass);
+    const DecodeBatch b = make_decode_batch(launch.lens, heads, kv_heads, dim, 16, DecodeKvType::BF16, seed++);
+    lean::SchedulePlan plan;
+    ASSERT_TRUE(lean::plan_schedule(b.lens.data(), b.num_seqs(), kv_heads, info.tile_tokens, info.grid, plan).ok());
+    bool split = false;
+    for (const auto& cta : plan.ctas) {
+      for (const lean::SegmentPlan& sp : cta) split = split || sp.slot >= 0;
+    }
+    ASSERT_TRUE(split) << "no pair split across CTAs: the counters would not be exercised";
+    const size_t out_floats = static_cast<size_t>(b.num_seqs() * heads * dim);
+    const size_t mass_floats = static_cast<size_t>(b.num_seqs() * kv_heads * stride);
+    std::vector<float> ref(out_floats), ref_mass(mass_floats, 0.0f);
+    ASSERT_TRUE(decode_attention_reference(b.args(ref.data(), ref_mass.data(), stride)).ok());
+    DeviceBatch d(b, out_floats, std::vector<float>(launch.with_mass ? mass_floats : 1, 0.0f));
+    const DecodeAttentionArgs args = d.args(b, launch.with_mass, launch.with_mass ? stride : 0);
+    const Status st = cuda::lean_attention_decode(args, workspace, nullptr);
+    ASSERT_TRUE(st.ok()) << st.message;
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    expect_close(d.out.download<float>(out_floats), ref, "lean output");
+    if (launch.with_mass) {
+      const std::vector<float> mass = d.mass.download<float>(mass_floats);
+      for (size_t i = 0; i < mass_floats; ++i) {
+        ASSERT_NEAR(mass[i], ref_mass[i], kMassRelTol * std::abs(ref_mass[i])) << "token mass " << i;
+      }
+    }
+    const std::vector<int32_t> counters = ws.download<int32_t>(static_cast<size_t>(capacity * kv_heads));
+    for (size_t i = 0; i < counters.size(); ++i) ASSERT_EQ(counters[i], 0) << "counter " << i;
+  }
+}
+
+TEST(LeanAttentionGpuTest, RejectsBatchOverWorkspaceCapacity) {
+  REQUIRE_GPU();
+  const DecodeBatch b = make_decode_batch({5, 9, 300}, 8, 2, 64, 16, DecodeKvType::BF16);
+  DeviceBatch d(b, static_cast<size_t>(3 * 8 * 64), std::vector<float>(1));
+  const DecodeAttentionArgs args = d.args(b, false, 0);
+  size_t bytes = 0;
+  ASSERT_TRUE(cuda::lean_attention_workspace_bytes(args, 2, &bytes).ok());
+  DeviceBuffer ws(bytes);
+  ASSERT_EQ(cudaMemset(ws.as<void>(), 0, bytes), cudaSuccess);
+  EXPECT_EQ(cuda::lean_attention_decode(args, {ws.as<void>(), bytes, 2}, nullptr).code, StatusCode::InvalidArgument);
+  EXPECT_EQ(cuda::lean_attention_decode(args, {ws.as<void>(), bytes, 0}, nullptr).code, StatusCode::InvalidArgument)
+      << "capacity not recorded";
+  EXPECT_EQ(cuda::lean_attention_decode(args, {ws.as<void>(), bytes, 1000}, nullptr).code, StatusCode::InvalidArgument)
+      << "bytes sized for 2, not 1000";
+}
+
 TEST(LeanAttentionGpuTest, RejectsUnsupportedShapes) {
   REQUIRE_GPU();
   const DecodeBatch b = make_decode_batch({5}, 16, 1, 64, 16, DecodeKvType::BF16);  // group 16
@@ -214,9 +321,9 @@ TEST(LeanAttentionGpuTest, RejectsUnsupportedShapes) {
   args.num_heads = 4;
   args.head_dim = 96;
   args.q_row_stride = 4 * 96;
-  EXPECT_EQ(cuda::lean_attention_decode(args, {nullptr, 0}, nullptr).code, StatusCode::Unsupported);
+  EXPECT_EQ(cuda::lean_attention_decode(args, cuda::LeanWorkspace{}, nullptr).code, StatusCode::Unsupported);
   args.head_dim = 64;
-  EXPECT_FALSE(cuda::lean_attention_decode(args, {nullptr, 0}, nullptr).ok()) << "no workspace";
+  EXPECT_FALSE(cuda::lean_attention_decode(args, cuda::LeanWorkspace{}, nullptr).ok()) << "no workspace";
 }
 
 }  // namespace
