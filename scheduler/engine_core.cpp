@@ -56,9 +56,20 @@ EngineConfig resolve_engine_config(const EngineConfig& config, const ModelConfig
   return resolved;
 }
 
+// KV policies move or drop cache entries, so a cache index is no longer a
+// position; sliding-window layers count their window in positions. Until the
+// two are reconciled, models with window layers run with policy none only.
+static void check_policy_for_window(KvPolicyKind kind, const ModelConfig& config, const char* what) {
+  if (kind == KvPolicyKind::kNone || config.sliding_window <= 0) return;
+  throw InvalidArgument(std::string(what) + " " + kv_policy_name(kind) + " is not supported for " +
+                        config.architecture + " models with sliding-window attention (window " +
+                        std::to_string(config.sliding_window) + "); use none");
+}
+
 // resolve_engine_config, plus what only the model can say: whether it runs
 // with this KV dtype and the default KV policy.
 static EngineConfig resolve_for_model(const EngineConfig& config, const ForwardModel& model) {
+  check_policy_for_window(config.kv_policy.kind, model.config(), "--kv-policy");
   const std::string dtype_error = model.kv_dtype_error(config.cache.dtype);
   if (!dtype_error.empty()) throw InvalidArgument(dtype_error);
   if (config.kv_policy.kind == KvPolicyKind::kResidual && !model.supports_residual_checkpoints()) {
@@ -92,6 +103,7 @@ void EngineCore::add(uint64_t id, const Request& request) {
     }
   }
   const KvPolicySpec policy = compressor_.resolve(request);
+  check_policy_for_window(policy.kind, model_.config(), "kv_policy");
   if (policy.kind == KvPolicyKind::kResidual && !model_.supports_residual_checkpoints()) {
     throw InvalidArgument("kv_policy residual is not available on the " + model_.device_name() + " engine");
   }

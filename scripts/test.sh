@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/fetch-model.sh
+scripts/fetch-model.sh gemma3-270m  # the second real model (tests against llama.cpp)
 scripts/setup-venv.sh
 # NOTE: ctest runs one test per core, and each test's OpenMP team wants every
 # core too; spin-waiting threads then starve each other (a 30 s test took

@@ -59,10 +59,19 @@ void dequantize_row(DType type, const uint8_t* src, float* out, int64_t num_elem
       for (int64_t i = 0; i < num_elements; ++i) out[i] = bf16_to_float(load_u16(src + 2 * i));
       return;
     // The block formats share the compute kernels' decoding (kernels/ compiles
-    // without contraction, so q * d + m is never fused: bit-identical to ggml).
+    // without contraction, so q * d + m is never fused: bit-identical to ggml
+    // and gguf-py).
     case DType::Q8_0: return kernels::dequantize_row(kernels::WeightFormat::Q8_0, src, out, num_elements);
     case DType::Q4_0: return kernels::dequantize_row(kernels::WeightFormat::Q4_0, src, out, num_elements);
     case DType::Q4_1: return kernels::dequantize_row(kernels::WeightFormat::Q4_1, src, out, num_elements);
+    case DType::Q5_0: return kernels::dequantize_row(kernels::WeightFormat::Q5_0, src, out, num_elements);
+    case DType::Q5_1: return kernels::dequantize_row(kernels::WeightFormat::Q5_1, src, out, num_elements);
+    case DType::IQ4_NL: return kernels::dequantize_row(kernels::WeightFormat::IQ4_NL, src, out, num_elements);
+    case DType::Q2_K: return kernels::dequantize_row(kernels::WeightFormat::Q2_K, src, out, num_elements);
+    case DType::Q3_K: return kernels::dequantize_row(kernels::WeightFormat::Q3_K, src, out, num_elements);
+    case DType::Q4_K: return kernels::dequantize_row(kernels::WeightFormat::Q4_K, src, out, num_elements);
+    case DType::Q5_K: return kernels::dequantize_row(kernels::WeightFormat::Q5_K, src, out, num_elements);
+    case DType::Q6_K: return kernels::dequantize_row(kernels::WeightFormat::Q6_K, src, out, num_elements);
   }
 }
 

@@ -14,11 +14,28 @@ const char* dtype_name(DType type) {
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_0: return "Q4_0";
     case DType::Q4_1: return "Q4_1";
+    case DType::Q5_0: return "Q5_0";
+    case DType::Q5_1: return "Q5_1";
+    case DType::IQ4_NL: return "IQ4_NL";
+    case DType::Q2_K: return "Q2_K";
+    case DType::Q3_K: return "Q3_K";
+    case DType::Q4_K: return "Q4_K";
+    case DType::Q5_K: return "Q5_K";
+    case DType::Q6_K: return "Q6_K";
   }
   return "unknown";
 }
 
-int64_t dtype_block_elements(DType type) { return dtype_is_quantized(type) ? 32 : 1; }
+int64_t dtype_block_elements(DType type) {
+  switch (type) {
+    case DType::Q2_K:
+    case DType::Q3_K:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return 256;
+    default: return dtype_is_quantized(type) ? 32 : 1;
+  }
+}
 
 size_t dtype_block_bytes(DType type) {
   switch (type) {
@@ -28,6 +45,14 @@ size_t dtype_block_bytes(DType type) {
     case DType::Q8_0: return 34;
     case DType::Q4_0: return 18;
     case DType::Q4_1: return 20;
+    case DType::Q5_0: return 22;
+    case DType::Q5_1: return 24;
+    case DType::IQ4_NL: return 18;
+    case DType::Q2_K: return 84;
+    case DType::Q3_K: return 110;
+    case DType::Q4_K: return 144;
+    case DType::Q5_K: return 176;
+    case DType::Q6_K: return 210;
   }
   return 0;
 }
@@ -42,8 +67,6 @@ size_t dtype_row_bytes(DType type, int64_t num_elements) {
   return static_cast<size_t>(num_elements / block) * dtype_block_bytes(type);
 }
 
-bool dtype_is_quantized(DType type) {
-  return type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q4_1;
-}
+bool dtype_is_quantized(DType type) { return type != DType::F32 && type != DType::F16 && type != DType::BF16; }
 
 }  // namespace kvs

@@ -102,14 +102,32 @@ void read_special_ids(const GgufFile& file, ModelConfig& c) {
   }
 }
 
+// Gemma 3's fixed features, and its sliding window as llama.cpp reads it:
+// every 6th layer global, window layers with RoPE base 10000 (the GGUF
+// stores only the global base). Norm weights in a GGUF already hold
+// Gemma's (1 + w): llama.cpp's converter adds the one.
+void read_gemma3(const GgufFile& file, const std::string& prefix, ModelConfig& c) {
+  c.hidden_act = "gelu_tanh";
+  c.qk_norm = true;
+  c.sandwich_norms = true;
+  c.scale_embeddings = true;
+  c.sliding_window = file.get_int_or(prefix + "attention.sliding_window", 0);
+  c.sliding_window_pattern = 6;
+  c.rope_local_theta = static_cast<float>(file.get_float_or(prefix + "rope.freq_base_swa", 10000.0));
+  if (c.rope_scaling.type != "none") {
+    throw ModelLoadError(file.path() + ": gemma3 with rope scaling '" + c.rope_scaling.type +
+                         "' is not supported (the 270M and 1B models use none)");
+  }
+}
+
 }  // namespace
 
 ModelConfig model_config_from_gguf(const GgufFile& file) {
   ModelConfig c;
   c.architecture = file.get_string("general.architecture");
-  if (c.architecture != "llama" && c.architecture != "qwen2") {
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "gemma3") {
     throw ModelLoadError(file.path() + ": architecture '" + c.architecture +
-                         "' is not supported (supported: llama, qwen2)");
+                         "' is not supported (supported: llama, qwen2, gemma3)");
   }
   const std::string prefix = c.architecture + ".";
   c.max_position_embeddings = file.get_int(prefix + "context_length");
@@ -126,6 +144,7 @@ ModelConfig model_config_from_gguf(const GgufFile& file) {
   c.vocab_size = read_vocab_size(file, prefix);
   c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
   c.attention_bias = c.architecture == "qwen2";
+  if (c.architecture == "gemma3") read_gemma3(file, prefix, c);
   read_special_ids(file, c);
   try {
     c.validate();

@@ -395,7 +395,15 @@ DType GgufFile::to_dtype(uint32_t ggml_type, const std::string& tensor_name) {
     case 1: return DType::F16;
     case 2: return DType::Q4_0;
     case 3: return DType::Q4_1;
+    case 6: return DType::Q5_0;
+    case 7: return DType::Q5_1;
     case 8: return DType::Q8_0;
+    case 10: return DType::Q2_K;
+    case 11: return DType::Q3_K;
+    case 12: return DType::Q4_K;
+    case 13: return DType::Q5_K;
+    case 14: return DType::Q6_K;
+    case 20: return DType::IQ4_NL;
     case 30: return DType::BF16;
     default: break;
   }
@@ -404,7 +412,7 @@ DType GgufFile::to_dtype(uint32_t ggml_type, const std::string& tensor_name) {
       info ? std::string(info->name) : "unknown GGML type id " + std::to_string(ggml_type);
   throw ModelLoadError("tensor " + tensor_name + " has type " + type_name +
                        ", which kvserve does not support (supported: F32, F16, BF16, Q8_0, "
-                       "Q4_0, Q4_1)");
+                       "Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)");
 }
 
 }  // namespace kvs

@@ -32,6 +32,19 @@ const std::map<std::string, std::string>& layer_tensor_names() {
   return kNames;
 }
 
+// Gemma 3 has four norms per layer; its GGUF "ffn_norm" is the pre-MLP norm
+// (HF pre_feedforward_layernorm), not Llama's post_attention_layernorm.
+const std::map<std::string, std::string>& gemma3_layer_tensor_names() {
+  static const std::map<std::string, std::string> kNames = {
+      {"post_attention_norm.weight", "post_attention_layernorm.weight"},
+      {"ffn_norm.weight", "pre_feedforward_layernorm.weight"},
+      {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"},
+      {"attn_q_norm.weight", "self_attn.q_norm.weight"},
+      {"attn_k_norm.weight", "self_attn.k_norm.weight"},
+  };
+  return kNames;
+}
+
 // Un-permutes every llama Q/K projection (weights; biases never occur: llama
 // with attention_bias is rejected by the config).
 void unpermute_llama_qk(LoadedModel& model, ModelStorage& storage) {
@@ -50,12 +63,12 @@ void unpermute_llama_qk(LoadedModel& model, ModelStorage& storage) {
   }
 }
 
-WeightTensor to_weight_tensor(const GgufFile& file, const GgufTensorInfo& info) {
+WeightTensor to_weight_tensor(const GgufFile& file, const GgufTensorInfo& info, const std::string& architecture) {
   WeightTensor tensor;
-  tensor.name = hf_tensor_name_from_gguf(info.name);
+  tensor.name = hf_tensor_name_from_gguf(info.name, architecture);
   if (tensor.name.empty()) {
-    throw ModelLoadError(file.path() + ": unexpected tensor " + info.name +
-                         " (not part of a llama/qwen2 model)");
+    throw ModelLoadError(file.path() + ": unexpected tensor " + info.name + " (not part of a " + architecture +
+                         " model)");
   }
   try {
     tensor.dtype = GgufFile::to_dtype(info.ggml_type, info.name);
@@ -70,7 +83,7 @@ WeightTensor to_weight_tensor(const GgufFile& file, const GgufTensorInfo& info) 
 
 }  // namespace
 
-std::string hf_tensor_name_from_gguf(const std::string& gguf_name) {
+std::string hf_tensor_name_from_gguf(const std::string& gguf_name, const std::string& architecture) {
   if (gguf_name == "token_embd.weight") return "model.embed_tokens.weight";
   if (gguf_name == "output_norm.weight") return "model.norm.weight";
   if (gguf_name == "output.weight") return "lm_head.weight";
@@ -84,7 +97,12 @@ std::string hf_tensor_name_from_gguf(const std::string& gguf_name) {
   }
   const std::string layer = gguf_name.substr(prefix.size(), end - prefix.size());
   if (layer.size() > 1 && layer[0] == '0') return "";
-  auto it = layer_tensor_names().find(gguf_name.substr(end + 1));
+  const std::string suffix = gguf_name.substr(end + 1);
+  if (architecture == "gemma3") {
+    auto gemma = gemma3_layer_tensor_names().find(suffix);
+    if (gemma != gemma3_layer_tensor_names().end()) return "model.layers." + layer + "." + gemma->second;
+  }
+  auto it = layer_tensor_names().find(suffix);
   if (it == layer_tensor_names().end()) return "";
   return "model.layers." + layer + "." + it->second;
 }
@@ -99,7 +117,7 @@ std::shared_ptr<const LoadedModel> load_gguf_model(const std::string& path) {
   model->config = model_config_from_gguf(*file);
   for (const GgufTensorInfo& info : file->tensors()) {
     if (info.name == "rope_freqs.weight") continue;  // folded into config.rope_scaling
-    WeightTensor tensor = to_weight_tensor(*file, info);
+    WeightTensor tensor = to_weight_tensor(*file, info, model->config.architecture);
     std::string name = tensor.name;
     model->tensors.emplace(std::move(name), std::move(tensor));
   }

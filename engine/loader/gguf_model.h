@@ -9,8 +9,9 @@ namespace kvs {
 
 // Canonical HF name of a GGUF tensor ("blk.3.attn_q.weight" ->
 // "model.layers.3.self_attn.q_proj.weight"); empty if the name is not part of
-// a llama/qwen2 model.
-std::string hf_tensor_name_from_gguf(const std::string& gguf_name);
+// a model of `architecture` (llama, qwen2 or gemma3; gemma3 adds q/k norms
+// and its four per-layer norms, and maps ffn_norm to pre_feedforward_layernorm).
+std::string hf_tensor_name_from_gguf(const std::string& gguf_name, const std::string& architecture = "llama");
 
 // Maps the file (tensor data stays in the map, except Q/K projections of
 // "llama" models, which are un-permuted into owned buffers; see

@@ -187,6 +187,10 @@ double float_to_short_double(float value) {
 }
 
 std::string hf_config_json(const ModelConfig& config) {
+  if (config.architecture != "llama" && config.architecture != "qwen2") {
+    throw InvalidArgument("exporting a " + config.architecture +
+                          " model as a Hugging Face folder is not supported (llama and qwen2 only)");
+  }
   const bool is_qwen2 = config.architecture == "qwen2";
   json out;
   out["architectures"] = {is_qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};

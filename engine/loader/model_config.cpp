@@ -60,9 +60,17 @@ bool RopeScaling::operator==(const RopeScaling& other) const {
 }
 
 void ModelConfig::validate() const {
-  if (architecture != "llama" && architecture != "qwen2") {
-    fail("architecture '" + architecture + "' is not supported (supported: llama, qwen2)");
+  if (architecture != "llama" && architecture != "qwen2" && architecture != "gemma3") {
+    fail("architecture '" + architecture + "' is not supported (supported: llama, qwen2, gemma3)");
   }
+  if (hidden_act != "silu" && hidden_act != "gelu_tanh") {
+    fail("hidden_act '" + hidden_act + "' is not supported (supported: silu, gelu_tanh)");
+  }
+  if (sliding_window < 0 || sliding_window_pattern < 0) {
+    fail("sliding_window (" + std::to_string(sliding_window) + ") and sliding_window_pattern (" +
+         std::to_string(sliding_window_pattern) + ") must not be negative");
+  }
+  if (rope_local_theta != 0.0f) require_positive_finite("rope_local_theta", rope_local_theta);
   require_positive("vocab_size", vocab_size);
   require_positive("hidden_size", hidden_size);
   require_positive("intermediate_size", intermediate_size);
@@ -98,7 +106,10 @@ bool ModelConfig::operator==(const ModelConfig& other) const {
          rms_norm_eps == other.rms_norm_eps && rope_theta == other.rope_theta &&
          rope_scaling == other.rope_scaling && tie_word_embeddings == other.tie_word_embeddings &&
          attention_bias == other.attention_bias && bos_token_id == other.bos_token_id &&
-         eos_token_ids == other.eos_token_ids;
+         eos_token_ids == other.eos_token_ids && hidden_act == other.hidden_act && qk_norm == other.qk_norm &&
+         sandwich_norms == other.sandwich_norms && scale_embeddings == other.scale_embeddings &&
+         sliding_window == other.sliding_window && sliding_window_pattern == other.sliding_window_pattern &&
+         rope_local_theta == other.rope_local_theta;
 }
 
 }  // namespace kvs

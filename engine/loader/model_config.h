@@ -23,7 +23,7 @@ struct RopeScaling {
 // Everything the forward pass needs to know about the architecture.
 // validate() throws ModelLoadError naming the first inconsistent field.
 struct ModelConfig {
-  std::string architecture = "llama";  // "llama" | "qwen2" (qwen2 = llama + QKV bias)
+  std::string architecture = "llama";  // "llama" | "qwen2" (qwen2 = llama + QKV bias) | "gemma3"
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
@@ -40,8 +40,30 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;  // generation stops on any of these
 
+  // Gemma 3 features (the defaults are Llama's; gemma3 sets all of them).
+  std::string hidden_act = "silu";  // MLP gate activation: "silu" | "gelu_tanh"
+  bool qk_norm = false;             // RMSNorm over each q and k head before RoPE
+  bool sandwich_norms = false;      // RMSNorm on the attention and MLP outputs before each residual add
+  bool scale_embeddings = false;    // embeddings multiplied by sqrt(hidden_size)
+  // Sliding-window attention: layer i attends to the last `sliding_window`
+  // positions (itself included) when is_window_layer(i); 0 = every layer
+  // global. sliding_window_pattern p > 0: every p-th layer (i % p == p - 1)
+  // is global, the others windowed (Gemma 3: p = 6); p = 0: all windowed.
+  int64_t sliding_window = 0;
+  int64_t sliding_window_pattern = 0;
+  float rope_local_theta = 0.0f;  // RoPE base of window layers (0: rope_theta)
+
+  bool is_window_layer(int64_t layer) const {
+    if (sliding_window <= 0) return false;
+    return sliding_window_pattern <= 0 || layer % sliding_window_pattern != sliding_window_pattern - 1;
+  }
+  // rope_theta, or rope_local_theta for window layers when it is set.
+  float layer_rope_theta(int64_t layer) const {
+    return is_window_layer(layer) && rope_local_theta > 0.0f ? rope_local_theta : rope_theta;
+  }
+
   // Throws ModelLoadError("model config: <field> ...") on: an architecture
-  // other than llama/qwen2, a non-positive size or count, num_kv_heads not
+  // other than llama/qwen2/gemma3, an unknown hidden_act, a negative window, a non-positive size or count, num_kv_heads not
   // dividing num_heads, an odd head_dim, eps/theta not positive and finite,
   // inconsistent rope scaling, token ids outside [0, vocab_size), qwen2
   // without attention_bias, llama with attention_bias (needs an o_proj bias,

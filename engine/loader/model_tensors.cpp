@@ -24,6 +24,14 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& c) {
     }
     out.push_back({layer + "self_attn.o_proj.weight", {c.hidden_size, q_rows}});
     out.push_back({layer + "post_attention_layernorm.weight", {c.hidden_size}});
+    if (c.qk_norm) {
+      out.push_back({layer + "self_attn.q_norm.weight", {c.head_dim}});
+      out.push_back({layer + "self_attn.k_norm.weight", {c.head_dim}});
+    }
+    if (c.sandwich_norms) {  // Gemma: post_attention_layernorm is the attention output's norm
+      out.push_back({layer + "pre_feedforward_layernorm.weight", {c.hidden_size}});
+      out.push_back({layer + "post_feedforward_layernorm.weight", {c.hidden_size}});
+    }
     out.push_back({layer + "mlp.gate_proj.weight", {c.intermediate_size, c.hidden_size}});
     out.push_back({layer + "mlp.up_proj.weight", {c.intermediate_size, c.hidden_size}});
     out.push_back({layer + "mlp.down_proj.weight", {c.hidden_size, c.intermediate_size}});

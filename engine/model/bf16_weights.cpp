@@ -20,7 +20,7 @@ std::vector<uint16_t> to_bf16(const float* data, size_t count) {
 }
 
 std::vector<uint16_t> to_bf16(const LinearWeight& weight) {
-  return to_bf16(static_cast<const float*>(weight.data), static_cast<size_t>(weight.num_out * weight.num_in));
+  return to_bf16(weight.f32_data(), static_cast<size_t>(weight.num_out * weight.num_in));
 }
 
 // The named tensors' rows concatenated, as float (dequantized).

@@ -20,8 +20,8 @@ std::string layer_name(int64_t index, const std::string& suffix) {
   return "model.layers." + std::to_string(index) + "." + suffix;
 }
 
-bool use_llamacpp_rope(const LoadedModel& model, const ModelOptions& options) {
-  if (model.config.architecture != "llama") return false;
+// Whether to follow llama.cpp's RoPE arithmetic (see ModelOptions::Numerics).
+bool llamacpp_numerics(const LoadedModel& model, const ModelOptions& options) {
   switch (options.numerics) {
     case ModelOptions::Numerics::kLlamaCpp: return true;
     case ModelOptions::Numerics::kHuggingFace: return false;
@@ -30,20 +30,31 @@ bool use_llamacpp_rope(const LoadedModel& model, const ModelOptions& options) {
   return false;
 }
 
+bool use_llamacpp_rope(const LoadedModel& model, const ModelOptions& options) {
+  return model.config.architecture == "llama" && llamacpp_numerics(model, options);
+}
+
+// NOTE: Qwen2 keeps HF angles in every mode (its references are HF's).
+bool use_llamacpp_neox_rope(const LoadedModel& model, const ModelOptions& options) {
+  return model.config.architecture == "gemma3" && llamacpp_numerics(model, options);
+}
+
 // Puts the Q and K rows of a fused [q; k; v] weight into llama.cpp's
 // interleaved RoPE order (rope_permutation.h). Llama has no QKV bias
-// (ModelConfig::validate), so there is none to reorder.
+// (ModelConfig::validate), so there is none to reorder. The row order is
+// found by permuting row indices, then taken with select_rows (rows of any
+// format, segments included).
 void interleave_qk_rows(LinearWeight& qkv, const ModelConfig& c) {
-  const size_t row = qkv.row_bytes();
-  const auto* src = static_cast<const uint8_t*>(qkv.data);
-  auto owned = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(qkv.num_out) * row);
   const int64_t q_rows = c.num_heads * c.head_dim, k_rows = c.num_kv_heads * c.head_dim;
-  const size_t k_offset = static_cast<size_t>(q_rows) * row, v_offset = k_offset + static_cast<size_t>(k_rows) * row;
-  interleave_rope_rows(src, owned->data(), q_rows, row, c.num_heads);
-  interleave_rope_rows(src + k_offset, owned->data() + k_offset, k_rows, row, c.num_kv_heads);
-  std::copy(src + v_offset, src + owned->size(), owned->data() + v_offset);
-  qkv.owned = owned;
-  qkv.data = owned->data();
+  std::vector<int64_t> identity(static_cast<size_t>(qkv.num_out)), order(identity.size());
+  for (size_t r = 0; r < identity.size(); ++r) identity[r] = static_cast<int64_t>(r);
+  order = identity;
+  const auto bytes = [](std::vector<int64_t>& v, int64_t row) { return reinterpret_cast<uint8_t*>(v.data() + row); };
+  interleave_rope_rows(bytes(identity, 0), bytes(order, 0), q_rows, sizeof(int64_t), c.num_heads);
+  interleave_rope_rows(bytes(identity, q_rows), bytes(order, q_rows), k_rows, sizeof(int64_t), c.num_kv_heads);
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  for (const int64_t row : order) ranges.emplace_back(row, row + 1);
+  qkv = qkv.select_rows(ranges);
 }
 
 // This rank's rows of a fused [q; k; v] weight (or bias, with row = 1 per
@@ -66,6 +77,7 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
   shard_ = communicator_ == nullptr ? plan_shard(c, 0, 1) : plan_shard(c, communicator_->rank(), communicator_->size());
   const bool dequantize = options.dequantize_weights;
   llamacpp_rope_ = use_llamacpp_rope(*model_, options);
+  llamacpp_neox_rope_ = use_llamacpp_neox_rope(*model_, options);
   const bool sharded = shard_.num_ranks > 1;
   const std::vector<std::pair<int64_t, int64_t>> vocab_rows = {{shard_.vocab.begin, shard_.vocab.end}};
   const LinearWeight embedding = LinearWeight::from_tensors({&model_->tensor("model.embed_tokens.weight")}, dequantize);
@@ -81,6 +93,9 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
   inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling.type, c.rope_scaling.factor,
                                                 c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
                                                 c.rope_scaling.original_max_position_embeddings);
+  if (c.rope_local_theta > 0.0f) {
+    local_inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_local_theta, "none", 1.0f, 1.0f, 4.0f, 0);
+  }
   // llama.cpp's form of the same scaling: a frequency scale for "linear", the
   // converter's per-dimension divisors (rope_freqs.weight) for "llama3".
   if (c.rope_scaling.type == "linear") rope_freq_scale_ = 1.0f / c.rope_scaling.factor;
@@ -102,7 +117,17 @@ void LlamaModel::load_layers(const ModelOptions& options) {
   for (int64_t i = 0; i < c.num_layers; ++i) {
     Layer layer;
     layer.input_norm = tensor_to_floats(model_->tensor(layer_name(i, "input_layernorm.weight")));
-    layer.post_attention_norm = tensor_to_floats(model_->tensor(layer_name(i, "post_attention_layernorm.weight")));
+    if (c.sandwich_norms) {
+      layer.attn_out_norm = tensor_to_floats(model_->tensor(layer_name(i, "post_attention_layernorm.weight")));
+      layer.mlp_norm = tensor_to_floats(model_->tensor(layer_name(i, "pre_feedforward_layernorm.weight")));
+      layer.mlp_out_norm = tensor_to_floats(model_->tensor(layer_name(i, "post_feedforward_layernorm.weight")));
+    } else {
+      layer.mlp_norm = tensor_to_floats(model_->tensor(layer_name(i, "post_attention_layernorm.weight")));
+    }
+    if (c.qk_norm) {
+      layer.q_norm = tensor_to_floats(model_->tensor(layer_name(i, "self_attn.q_norm.weight")));
+      layer.k_norm = tensor_to_floats(model_->tensor(layer_name(i, "self_attn.k_norm.weight")));
+    }
     layer.qkv = LinearWeight::from_tensors({&model_->tensor(layer_name(i, "self_attn.q_proj.weight")),
                                             &model_->tensor(layer_name(i, "self_attn.k_proj.weight")),
                                             &model_->tensor(layer_name(i, "self_attn.v_proj.weight"))},
@@ -171,9 +196,15 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv,
     kernels::rmsnorm(hidden_.data(), layer.input_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
     if (!batch.checkpoint_ids.empty() && shard_.rank == 0) save_checkpoints(i, batch);
     attention_block(layer, i, batch, kv, slots, side);
+    if (!layer.attn_out_norm.empty()) {
+      kernels::rmsnorm(projected_.data(), layer.attn_out_norm.data(), projected_.data(), T, H, c.rms_norm_eps);
+    }
     kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
-    kernels::rmsnorm(hidden_.data(), layer.post_attention_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
+    kernels::rmsnorm(hidden_.data(), layer.mlp_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
     mlp_block(layer, T);
+    if (!layer.mlp_out_norm.empty()) {
+      kernels::rmsnorm(projected_.data(), layer.mlp_out_norm.data(), projected_.data(), T, H, c.rms_norm_eps);
+    }
     kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
   }
 
@@ -204,6 +235,10 @@ void LlamaModel::embed(const ForwardBatch& batch) {
     }
   }
   all_reduce(hidden_, batch.num_tokens() * H);
+  if (config().scale_embeddings) {  // Gemma: as llama.cpp's ggml_scale by sqrtf(n_embd)
+    const float scale = std::sqrt(static_cast<float>(H));
+    for (int64_t i = 0; i < batch.num_tokens() * H; ++i) hidden_[i] *= scale;
+  }
 }
 
 // Vocab-parallel LM head: each rank's logits for its vocabulary chunk
@@ -251,8 +286,23 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   float* q = qkv_.data();
   float* k = qkv_.data() + q_width;
   float* v = qkv_.data() + q_width + kv_width;
-  apply_rope(q, row, batch.positions.data(), T, num_heads);
-  apply_rope(k, row, batch.positions.data(), T, num_kv_heads);
+  if (!layer.q_norm.empty()) {  // per-head RMSNorm before RoPE (Gemma 3)
+    for (int64_t t = 0; t < T; ++t) {
+      kernels::rmsnorm(q + t * row, layer.q_norm.data(), q + t * row, num_heads, c.head_dim, c.rms_norm_eps);
+      kernels::rmsnorm(k + t * row, layer.k_norm.data(), k + t * row, num_kv_heads, c.head_dim, c.rms_norm_eps);
+    }
+  }
+  apply_rope(index, q, row, batch.positions.data(), T, num_heads);
+  apply_rope(index, k, row, batch.positions.data(), T, num_kv_heads);
+  float attention_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  if (c.architecture == "gemma3") {
+    // llama.cpp scales Gemma's queries after RoPE and attends with scale 1
+    // (query_pre_attn_scalar = head_dim for the sizes kvserve loads).
+    for (int64_t t = 0; t < T; ++t) {
+      for (int64_t i = 0; i < q_width; ++i) q[t * row + i] *= attention_scale;
+    }
+    attention_scale = 1.0f;
+  }
   kernels::PagedKvLayer cache = kv.layer(index, shard_.rank);
   kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots.data(), T);
   if (!status.ok()) throw Error(status.message);
@@ -276,9 +326,9 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   varlen.context_lens = batch.context_lens.data();
   varlen.block_tables = batch.block_tables.data();
   varlen.max_blocks_per_seq = batch.max_blocks_per_seq;
+  varlen.sliding_window = c.is_window_layer(index) ? c.sliding_window : 0;
   attention_.resize(static_cast<size_t>(T * q_width));
-  status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, num_heads,
-                                           1.0f / std::sqrt(static_cast<float>(c.head_dim)),
+  status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, num_heads, attention_scale,
                                            want_scores ? &scores : nullptr);
   if (!status.ok()) throw Error(status.message);
   projected_.resize(static_cast<size_t>(T * c.hidden_size));
@@ -293,7 +343,11 @@ void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
   // Rows are [gate (F), up (F)]; write the activation over the gate half.
   for (int64_t t = 0; t < num_tokens; ++t) {
     float* gate = gate_up_.data() + t * 2 * F;
-    kernels::silu_mul(gate, gate + F, gate, F);
+    if (config().hidden_act == "gelu_tanh") {
+      kernels::gelu_tanh_mul(gate, gate + F, gate, F);
+    } else {
+      kernels::silu_mul(gate, gate + F, gate, F);
+    }
   }
   // down_proj reads rows with stride 2F: compact them first.
   for (int64_t t = 1; t < num_tokens; ++t) {
@@ -304,17 +358,24 @@ void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
   all_reduce(projected_, num_tokens * config().hidden_size);
 }
 
-void LlamaModel::apply_rope(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
-                            int64_t num_heads) const {
+void LlamaModel::apply_rope(int64_t layer, float* x, int64_t row_stride, const int32_t* positions,
+                            int64_t num_tokens, int64_t num_heads) const {
   const ModelConfig& c = config();
-  if (llamacpp_rope_) {
+  if (llamacpp_neox_rope_) {
+    kernels::RopeLlamaCppParams rope;
+    rope.base = c.layer_rope_theta(layer);
+    rope.freq_scale = rope_freq_scale_;
+    kernels::rope_neox_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
+  } else if (llamacpp_rope_) {
     kernels::RopeLlamaCppParams rope;
     rope.base = c.rope_theta;
     rope.freq_scale = rope_freq_scale_;
     rope.freq_factors = rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data();
     kernels::rope_interleaved_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
   } else {
-    kernels::rope_rotate_half(x, row_stride, positions, num_tokens, num_heads, c.head_dim, inv_freq_.data());
+    const bool local = !local_inv_freq_.empty() && c.is_window_layer(layer);
+    kernels::rope_rotate_half(x, row_stride, positions, num_tokens, num_heads, c.head_dim,
+                              local ? local_inv_freq_.data() : inv_freq_.data());
   }
 }
 
@@ -383,7 +444,7 @@ void LlamaModel::recompute_overlay(int64_t index, const ForwardBatch& batch, con
     for (int64_t t = 0; t < R; ++t) kernels::add_inplace(recompute_out_.data() + t * weight.num_out, bias, weight.num_out);
   }
   float* k = recompute_out_.data();
-  apply_rope(k, weight.num_out, recompute_positions_.data(), R, shard_.kv_heads.size());
+  apply_rope(index, k, weight.num_out, recompute_positions_.data(), R, shard_.kv_heads.size());
   const size_t element = static_cast<size_t>(kernels::kv_element_bytes(cache.dtype));
   const size_t bytes = static_cast<size_t>(num_overlay * bs * kv_width) * element;
   if (overlay_k_.size() < bytes) {

@@ -74,7 +74,10 @@ class LlamaModel : public ForwardModel {
 
  private:
   struct Layer {
-    std::vector<float> input_norm, post_attention_norm;
+    // input_norm before attention, mlp_norm before the MLP; Gemma's sandwich
+    // norms (empty otherwise) on the attention and MLP outputs, and its
+    // per-head q/k norms.
+    std::vector<float> input_norm, mlp_norm, attn_out_norm, mlp_out_norm, q_norm, k_norm;
     LinearWeight qkv, o, gate_up, down;
     std::vector<float> qkv_bias;  // empty unless config.attention_bias
   };
@@ -91,7 +94,9 @@ class LlamaModel : public ForwardModel {
   void recompute_overlay(int64_t index, const ForwardBatch& batch, const KvStorage& kv,
                          kernels::PagedKvLayer& cache, ForwardSideOutputs* side);
   const LinearWeight& kv_weight(int64_t index);  // the K and V rows of layer index's QKV (made on first use)
-  void apply_rope(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens, int64_t num_heads) const;
+  // RoPE of layer `layer` (window layers may have their own base).
+  void apply_rope(int64_t layer, float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                  int64_t num_heads) const;
   void mlp_block(const Layer& layer, int64_t num_tokens);
 
   std::shared_ptr<const LoadedModel> model_;
@@ -100,8 +105,10 @@ class LlamaModel : public ForwardModel {
   std::vector<Layer> layers_;
   LinearWeight embedding_, lm_head_;
   std::vector<float> final_norm_;
-  std::vector<float> inv_freq_;  // rope_rotate_half's frequencies
-  bool llamacpp_rope_ = false;   // Q/K interleaved, rope_interleaved_llamacpp
+  std::vector<float> inv_freq_;        // rope_rotate_half's frequencies
+  std::vector<float> local_inv_freq_;  // the same for window layers (config.rope_local_theta)
+  bool llamacpp_rope_ = false;         // Q/K interleaved, rope_interleaved_llamacpp
+  bool llamacpp_neox_rope_ = false;    // rotate-half rows, rope_neox_llamacpp (Gemma 3 GGUFs)
   float rope_freq_scale_ = 1.0f;
   std::vector<float> rope_freq_factors_;  // empty or head_dim / 2 divisors
   kernels::MatmulScratch scratch_;

@@ -1,7 +1,10 @@
 #include "kernels/cpu/activation.h"
 
 #include <cmath>
+#include <cstring>
+#include <vector>
 
+#include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
 
 namespace kvs::kernels {
@@ -15,6 +18,43 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = vector_part; i < n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+float gelu_tanh(float x) {
+  constexpr float kSqrtTwoOverPi = 0.79788456080286535587989211986876f;
+  constexpr float kCoefficient = 0.044715f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrtTwoOverPi * x * (1.0f + kCoefficient * x * x)));
+}
+
+namespace {
+
+const std::vector<uint16_t>& gelu_half_table() {
+  static const std::vector<uint16_t> table = [] {
+    std::vector<uint16_t> out(65536);
+    for (uint32_t bits = 0; bits < 65536; ++bits) {
+      out[bits] = fp32_to_fp16(gelu_tanh(fp16_to_fp32(static_cast<uint16_t>(bits))));
+    }
+    return out;
+  }();
+  return table;
+}
+
+}  // namespace
+
+void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
+  const std::vector<uint16_t>& table = gelu_half_table();
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    float activated;
+    if (g <= -10.0f) {
+      activated = 0.0f;
+    } else if (g >= 10.0f) {
+      activated = g;
+    } else {
+      activated = fp16_to_fp32(table[fp32_to_fp16(g)]);
+    }
+    out[i] = activated * up[i];
   }
 }
 

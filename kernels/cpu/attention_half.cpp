@@ -45,7 +45,7 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
                      int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
                      float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
                      const uint16_t* overlay_keys, const uint16_t* overlay_values, int64_t num_blocks,
-                     float* logits_out) {
+                     float* logits_out, int64_t first) {
   const PagedRows<uint16_t> key_rows{keys, overlay_keys, table, num_blocks, block_size, kv_row, kv_offset};
   const PagedRows<uint16_t> value_rows{values, overlay_values, table, num_blocks, block_size, kv_row, kv_offset};
   std::vector<float>& query = scratch.query;
@@ -59,7 +59,8 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
   const int64_t padded = (window + 15) / 16 * 16;
   probabilities.assign(static_cast<size_t>(padded), 0.0f);
   float max_score = -INFINITY;
-  for (int64_t p = 0; p < window; ++p) {
+  if (logits_out != nullptr) std::fill(logits_out, logits_out + first, -INFINITY);
+  for (int64_t p = first; p < window; ++p) {
     half_row_to_float(key_rows.row(p), row.data(), head_dim);
     probabilities[p] = dot_halves(row.data(), query.data(), head_dim, order) * scale;
     if (logits_out != nullptr) logits_out[p] = probabilities[p];
@@ -68,20 +69,20 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
   // Softmax: 16-wide exp blocks, each block's sum added in double.
   double sum = 0.0;
   for (int64_t block = 0; block < padded; block += 16) {
-    for (int64_t p = block; p < std::min(window, block + 16); ++p) {
+    for (int64_t p = std::max(block, first); p < std::min(window, block + 16); ++p) {
       probabilities[p] = exp_llamacpp(probabilities[p] - max_score);
     }
     sum += static_cast<double>(sum16_llamacpp(probabilities.data() + block));
   }
   const float inverse_sum = static_cast<float>(1.0 / sum);
-  for (int64_t p = 0; p < window; ++p) probabilities[p] = round_to_half(probabilities[p] * inverse_sum);
+  for (int64_t p = first; p < window; ++p) probabilities[p] = round_to_half(probabilities[p] * inverse_sum);
 
   // P·V: position p accumulates into lane p % num_lanes, all head_dim outputs at once.
   const bool batched = order == HalfMatmulOrder::kBatched && head_dim % 4 == 0;
   const int64_t num_lanes = batched ? 16 : 64;
   std::vector<float>& lanes = scratch.lanes;
   lanes.assign(static_cast<size_t>(num_lanes * head_dim), 0.0f);
-  for (int64_t p = 0; p < window; ++p) {
+  for (int64_t p = first; p < window; ++p) {
     half_row_to_float(value_rows.row(p), row.data(), head_dim);
     float* acc = lanes.data() + (p % num_lanes) * head_dim;
     const float weight = probabilities[p];

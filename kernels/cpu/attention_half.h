@@ -34,7 +34,8 @@ struct HalfAttentionScratch {
 };
 
 // out[head_dim] = softmax(scale * q · Kᵀ) · V over cache positions
-// [0, window) of one sequence:
+// [first, window) of one sequence (positions below `first` weigh exactly 0
+// and are not read; lanes and blocks stay keyed by position from 0):
 //   q: head_dim floats (rounded to half here, as ggml converts it);
 //   keys / values: the layer's cache, [slots, kv_row] halves, this head's
 //   vector at column kv_offset; slot of position p =
@@ -50,11 +51,12 @@ struct HalfAttentionScratch {
 // Optional: block ids >= num_blocks name blocks of a second buffer
 // (overlay_keys / overlay_values, block id - num_blocks), e.g. K/V recomputed
 // for this step only; logits_out (window floats) receives the scaled scores
-// (before the softmax) for the compression policies' statistics.
+// (before the softmax; -inf below `first`) for the compression policies'
+// statistics.
 void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
                      int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
                      float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
                      const uint16_t* overlay_keys = nullptr, const uint16_t* overlay_values = nullptr,
-                     int64_t num_blocks = INT64_MAX, float* logits_out = nullptr);
+                     int64_t num_blocks = INT64_MAX, float* logits_out = nullptr, int64_t first = 0);
 
 }  // namespace kvs::kernels

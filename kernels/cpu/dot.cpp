@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/half.h"
 
+#include "kernels/cpu/dot_q5_iq4.h"
 #include "kernels/cpu/dot_simd.h"
 
 namespace kvs::kernels {
@@ -36,8 +37,14 @@ float dot_quantized_reference(WeightFormat format, const void* w_row, const Acti
         total += sum * (fp16_to_fp32(w.d) * x[b].d) + fp16_to_fp32(w.m) * x[b].d_times_sum;
         break;
       }
-      case WeightFormat::F32:
-        return 0.0f;  // not a quantized format; callers never pass it
+      case WeightFormat::Q5_0:
+        return detail::dot_q5_0_reference(static_cast<const BlockQ5_0*>(w_row), x, num_blocks);
+      case WeightFormat::Q5_1:
+        return detail::dot_q5_1_reference(static_cast<const BlockQ5_1*>(w_row), x, num_blocks);
+      case WeightFormat::IQ4_NL:
+        return detail::dot_iq4_nl_reference(static_cast<const BlockIQ4_NL*>(w_row), x, num_blocks);
+      default:
+        return 0.0f;  // F32 and the K-quants (dot_k.h) are not this function's formats
     }
   }
   return total;
@@ -96,9 +103,12 @@ float dot_quantized(WeightFormat format, const void* w_row, const ActivationBloc
     case WeightFormat::Q4_1: return dot_q4_1(static_cast<const BlockQ4_1*>(w_row), x, num_blocks);
     case WeightFormat::Q4_0: return dot_q4_0(static_cast<const BlockQ4_0*>(w_row), x, num_blocks);
     case WeightFormat::Q8_0: return dot_q8_0(static_cast<const BlockQ8_0*>(w_row), x, num_blocks);
-    case WeightFormat::F32: return 0.0f;
+    case WeightFormat::Q5_0: return detail::dot_q5_0_avx2(static_cast<const BlockQ5_0*>(w_row), x, num_blocks);
+    case WeightFormat::Q5_1: return detail::dot_q5_1_avx2(static_cast<const BlockQ5_1*>(w_row), x, num_blocks);
+    case WeightFormat::IQ4_NL:
+      return detail::dot_iq4_nl_avx2(static_cast<const BlockIQ4_NL*>(w_row), x, num_blocks);
+    default: return 0.0f;
   }
-  return 0.0f;
 #else
   return dot_quantized_reference(format, w_row, x, num_blocks);
 #endif

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/cpu/dot.h"
+#include "kernels/cpu/dot_k.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/half.h"
 
@@ -180,10 +181,36 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
 }  // namespace
 #endif
 
+namespace {
+
+// Every (row, token) pair through the single-pair kernel.
+template <class Activation, class Dot>
+void pairwise(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation* x, int64_t num_tokens,
+              int64_t num_blocks, float* out, int64_t out_stride, Dot dot) {
+  for (int64_t r = 0; r < num_rows; ++r) {
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      out[t * out_stride + r] = dot(w + r * row_bytes, x + t * num_blocks);
+    }
+  }
+}
+
+}  // namespace
+
+void dot_quantized_tile_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                          const ActivationBlockQ8K* x, int64_t num_tokens, int64_t num_blocks, float* out,
+                          int64_t out_stride) {
+  pairwise(static_cast<const uint8_t*>(w_rows), row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride,
+           [&](const uint8_t* row, const ActivationBlockQ8K* xt) { return dot_quantized_k(format, row, xt, num_blocks); });
+}
+
 void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                         const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
                         int64_t out_stride) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
+  if (format == WeightFormat::Q5_0 || format == WeightFormat::Q5_1 || format == WeightFormat::IQ4_NL) {
+    return pairwise(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride,
+                    [&](const uint8_t* row, const ActivationBlockQ8* xt) { return dot_quantized(format, row, xt, num_blocks); });
+  }
 #ifdef KVS_DOT_AVX2
   switch (format) {
     case WeightFormat::Q4_1:
@@ -192,7 +219,7 @@ void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_byte
       return tile<Q4_0Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
     case WeightFormat::Q8_0:
       return tile<Q8_0Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
-    case WeightFormat::F32: return;  // not a quantized format; callers never pass it
+    default: return;  // F32 and the K-quants are not this function's formats
   }
 #else
   for (int64_t r = 0; r < num_rows; ++r) {

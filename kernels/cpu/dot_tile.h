@@ -10,8 +10,10 @@
 
 namespace kvs::kernels {
 
-// w_rows: `num_rows` consecutive rows of `format` (Q8_0, Q4_0 or Q4_1; not
-// F32), each `num_blocks` blocks (`row_bytes` apart).
+// w_rows: `num_rows` consecutive rows of `format` (a 32-element format: Q8_0,
+// Q4_0, Q4_1, Q5_0, Q5_1 or IQ4_NL; not F32 or a K-quant), each `num_blocks`
+// blocks (`row_bytes` apart). Q5_0 / Q5_1 / IQ4_NL simply call
+// dot_quantized() per pair.
 // x: `num_tokens` consecutive activation rows of `num_blocks` blocks each,
 // from quantize_activations() (q in [-127, 127]: the Q8_0 / Q4_0 VNNI path
 // relies on it, as the AVX2 sign trick does).
@@ -23,5 +25,13 @@ namespace kvs::kernels {
 void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                         const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
                         int64_t out_stride);
+
+// The same for a K-quant `format` (Q2_K ... Q6_K) with Q8_K activations from
+// quantize_activations_q8_k(): out[t * out_stride + r] = dot_quantized_k(format,
+// row r, token t) for every r < num_rows, t < num_tokens (a loop over the
+// pairs, so bit-identical to the per-pair call by construction).
+void dot_quantized_tile_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                          const ActivationBlockQ8K* x, int64_t num_tokens, int64_t num_blocks, float* out,
+                          int64_t out_stride);
 
 }  // namespace kvs::kernels

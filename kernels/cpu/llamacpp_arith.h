@@ -58,4 +58,17 @@ inline float sum16_llamacpp(const float* v) {
   return (four[0] + four[2]) + (four[1] + four[3]);
 }
 
+// Sum of 8 floats in the order of ggml's x86 hsum_float_8 (an 8-lane AVX
+// accumulator): lanes 4 apart, then (0 + 2) + (1 + 3). simd::horizontal_sum
+// is the vector form.
+inline float sum8_llamacpp(const float* v) {
+  float four[4];
+  for (int i = 0; i < 4; ++i) four[i] = v[i] + v[i + 4];
+  return (four[0] + four[2]) + (four[1] + four[3]);
+}
+
+// Sum of 4 floats as ggml's x86 K-quant kernels reduce a 4-lane accumulator
+// (movehl, then movehdup): (0 + 2) + (1 + 3).
+inline float sum4_llamacpp(const float* v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+
 }  // namespace kvs::kernels

@@ -8,22 +8,45 @@
 #include <thread>
 
 #include "kernels/cpu/dot.h"
+#include "kernels/cpu/dot_k.h"
 #include "kernels/cpu/dot_tile.h"
 #include "kernels/cpu/quantize.h"
+#include "kernels/cpu/weight_format.h"
 
 namespace kvs::kernels {
 namespace {
 
 int g_num_threads = 0;
 
-size_t block_bytes(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::Q8_0: return sizeof(BlockQ8_0);
-    case WeightFormat::Q4_0: return sizeof(BlockQ4_0);
-    case WeightFormat::Q4_1: return sizeof(BlockQ4_1);
-    case WeightFormat::F32: return sizeof(float);
+// NOTE: chunks of rows are split over threads; each chunk is applied to a
+// tile of tokens by the multi-token kernel, which unpacks each weight block
+// once per few tokens and keeps the chunk's rows in L1 across the tile.
+constexpr int64_t kTokenTile = 64;
+constexpr int64_t kRowChunk = 16;
+
+// One quantized segment against activations `xq` (num_tokens rows of
+// num_blocks blocks); writes y[t * y_stride + n] for its num_out columns.
+template <class Activation, class Dot, class Tile>
+void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const Activation* xq, int64_t num_tokens,
+                       float* y, int64_t y_stride, int threads, Dot dot, Tile tile) {
+  const auto* weights = static_cast<const uint8_t*>(segment.w);
+  const size_t row_bytes = static_cast<size_t>(num_blocks) * format_block_bytes(segment.format);
+  const int64_t num_out = segment.num_out;
+  if (num_tokens == 1) {  // one decode stream: a dot product per row
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t n = 0; n < num_out; ++n) y[n] = dot(weights + static_cast<size_t>(n) * row_bytes, xq);
+    return;
   }
-  return 0;
+  const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
+  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
+    const int64_t tile_tokens = std::min(num_tokens - t0, kTokenTile);
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t c = 0; c < num_chunks; ++c) {
+      const int64_t n0 = c * kRowChunk;
+      tile(weights + static_cast<size_t>(n0) * row_bytes, row_bytes, std::min(kRowChunk, num_out - n0),
+           xq + t0 * num_blocks, tile_tokens, y + t0 * y_stride + n0, y_stride);
+    }
+  }
 }
 
 }  // namespace
@@ -50,50 +73,100 @@ int num_threads() {
 
 Status matmul(WeightFormat format, const void* w, int64_t num_out, int64_t num_in, const float* x,
               int64_t num_tokens, float* y, MatmulScratch& scratch) {
-  if (w == nullptr || x == nullptr || y == nullptr) return Status::invalid("matmul: null pointer");
-  if (num_out <= 0 || num_in <= 0 || num_tokens < 0) {
-    return Status::invalid("matmul: bad shape out=" + std::to_string(num_out) + " in=" + std::to_string(num_in));
-  }
-  if (num_tokens == 0) return Status::success();
-  const int threads = num_threads();
-  if (format == WeightFormat::F32) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(num_tokens),
-                static_cast<int>(num_out), static_cast<int>(num_in), 1.0f, x, static_cast<int>(num_in),
-                static_cast<const float*>(w), static_cast<int>(num_in), 0.0f, y, static_cast<int>(num_out));
-    return Status::success();
-  }
-  if (num_in % kQuantBlock != 0) {
-    return Status::invalid("matmul: quantized rows need a multiple of 32 inputs, got " + std::to_string(num_in));
-  }
-  const int64_t num_blocks = num_in / kQuantBlock;
-  scratch.quantized.resize(static_cast<size_t>(num_tokens * num_blocks));
-  ActivationBlockQ8* xq = scratch.quantized.data();
-#pragma omp parallel for num_threads(threads) schedule(static) if (num_tokens > 1)
-  for (int64_t t = 0; t < num_tokens; ++t) quantize_activations(x + t * num_in, xq + t * num_blocks, num_in);
+  const MatmulSegment segment{format, w, num_out};
+  return matmul_segments(&segment, 1, num_in, x, num_tokens, y, scratch);
+}
 
-  const auto* weights = static_cast<const uint8_t*>(w);
-  const size_t row_bytes = static_cast<size_t>(num_blocks) * block_bytes(format);
-  if (num_tokens == 1) {  // one decode stream: a dot product per row
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t n = 0; n < num_out; ++n) {
-      y[n] = dot_quantized(format, weights + static_cast<size_t>(n) * row_bytes, xq, num_blocks);
+namespace {
+
+// What a list of segments needs: their total rows and which activation kinds.
+struct SegmentsPlan {
+  int64_t total_out = 0;
+  bool need_q8 = false, need_q8k = false;
+};
+
+Status plan_segments(const MatmulSegment* segments, size_t num_segments, int64_t num_in, int64_t num_tokens,
+                     SegmentsPlan* plan) {
+  for (size_t i = 0; i < num_segments; ++i) {
+    const MatmulSegment& s = segments[i];
+    if (s.w == nullptr) return Status::invalid("matmul: null pointer");
+    if (s.num_out <= 0 || num_in <= 0 || num_tokens < 0) {
+      return Status::invalid("matmul: bad shape out=" + std::to_string(s.num_out) + " in=" + std::to_string(num_in));
     }
-    return Status::success();
+    const int64_t block = format_block_elements(s.format);
+    if (num_in % block != 0) {
+      return Status::invalid(std::string("matmul: ") + format_name(s.format) + " rows need a multiple of " +
+                             std::to_string(block) + " inputs, got " + std::to_string(num_in));
+    }
+    plan->need_q8 |= format_activation_kind(s.format) == ActivationKind::kQ8;
+    plan->need_q8k |= format_activation_kind(s.format) == ActivationKind::kQ8K;
+    plan->total_out += s.num_out;
   }
-  // NOTE: chunks of rows are split over threads; each chunk is applied to a
-  // tile of tokens by the multi-token kernel, which unpacks each weight block
-  // once per few tokens and keeps the chunk's rows in L1 across the tile.
-  constexpr int64_t kTokenTile = 64;
-  constexpr int64_t kRowChunk = 16;
-  const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
-  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
-    const int64_t tile_tokens = std::min(num_tokens - t0, kTokenTile);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < num_chunks; ++c) {
-      const int64_t n0 = c * kRowChunk;
-      dot_quantized_tile(format, weights + static_cast<size_t>(n0) * row_bytes, row_bytes,
-                         std::min(kRowChunk, num_out - n0), xq + t0 * num_blocks, tile_tokens, num_blocks,
-                         y + t0 * num_out + n0, num_out);
+  return Status::success();
+}
+
+}  // namespace
+
+Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64_t num_in, const float* x,
+                       int64_t num_tokens, float* y, MatmulScratch& scratch) {
+  if (segments == nullptr || num_segments == 0 || x == nullptr || y == nullptr) {
+    return Status::invalid("matmul: null pointer");
+  }
+  SegmentsPlan plan;
+  if (Status status = plan_segments(segments, num_segments, num_in, num_tokens, &plan); !status.ok()) return status;
+  if (num_tokens == 0) return Status::success();
+  const int64_t total_out = plan.total_out;
+  const int threads = num_threads();
+  const int64_t blocks_q8 = num_in / kQuantBlock, blocks_q8k = num_in / kQuantBlockK;
+  if (plan.need_q8) {
+    scratch.quantized.resize(static_cast<size_t>(num_tokens * blocks_q8));
+    ActivationBlockQ8* xq = scratch.quantized.data();
+#pragma omp parallel for num_threads(threads) schedule(static) if (num_tokens > 1)
+    for (int64_t t = 0; t < num_tokens; ++t) quantize_activations(x + t * num_in, xq + t * blocks_q8, num_in);
+  }
+  if (plan.need_q8k) {
+    scratch.quantized_k.resize(static_cast<size_t>(num_tokens * blocks_q8k));
+    ActivationBlockQ8K* xq = scratch.quantized_k.data();
+#pragma omp parallel for num_threads(threads) schedule(static) if (num_tokens > 1)
+    for (int64_t t = 0; t < num_tokens; ++t) quantize_activations_q8_k(x + t * num_in, xq + t * blocks_q8k, num_in);
+  }
+
+  int64_t column = 0;
+  for (size_t i = 0; i < num_segments; ++i) {
+    const MatmulSegment& s = segments[i];
+    float* y_seg = y + column;
+    column += s.num_out;
+    switch (format_activation_kind(s.format)) {
+      case ActivationKind::kFloat:
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(num_tokens),
+                    static_cast<int>(s.num_out), static_cast<int>(num_in), 1.0f, x, static_cast<int>(num_in),
+                    static_cast<const float*>(s.w), static_cast<int>(num_in), 0.0f, y_seg,
+                    static_cast<int>(total_out));
+        break;
+      case ActivationKind::kQ8: {
+        const WeightFormat format = s.format;
+        quantized_segment(
+            s, blocks_q8, scratch.quantized.data(), num_tokens, y_seg, total_out, threads,
+            [&](const uint8_t* row, const ActivationBlockQ8* xq) { return dot_quantized(format, row, xq, blocks_q8); },
+            [&](const uint8_t* rows, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* xq, int64_t tokens,
+                float* out, int64_t stride) {
+              dot_quantized_tile(format, rows, row_bytes, num_rows, xq, tokens, blocks_q8, out, stride);
+            });
+        break;
+      }
+      case ActivationKind::kQ8K: {
+        const WeightFormat format = s.format;
+        quantized_segment(
+            s, blocks_q8k, scratch.quantized_k.data(), num_tokens, y_seg, total_out, threads,
+            [&](const uint8_t* row, const ActivationBlockQ8K* xq) {
+              return dot_quantized_k(format, row, xq, blocks_q8k);
+            },
+            [&](const uint8_t* rows, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8K* xq, int64_t tokens,
+                float* out, int64_t stride) {
+              dot_quantized_tile_k(format, rows, row_bytes, num_rows, xq, tokens, blocks_q8k, out, stride);
+            });
+        break;
+      }
     }
   }
   return Status::success();

@@ -50,14 +50,15 @@ Status write_kv_typed(const PagedKvLayer& cache, const float* k, int64_t k_row_s
 }
 
 // One (query token, head) over a float cache: out = softmax(scale q·Kᵀ) V over
-// `window` positions, sums of exponentials in double. logits_out (optional)
-// receives the scaled scores.
+// positions [first, window), sums of exponentials in double. logits_out
+// (optional) receives the scaled scores (-inf below first).
 void attend_one_float(const float* qh, const PagedRows<float>& keys, const PagedRows<float>& values,
-                      int64_t head_dim, int64_t window, float scale, std::vector<float>& scores, float* out,
-                      float* logits_out) {
+                      int64_t head_dim, int64_t first, int64_t window, float scale, std::vector<float>& scores,
+                      float* out, float* logits_out) {
   scores.resize(static_cast<size_t>(window));
   float max_score = -INFINITY;
-  for (int64_t p = 0; p < window; ++p) {
+  if (logits_out != nullptr) std::fill(logits_out, logits_out + first, -INFINITY);
+  for (int64_t p = first; p < window; ++p) {
     const float* kp = keys.row(p);
     float dot = 0.0f;
     for (int64_t i = 0; i < head_dim; ++i) dot += qh[i] * kp[i];
@@ -66,13 +67,13 @@ void attend_one_float(const float* qh, const PagedRows<float>& keys, const Paged
     max_score = std::max(max_score, scores[p]);
   }
   double sum = 0.0;
-  for (int64_t p = 0; p < window; ++p) {
+  for (int64_t p = first; p < window; ++p) {
     scores[p] = std::exp(scores[p] - max_score);
     sum += scores[p];
   }
   const float inverse_sum = static_cast<float>(1.0 / sum);
   std::fill(out, out + head_dim, 0.0f);
-  for (int64_t p = 0; p < window; ++p) {
+  for (int64_t p = first; p < window; ++p) {
     const float* vp = values.row(p);
     const float weight = scores[p] * inverse_sum;
     for (int64_t i = 0; i < head_dim; ++i) out[i] += weight * vp[i];
@@ -132,6 +133,7 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
       const int64_t row_in_seq = t - batch.cu_query_lens[s];
       const int64_t position = batch.context_lens[s] - query_len + row_in_seq;  // cache index
       const int64_t window = position + 1;
+      const int64_t first = batch.sliding_window > 0 ? std::max<int64_t>(0, window - batch.sliding_window) : 0;
       const float* qh = q + t * q_row_stride + h * head_dim;
       const int32_t* table = batch.block_tables + s * batch.max_blocks_per_seq;
       const int64_t kv_offset = (h / group) * head_dim;
@@ -144,13 +146,13 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
         attend_one_half(qh, static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
                         cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch, oh,
                         static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),
-                        cache.num_blocks, logits_out);
+                        cache.num_blocks, logits_out, first);
       } else {
         const PagedRows<float> keys{static_cast<const float*>(cache.k), static_cast<const float*>(cache.overlay_k),
                                     table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
         const PagedRows<float> values{static_cast<const float*>(cache.v), static_cast<const float*>(cache.overlay_v),
                                       table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
-        attend_one_float(qh, keys, values, head_dim, window, scale, scores, oh, logits_out);
+        attend_one_float(qh, keys, values, head_dim, first, window, scale, scores, oh, logits_out);
       }
       if (want_scores) accumulate_scores(*side, s, h, position, logits.data(), window, score_work, acc + side->offsets[s]);
     }
@@ -175,6 +177,7 @@ Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, 
                               const VarlenBatch& batch, int64_t num_heads, float scale,
                               const AttentionScores* scores) {
   if (Status s = check_cache(cache); !s.ok()) return s;
+  if (batch.sliding_window < 0) return Status::invalid("attention: negative sliding window");
   if (num_heads <= 0 || num_heads % cache.num_kv_heads != 0) {
     return Status::invalid("attention: num_heads must be a positive multiple of num_kv_heads");
   }

@@ -51,6 +51,11 @@ struct VarlenBatch {
   const int32_t* context_lens = nullptr;   // [num_seqs]
   const int32_t* block_tables = nullptr;   // [num_seqs, max_blocks_per_seq]
   int64_t max_blocks_per_seq = 0;
+  // > 0: sliding-window attention: the query at cache position q attends to
+  // positions [max(0, q - sliding_window + 1), q] only; earlier positions are
+  // never read (their blocks may be gone) and weigh exactly 0, so sums round
+  // as llama.cpp's masked softmax over the whole cache does.
+  int64_t sliding_window = 0;
 };
 
 // Optional side output for the KV compression policies. Rows j >=

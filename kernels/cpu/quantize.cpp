@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/dequantize_blocks.h"
 #include "kernels/cpu/half.h"
 
 namespace kvs::kernels {
@@ -50,6 +51,20 @@ void dequantize_row(WeightFormat format, const void* row, float* out, int64_t n)
       }
       return;
     }
+    case WeightFormat::Q5_0: return detail::dequantize_q5_0(static_cast<const BlockQ5_0*>(row), out, num_blocks);
+    case WeightFormat::Q5_1: return detail::dequantize_q5_1(static_cast<const BlockQ5_1*>(row), out, num_blocks);
+    case WeightFormat::IQ4_NL:
+      return detail::dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(row), out, num_blocks);
+    case WeightFormat::Q2_K:
+      return detail::dequantize_q2_k(static_cast<const BlockQ2_K*>(row), out, n / kQuantBlockK);
+    case WeightFormat::Q3_K:
+      return detail::dequantize_q3_k(static_cast<const BlockQ3_K*>(row), out, n / kQuantBlockK);
+    case WeightFormat::Q4_K:
+      return detail::dequantize_q4_k(static_cast<const BlockQ4_K*>(row), out, n / kQuantBlockK);
+    case WeightFormat::Q5_K:
+      return detail::dequantize_q5_k(static_cast<const BlockQ5_K*>(row), out, n / kQuantBlockK);
+    case WeightFormat::Q6_K:
+      return detail::dequantize_q6_k(static_cast<const BlockQ6_K*>(row), out, n / kQuantBlockK);
   }
 }
 

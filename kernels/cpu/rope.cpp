@@ -56,9 +56,14 @@ void rope_rotate_half(float* x, int64_t row_stride, const int32_t* positions, in
 }
 
 
-void rope_interleaved_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
-                               int64_t num_heads, int64_t head_dim, const RopeLlamaCppParams& params) {
+namespace {
+
+// llama.cpp's angle arithmetic and rotation; `neox` pairs element i with
+// i + head_dim / 2 (GPT-NeoX order), else 2i with 2i + 1.
+void rope_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens, int64_t num_heads,
+                   int64_t head_dim, const RopeLlamaCppParams& params, bool neox) {
   const int64_t num_pairs = head_dim / 2;
+  const int64_t first_step = neox ? 1 : 2, second_offset = neox ? num_pairs : 1;
   const float theta_scale = std::pow(params.base, -2.0f / static_cast<float>(head_dim));
   std::vector<float> cosines(static_cast<size_t>(num_pairs)), sines(static_cast<size_t>(num_pairs));
   for (int64_t t = 0; t < num_tokens; ++t) {
@@ -73,12 +78,26 @@ void rope_interleaved_llamacpp(float* x, int64_t row_stride, const int32_t* posi
     for (int64_t h = 0; h < num_heads; ++h) {
       float* head = x + t * row_stride + h * head_dim;
       for (int64_t i = 0; i < num_pairs; ++i) {
-        const float x0 = head[2 * i], x1 = head[2 * i + 1];
-        head[2 * i] = std::fma(x0, cosines[i], -(x1 * sines[i]));
-        head[2 * i + 1] = std::fma(x0, sines[i], x1 * cosines[i]);
+        float* a = head + i * first_step;
+        float* b = a + second_offset;
+        const float x0 = *a, x1 = *b;
+        *a = std::fma(x0, cosines[i], -(x1 * sines[i]));
+        *b = std::fma(x0, sines[i], x1 * cosines[i]);
       }
     }
   }
+}
+
+}  // namespace
+
+void rope_interleaved_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                               int64_t num_heads, int64_t head_dim, const RopeLlamaCppParams& params) {
+  rope_llamacpp(x, row_stride, positions, num_tokens, num_heads, head_dim, params, /*neox=*/false);
+}
+
+void rope_neox_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                        int64_t num_heads, int64_t head_dim, const RopeLlamaCppParams& params) {
+  rope_llamacpp(x, row_stride, positions, num_tokens, num_heads, head_dim, params, /*neox=*/true);
 }
 
 }  // namespace kvs::kernels

@@ -46,4 +46,10 @@ struct RopeLlamaCppParams {
 void rope_interleaved_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
                                int64_t num_heads, int64_t head_dim, const RopeLlamaCppParams& params);
 
+// The same arithmetic on rotate-half (GPT-NeoX / HF) rows: pair (i, i +
+// head_dim / 2), as llama.cpp's NEOX RoPE mode (Qwen2, Gemma 3 GGUFs, whose
+// Q/K rows are not interleaved).
+void rope_neox_llamacpp(float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
+                        int64_t num_heads, int64_t head_dim, const RopeLlamaCppParams& params);
+
 }  // namespace kvs::kernels

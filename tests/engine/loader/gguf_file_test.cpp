@@ -79,11 +79,21 @@ TEST(GgufFile, ToDtypeNamesUnsupportedTypes) {
   EXPECT_EQ(GgufFile::to_dtype(3, "a"), DType::Q4_1);
   EXPECT_EQ(GgufFile::to_dtype(8, "a"), DType::Q8_0);
   EXPECT_EQ(GgufFile::to_dtype(30, "a"), DType::BF16);
-  const std::string q4k =
-      test::model_load_error([] { GgufFile::to_dtype(12, "blk.0.ffn_down.weight"); });
-  EXPECT_TRUE(contains(q4k, "tensor blk.0.ffn_down.weight has type Q4_K, which kvserve does not "
-                            "support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)"));
-  EXPECT_TRUE(contains(test::model_load_error([] { GgufFile::to_dtype(14, "x"); }), "Q6_K"));
+  EXPECT_EQ(GgufFile::to_dtype(6, "a"), DType::Q5_0);
+  EXPECT_EQ(GgufFile::to_dtype(7, "a"), DType::Q5_1);
+  EXPECT_EQ(GgufFile::to_dtype(10, "a"), DType::Q2_K);
+  EXPECT_EQ(GgufFile::to_dtype(11, "a"), DType::Q3_K);
+  EXPECT_EQ(GgufFile::to_dtype(12, "a"), DType::Q4_K);
+  EXPECT_EQ(GgufFile::to_dtype(13, "a"), DType::Q5_K);
+  EXPECT_EQ(GgufFile::to_dtype(14, "a"), DType::Q6_K);
+  EXPECT_EQ(GgufFile::to_dtype(20, "a"), DType::IQ4_NL);
+  const std::string iq4xs =
+      test::model_load_error([] { GgufFile::to_dtype(23, "blk.0.ffn_down.weight"); });
+  EXPECT_TRUE(contains(iq4xs, "tensor blk.0.ffn_down.weight has type IQ4_XS, which kvserve does not "
+                              "support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
+                              "IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"));
+  EXPECT_TRUE(contains(test::model_load_error([] { GgufFile::to_dtype(9, "x"); }), "Q8_1"));
+  EXPECT_TRUE(contains(test::model_load_error([] { GgufFile::to_dtype(16, "x"); }), "IQ2_XXS"));
   EXPECT_TRUE(contains(test::model_load_error([] { GgufFile::to_dtype(500, "x"); }),
                        "unknown GGML type id 500"));
 }

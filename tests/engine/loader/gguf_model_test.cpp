@@ -191,10 +191,11 @@ TEST(GgufModel, UnsupportedTensorType) {
   std::mt19937 rng(5);
   const std::string error = tiny_error([&](GgufWriter& w) {
     w.remove_tensor("blk.0.ffn_down.weight");
-    w.add_tensor("blk.0.ffn_down.weight", kQ4_K, {256, 64}, random_tensor_bytes(rng, kQ4_K, 256 * 64));
+    w.add_tensor("blk.0.ffn_down.weight", kIQ4_XS, {256, 64}, random_tensor_bytes(rng, kIQ4_XS, 256 * 64));
   });
-  EXPECT_TRUE(contains(error, "bad.gguf: tensor blk.0.ffn_down.weight has type Q4_K, which kvserve "
-                              "does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)"));
+  EXPECT_TRUE(contains(error, "bad.gguf: tensor blk.0.ffn_down.weight has type IQ4_XS, which kvserve "
+                              "does not support (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "
+                              "Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"));
 }
 
 // A tiny llama whose metadata is built by `add` (tensors from the default

@@ -15,7 +15,7 @@ struct TinyDims {
 };
 
 // GGML type ids used by the tiny models.
-enum : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kQ4_K = 12, kBF16 = 30 };
+enum : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 8, kQ4_K = 12, kIQ4_XS = 23, kBF16 = 30 };
 
 // A finite, normal half with a random sign (if `signed_value`), magnitude in
 // about [2^-10, 2^-2].
@@ -74,6 +74,9 @@ inline std::string random_tensor_bytes(std::mt19937& rng, uint32_t type, int64_t
       break;
     case kQ4_K:  // 256-element blocks of 144 bytes; contents irrelevant to the loader
       put_random(static_cast<size_t>(num_elements / 256) * 144);
+      break;
+    case kIQ4_XS:  // 256-element blocks of 136 bytes (a type kvserve does not load)
+      put_random(static_cast<size_t>(num_elements / 256) * 136);
       break;
   }
   return out;

@@ -23,7 +23,7 @@ std::shared_ptr<const LoadedModel> fixture(const std::string& name) {
 // Rows [begin, end) of a tensor as bf16 (dequantized first).
 std::vector<uint16_t> bf16_rows(const LoadedModel& model, const std::string& name, int64_t begin, int64_t end) {
   const LinearWeight weight = LinearWeight::from_tensors({&model.tensor(name)}, /*dequantize=*/true);
-  const auto* data = static_cast<const float*>(weight.data);
+  const float* data = weight.f32_data();
   std::vector<uint16_t> out;
   for (int64_t i = begin * weight.num_in; i < end * weight.num_in; ++i) out.push_back(kernels::fp32_to_bf16(data[i]));
   return out;
@@ -106,7 +106,7 @@ TEST(Bf16WeightsTest, GgufQuantizedWeightsAreDequantizedThenRounded) {
   ASSERT_NE(q.dtype, DType::F32);  // quantized in the file
   const Bf16LayerWeights layer = pack_bf16_layer(*model, plan_shard(c, 0, 1), 0);
   const LinearWeight dequantized = LinearWeight::from_tensors({&q}, /*dequantize=*/true);
-  const auto* f = static_cast<const float*>(dequantized.data);
+  const float* f = dequantized.f32_data();
   int64_t differ = 0;
   for (int64_t i = 0; i < q.num_elements(); ++i) {
     const float back = kernels::bf16_to_fp32(layer.qkv[i]);

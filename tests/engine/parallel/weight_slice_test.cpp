@@ -24,15 +24,10 @@ std::vector<float> random_floats(int64_t n, uint32_t seed) {
 }
 
 LinearWeight q4_1_weight(const std::vector<float>& values) {
-  LinearWeight w;
-  w.format = kernels::WeightFormat::Q4_1;
-  w.num_out = kOut;
-  w.num_in = kIn;
-  w.owned = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(kOut * (kIn / 32)) * sizeof(kernels::BlockQ4_1));
-  auto* blocks = reinterpret_cast<kernels::BlockQ4_1*>(w.owned->data());
+  auto owned = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(kOut * (kIn / 32)) * sizeof(kernels::BlockQ4_1));
+  auto* blocks = reinterpret_cast<kernels::BlockQ4_1*>(owned->data());
   for (int64_t r = 0; r < kOut; ++r) kernels::quantize_row_q4_1(values.data() + r * kIn, blocks + r * (kIn / 32), kIn);
-  w.data = w.owned->data();
-  return w;
+  return LinearWeight::from_rows(kernels::WeightFormat::Q4_1, owned->data(), kOut, kIn, owned);
 }
 
 std::vector<float> dequantized(const LinearWeight& w) {
@@ -45,7 +40,8 @@ TEST(WeightSlice, QuantizedColumnsAndRowsAreExactPartsOfTheWhole) {
   const LinearWeight whole = q4_1_weight(random_floats(kOut * kIn, 1));
   const std::vector<float> full = dequantized(whole);
   const LinearWeight columns = whole.select_columns(64, 160);
-  EXPECT_EQ(columns.format, kernels::WeightFormat::Q4_1);
+  ASSERT_EQ(columns.segments.size(), 1u);
+  EXPECT_EQ(columns.segments[0].format, kernels::WeightFormat::Q4_1);
   ASSERT_EQ(columns.num_in, 96);
   const std::vector<float> part = dequantized(columns);
   for (int64_t r = 0; r < kOut; ++r) {
