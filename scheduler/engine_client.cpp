@@ -97,6 +97,7 @@ EngineClient::~EngineClient() {
 RequestHandle EngineClient::submit(const Request& request) {
   // The same checks the scheduler makes, so a bad request fails in the caller's thread.
   request.sampling.validate();
+  core_->validate(request);  // its KV policy against this model and engine
   const int64_t num_prompt = static_cast<int64_t>(request.prompt_token_ids.size());
   if (num_prompt == 0) throw InvalidArgument("the prompt is empty");
   if (request.max_tokens < 1) throw InvalidArgument("max_tokens must be >= 1");

@@ -61,7 +61,8 @@ class EngineClient {
 
   // Queues a request. Throws InvalidArgument right away when it can never run
   // (empty prompt, bad sampling params, prompt + max_tokens past the context
-  // or larger than the whole KV pool, token ids outside the vocabulary).
+  // or larger than the whole KV pool, token ids outside the vocabulary, a KV
+  // policy this model or engine does not support).
   RequestHandle submit(const Request& request);
   void cancel(uint64_t request_id);
   // Counters as of the end of the last step (or the last queue change).

@@ -102,16 +102,21 @@ void EngineCore::add(uint64_t id, const Request& request) {
       throw InvalidArgument("forced output token id " + std::to_string(token) + " is outside the vocabulary");
     }
   }
+  validate(request);
   const KvPolicySpec policy = compressor_.resolve(request);
-  check_policy_for_window(policy.kind, model_.config(), "kv_policy");
-  if (policy.kind == KvPolicyKind::kResidual && !model_.supports_residual_checkpoints()) {
-    throw InvalidArgument("kv_policy residual is not available on the " + model_.device_name() + " engine");
-  }
   auto sampler = std::make_unique<Sampler>(request.sampling, std::random_device{}());
   scheduler_.add(id, request);
   samplers_[id] = std::move(sampler);
   compressor_.add(id, policy, request);
   if (!request.forced_output_ids.empty()) forced_[id] = request.forced_output_ids;
+}
+
+void EngineCore::validate(const Request& request) const {
+  const KvPolicySpec policy = compressor_.resolve(request);
+  check_policy_for_window(policy.kind, model_.config(), "kv_policy");
+  if (policy.kind == KvPolicyKind::kResidual && !model_.supports_residual_checkpoints()) {
+    throw InvalidArgument("kv_policy residual is not available on the " + model_.device_name() + " engine");
+  }
 }
 
 void EngineCore::cancel(uint64_t id) {

@@ -4,23 +4,19 @@
 // formats, and what is reproduced here:
 //  - Every K-quant's vec_dot takes q8_K activations (type_traits_cpu); x86's
 //    quantize_row_q8_K is quantize_row_q8_K_ref (quantize_activations_q8_k).
-//  - Q3_K, Q5_K, Q6_K are never repacked on x86: for a single token their
-//    matmul is the vec_dot reproduced here.
+//  - Q3_K, Q5_K, Q6_K are never repacked on x86: for fewer than 8 tokens
+//    their matmul is the vec_dot reproduced here; from 8 tokens on llama.cpp
+//    takes its tiled K-quant matmul (dot_k_tiled.h).
 //  - Q4_K (AVX2) and Q2_K (AVX-512) tensors with a row count that is a
-//    multiple of 8 go to the CPU_REPACK buffer: 8 rows are interleaved
-//    (block_q4_Kx8 / block_q2_Kx8) and ggml_gemv_*_8x8_q8_K /
-//    ggml_gemm_*_8x8_q8_K (ggml-cpu/arch/x86/repack.cpp) compute the matmul
-//    with their own accumulation order. That arithmetic is not reproduced
-//    (a follow-up); these kernels give the plain vec_dot result for them.
-//  - For batches of 8+ tokens, llama.cpp may route non-repacked K-quants
-//    through its tiled matmul (ggml-cpu/tiled) when enabled in its build.
+//    multiple of 8 go to llama.cpp's CPU_REPACK buffer and its 8x8 GEMV/GEMM
+//    (dot_repack.h); the vec_dot here serves the others.
 #include "kernels/cpu/dot_k.h"
 
 #include <cmath>
 
 #include "kernels/cpu/dot_k_avx2.h"
 #include "kernels/cpu/half.h"
-#include "kernels/cpu/k_scales.h"
+#include "kernels/cpu/k_codes.h"
 #include "kernels/cpu/llamacpp_arith.h"
 
 namespace kvs::kernels {
@@ -51,7 +47,7 @@ void min_lane_sums_16(const int* mins, const int16_t* bsums, int32_t* lanes) {
 
 // Lane l (< 4): Q4_K / Q5_K's 8 mins against the bsums of their 32-element
 // sub-blocks (bsums[2k] + bsums[2k + 1]), two sub-blocks per lane.
-void min_lane_sums_8(const uint8_t* mins, const int16_t* bsums, int32_t* lanes) {
+void min_lane_sums_8(const int* mins, const int16_t* bsums, int32_t* lanes) {
   for (int l = 0; l < 4; ++l) {
     lanes[l] = mins[2 * l] * (bsums[4 * l] + bsums[4 * l + 1]) + mins[2 * l + 1] * (bsums[4 * l + 2] + bsums[4 * l + 3]);
   }
@@ -65,11 +61,7 @@ float dot_q2_k(const BlockQ2_K* w, const ActivationBlockQ8K* x, int64_t num_bloc
   float acc[8] = {};
   for (int64_t b = 0; b < num_blocks; ++b) {
     int q[kQuantBlockK], scale[16], mins[16];
-    for (int e = 0; e < kQuantBlockK; ++e) q[e] = (w[b].q[32 * (e / 128) + e % 32] >> (2 * ((e % 128) / 32))) & 3;
-    for (int s = 0; s < 16; ++s) {
-      scale[s] = w[b].scales[s] & 0x0f;
-      mins[s] = w[b].scales[s] >> 4;
-    }
+    detail::decode_q2_k(w[b], q, scale, mins);
     int32_t lanes[8], min_lanes[8];
     min_lane_sums_16(mins, x[b].bsums, min_lanes);
     scaled_lane_sums<16>(q, scale, x[b].q, lanes);
@@ -83,14 +75,7 @@ float dot_q3_k(const BlockQ3_K* w, const ActivationBlockQ8K* x, int64_t num_bloc
   float acc[8] = {};
   for (int64_t b = 0; b < num_blocks; ++b) {
     int q[kQuantBlockK], scale[16];
-    for (int e = 0; e < kQuantBlockK; ++e) {
-      const int h = e / 128, s = (e % 128) / 32, l = e % 32;
-      const int low = (w[b].q[32 * h + l] >> (2 * s)) & 3;
-      q[e] = low - (((w[b].hmask[l] >> (4 * h + s)) & 1) ? 0 : 4);
-    }
-    int8_t packed[16];
-    detail::unpack_q3_k_scales(w[b].scales, packed);
-    for (int s = 0; s < 16; ++s) scale[s] = packed[s];
+    detail::decode_q3_k(w[b], q, scale);
     int32_t lanes[8];
     scaled_lane_sums<16>(q, scale, x[b].q, lanes);
     fma_lanes(x[b].d * fp16_to_fp32(w[b].d), lanes, acc, 8);
@@ -105,14 +90,8 @@ float dot_q45_k(const Block* w, const ActivationBlockQ8K* x, int64_t num_blocks)
   float acc[8] = {}, acc_mins[4] = {};
   float mins_scalar = 0.0f;
   for (int64_t b = 0; b < num_blocks; ++b) {
-    int q[kQuantBlockK], scale[8];
-    for (int e = 0; e < kQuantBlockK; ++e) {
-      q[e] = (w[b].q[32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 0x0f;
-      if constexpr (kFiveBits) q[e] |= ((w[b].qh[e % 32] >> (e / 32)) & 1) << 4;
-    }
-    uint8_t scales[8], mins[8];
-    detail::unpack_q4_k_scales(w[b].scales, scales, mins);
-    for (int s = 0; s < 8; ++s) scale[s] = scales[s];
+    int q[kQuantBlockK], scale[8], mins[8];
+    detail::decode_q45_k<Block, kFiveBits>(w[b], q, scale, mins);
     int32_t lanes[8], min_lanes[4];
     min_lane_sums_8(mins, x[b].bsums, min_lanes);
     const float dmin = -x[b].d * fp16_to_fp32(w[b].dmin);
@@ -134,13 +113,7 @@ float dot_q6_k(const BlockQ6_K* w, const ActivationBlockQ8K* x, int64_t num_bloc
   float acc[8] = {};
   for (int64_t b = 0; b < num_blocks; ++b) {
     int q[kQuantBlockK], scale[16];
-    for (int e = 0; e < kQuantBlockK; ++e) {  // the unsigned codes, 0..63 (the -32 comes below)
-      const int h = e / 128, i = e % 128;
-      const int low = (w[b].ql[64 * h + i % 64] >> (4 * (i / 64))) & 0x0f;
-      const int high = (w[b].qh[32 * h + i % 32] >> (2 * (i / 32))) & 3;
-      q[e] = low | (high << 4);
-    }
-    for (int s = 0; s < 16; ++s) scale[s] = w[b].scales[s];
+    detail::decode_q6_k(w[b], q, scale);  // the unsigned codes, 0..63 (the -32 comes below)
     int32_t lanes[8];
     scaled_lane_sums<16>(q, scale, x[b].q, lanes);
     // The -32 offset, through the activation sums: lane l loses

@@ -28,13 +28,11 @@ namespace kvs::kernels {
 // Lane l of "scaled sums" is, over the 8 chunks of 32 elements c, the chunk's
 // sub-block scale times the products of elements 32c + 4l .. 32c + 4l + 3
 // (exact integers).
-// NOTE: llama.cpp's CPU backend repacks Q4_K weights (any x86 with AVX2) and
-// Q2_K weights (AVX-512) whose row count is a multiple of 8 into 8-row
-// interleaved blocks (ggml-cpu/repack.cpp, q4_K_8x8 / q2_K_8x8) and multiplies
-// them with GEMV/GEMM kernels that accumulate in another order; batches of 8+
-// tokens of K-quant weights may also take its tiled K-quant path. Those are not
-// reproduced: this is the plain vec_dot arithmetic (see the report in
-// kernels/cpu/dot_k.cpp).
+// NOTE: this is llama.cpp's vec_dot arithmetic: what it uses for K-quant
+// tensors it does not repack, in matmuls of fewer than 8 tokens. For repacked
+// tensors (Q4_K on AVX2, Q2_K on AVX-512, rows a multiple of 8) see
+// dot_repack.h; for 8+ tokens see dot_k_tiled.h; matmul() picks as llama.cpp
+// does.
 float dot_quantized_k(WeightFormat format, const void* w_row, const ActivationBlockQ8K* x, int64_t num_blocks);
 
 // Portable scalar version (the reference the SIMD path is tested against).

@@ -9,6 +9,8 @@
 
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
+#include "kernels/cpu/dot_k_tiled.h"
+#include "kernels/cpu/dot_repack.h"
 #include "kernels/cpu/dot_tile.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/weight_format.h"
@@ -145,26 +147,58 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
         break;
       case ActivationKind::kQ8: {
         const WeightFormat format = s.format;
+        // llama.cpp's arithmetic for this tensor: its repacked GEMV/GEMM (dot_repack.h) or vec_dot (dot.h)
+        const bool repacked = llamacpp_repacks(format, s.num_out);
+        const size_t row_bytes = static_cast<size_t>(blocks_q8) * format_block_bytes(format);
+        const auto tile = [&](const uint8_t* rows, size_t rows_bytes, int64_t num_rows, const ActivationBlockQ8* xq,
+                              int64_t tokens, float* out, int64_t stride) {
+          if (repacked) {
+            dot_quantized_tile_repacked(format, rows, rows_bytes, num_rows, xq, tokens, blocks_q8, out, stride);
+          } else {
+            dot_quantized_tile(format, rows, rows_bytes, num_rows, xq, tokens, blocks_q8, out, stride);
+          }
+        };
         quantized_segment(
             s, blocks_q8, scratch.quantized.data(), num_tokens, y_seg, total_out, threads,
-            [&](const uint8_t* row, const ActivationBlockQ8* xq) { return dot_quantized(format, row, xq, blocks_q8); },
-            [&](const uint8_t* rows, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* xq, int64_t tokens,
-                float* out, int64_t stride) {
-              dot_quantized_tile(format, rows, row_bytes, num_rows, xq, tokens, blocks_q8, out, stride);
-            });
+            [&](const uint8_t* row, const ActivationBlockQ8* xq) {
+              if (!repacked) return dot_quantized(format, row, xq, blocks_q8);
+              float y = 0.0f;
+              tile(row, row_bytes, 1, xq, 1, &y, 1);
+              return y;
+            },
+            tile);
         break;
       }
       case ActivationKind::kQ8K: {
         const WeightFormat format = s.format;
+        // llama.cpp's arithmetic for this tensor and this many rows: its
+        // repacked GEMV/GEMM (dot_repack.h), its tiled matmul (dot_k_tiled.h)
+        // or vec_dot (dot_k.h)
+        const bool repacked = llamacpp_repacks(format, s.num_out);
+        const size_t row_bytes = static_cast<size_t>(blocks_q8k) * format_block_bytes(format);
+        const auto tile = [&](const uint8_t* rows, size_t rows_bytes, int64_t num_rows, const ActivationBlockQ8K* xq,
+                              int64_t tokens, float* out, int64_t stride) {
+          if (repacked) {
+            // the matmul's first num_tokens - num_tokens % 4 tokens go through llama.cpp's GEMM
+            const int64_t first_token = (xq - scratch.quantized_k.data()) / blocks_q8k;
+            const int64_t gemm_tokens = std::clamp<int64_t>(num_tokens - num_tokens % 4 - first_token, 0, tokens);
+            dot_quantized_tile_repacked_k(format, rows, rows_bytes, num_rows, xq, tokens, gemm_tokens, blocks_q8k,
+                                          out, stride);
+          } else if (num_tokens >= kTiledMinTokens) {
+            dot_quantized_tile_k_tiled(format, rows, rows_bytes, num_rows, xq, tokens, blocks_q8k, out, stride);
+          } else {
+            dot_quantized_tile_k(format, rows, rows_bytes, num_rows, xq, tokens, blocks_q8k, out, stride);
+          }
+        };
         quantized_segment(
             s, blocks_q8k, scratch.quantized_k.data(), num_tokens, y_seg, total_out, threads,
             [&](const uint8_t* row, const ActivationBlockQ8K* xq) {
-              return dot_quantized_k(format, row, xq, blocks_q8k);
+              if (!repacked) return dot_quantized_k(format, row, xq, blocks_q8k);
+              float y = 0.0f;
+              tile(row, row_bytes, 1, xq, 1, &y, 1);
+              return y;
             },
-            [&](const uint8_t* rows, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8K* xq, int64_t tokens,
-                float* out, int64_t stride) {
-              dot_quantized_tile_k(format, rows, row_bytes, num_rows, xq, tokens, blocks_q8k, out, stride);
-            });
+            tile);
         break;
       }
     }

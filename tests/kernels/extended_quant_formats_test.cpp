@@ -1,7 +1,9 @@
 // Q5_0, Q5_1, IQ4_NL and the K-quants (Q2_K ... Q6_K): SIMD dot products
 // bit-identical to their scalar references, both close to the float dot of
 // the dequantized operands; the Q8_K activation quantizer; matmul (single and
-// segmented) against dequantize + float products.
+// segmented) against dequantize + float products, taking llama.cpp's tiled
+// K-quant arithmetic from kTiledMinTokens tokens on (bit-exactness against
+// llama.cpp itself: tests/llamacpp, on re-quantized models).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +14,7 @@
 
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
+#include "kernels/cpu/dot_k_tiled.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quantize.h"
 #include "kernels/cpu/weight_format.h"
@@ -21,20 +24,9 @@ namespace kvs::kernels {
 namespace {
 
 using test::kExtendedFormats;
+using test::float_bits;
+using test::random_activations;
 using test::random_blocks;
-
-std::vector<float> random_activations(int64_t n, std::mt19937& rng, float scale = 1.0f) {
-  std::normal_distribution<float> normal(0.0f, scale);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (float& v : x) v = normal(rng);
-  return x;
-}
-
-uint32_t bits(float v) {
-  uint32_t b;
-  std::memcpy(&b, &v, sizeof(b));
-  return b;
-}
 
 bool is_k_quant(WeightFormat format) { return format_activation_kind(format) == ActivationKind::kQ8K; }
 
@@ -94,7 +86,7 @@ TEST(ExtendedQuantFormats, SimdDotIsBitIdenticalToReference) {
         std::vector<float> x = random_activations(n, rng, trial == 2 ? 30.0f : 1.0f);
         if (trial == 3) std::fill(x.begin(), x.begin() + block, 0.0f);  // an all-zero activation block
         const auto [fast, reference] = dots(format, w.data(), x);
-        ASSERT_EQ(bits(fast), bits(reference))
+        ASSERT_EQ(float_bits(fast), float_bits(reference))
             << format_name(format) << " blocks=" << num_blocks << " trial=" << trial << ": " << fast << " vs "
             << reference;
       }
@@ -178,8 +170,18 @@ TEST(ExtendedQuantFormats, MatmulMatchesDotsAndDequantizedProducts) {
         for (float v : xt) max_abs = std::max(max_abs, std::fabs(v));
         for (int64_t r = 0; r < num_out; ++r) {
           const float got = y[t * num_out + r];
-          ASSERT_EQ(bits(got), bits(dots(format, w.data() + r * row_bytes, xt).first))
-              << format_name(format) << " tokens=" << tokens << " t=" << t << " r=" << r;
+          // llama.cpp's arithmetic for this many tokens: vec_dot, or for K-quants
+          // in batches of kTiledMinTokens+ its tiled matmul (one row, one token).
+          float single = dots(format, w.data() + r * row_bytes, xt).first;
+          if (is_k_quant(format) && tokens >= kTiledMinTokens) {
+            std::vector<ActivationBlockQ8K> q(static_cast<size_t>(num_in / kQuantBlockK));
+            quantize_activations_q8_k(xt.data(), q.data(), num_in);
+            dot_quantized_tile_k_tiled(format, w.data() + r * row_bytes, row_bytes, 1, q.data(), 1,
+                                       num_in / kQuantBlockK, &single, 1);
+            // The two orders of rounding differ in the last bits only.
+            EXPECT_NEAR(single, dots(format, w.data() + r * row_bytes, xt).first, 1e-5f * (1.0f + std::fabs(single)));
+          }
+          ASSERT_EQ(float_bits(got), float_bits(single)) << format_name(format) << " tokens=" << tokens << " t=" << t << " r=" << r;
           double expected = 0.0, weight_mass = 0.0, magnitude = 0.0;
           for (int64_t i = 0; i < num_in; ++i) {
             expected += static_cast<double>(wf[r * num_in + i]) * xt[i];
@@ -241,7 +243,7 @@ TEST(MatmulSegments, MixedFormatsEqualSeparateMatmuls) {
       ASSERT_TRUE(matmul(s.format, s.w, s.num_out, num_in, x.data(), tokens, alone.data(), scratch).ok());
       for (int64_t t = 0; t < tokens; ++t) {
         for (int64_t r = 0; r < s.num_out; ++r) {
-          ASSERT_EQ(bits(y[t * total + column + r]), bits(alone[t * s.num_out + r]))
+          ASSERT_EQ(float_bits(y[t * total + column + r]), float_bits(alone[t * s.num_out + r]))
               << format_name(s.format) << " tokens=" << tokens << " t=" << t << " r=" << r;
         }
       }

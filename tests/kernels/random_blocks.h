@@ -62,6 +62,21 @@ inline std::vector<uint8_t> random_blocks(WeightFormat format, int64_t num_block
   return out;
 }
 
+// n normal activations with standard deviation `scale`.
+inline std::vector<float> random_activations(int64_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+// The IEEE-754 bits of v, for bit-exact comparisons.
+inline uint32_t float_bits(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof(b));
+  return b;
+}
+
 inline const WeightFormat kExtendedFormats[] = {WeightFormat::Q5_0, WeightFormat::Q5_1, WeightFormat::IQ4_NL,
                                                 WeightFormat::Q2_K, WeightFormat::Q3_K, WeightFormat::Q4_K,
                                                 WeightFormat::Q5_K, WeightFormat::Q6_K};

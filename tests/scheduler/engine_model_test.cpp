@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -160,6 +161,33 @@ TEST(EngineModel, OversizeRequestIsRejectedAtOnce) {
   }
   r.max_tokens = 9000;
   EXPECT_THROW(engine.submit(r), InvalidArgument);
+}
+
+// A model with sliding-window layers (Gemma 3) runs with KV policy none only:
+// a request asking for another is refused at submit, in the caller's thread
+// (HTTP 400, gRPC INVALID_ARGUMENT), and nothing is queued; policy none runs.
+TEST(EngineModel, WindowModelRefusesAKvPolicyAtSubmit) {
+  const std::string path = test::source_dir() + "/models/gemma-3-270m-q4_k_m.gguf";
+  if (!std::ifstream(path)) GTEST_SKIP() << "no " << path << " (scripts/fetch-model.sh gemma3-270m)";
+  auto model = load(path);
+  ASSERT_GT(model->config().sliding_window, 0);
+  EngineClient engine(*model, engine_config(*model, 8, kernels::KvDType::F16, 64));
+  Request r;
+  r.prompt_token_ids = {2, 818, 5279, 529, 7001, 563};
+  r.max_tokens = 2;
+  r.kv_policy = KvPolicySpec{KvPolicyKind::kStreaming, 64};
+  try {
+    engine.submit(r);
+    FAIL() << "accepted";
+  } catch (const InvalidArgument& e) {
+    EXPECT_NE(std::string(e.what()).find("sliding-window"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(engine.metrics().num_waiting + engine.metrics().num_running, 0);
+  r.kv_policy = KvPolicySpec{KvPolicyKind::kNone, 0};
+  RequestHandle handle = engine.submit(r);
+  const Collected got = collect(handle);
+  EXPECT_EQ(got.reason, FinishReason::kLength);
+  EXPECT_EQ(got.tokens, alone(*model, r, kernels::KvDType::F16));
 }
 
 // Acceptance 4: many requests, random lengths and cancellations, a pool that

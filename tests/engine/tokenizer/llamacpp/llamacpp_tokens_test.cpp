@@ -97,5 +97,12 @@ TEST(TokenizerVsLlamaCpp, SentencePieceGgufIdsEqualLlamaCppOnEveryLine) {
   expect_llamacpp_ids(KVS_LLAMACPP_SPM_GGUF, KVS_LLAMACPP_SPM_TOKENS, "llama2 spm gguf (llama, scores)");
 }
 
+TEST(TokenizerVsLlamaCpp, Gemma3SentencePieceIdsEqualLlamaCppOnEveryLine) {
+  // The second real model (issue 19): 262k-entry SentencePiece vocabulary.
+  // Fetched by scripts/test.sh (scripts/fetch-model.sh gemma3-270m).
+  if (!std::ifstream(KVS_GEMMA3_GGUF)) GTEST_SKIP() << "no " << KVS_GEMMA3_GGUF << " (scripts/fetch-model.sh gemma3-270m)";
+  expect_llamacpp_ids(KVS_GEMMA3_GGUF, KVS_LLAMACPP_GEMMA3_TOKENS, "Gemma 3 gguf (llama/gemma, scores)");
+}
+
 }  // namespace
 }  // namespace kvs

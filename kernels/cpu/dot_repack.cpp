@@ -1,0 +1,114 @@
+// dot_quantized_tile_repacked (dot_repack.h): each weight block is decoded
+// once per row and applied to every token of the tile.
+#include "kernels/cpu/dot_repack.h"
+
+#include <cmath>
+
+#include <vector>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/cpu/half.h"
+#include "kernels/cpu/k_block_sums.h"
+
+namespace kvs::kernels {
+namespace {
+
+constexpr int8_t kQ4_0Values[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+
+// The exact integer dot of one Q4_0 / IQ4_NL block (nibbles through `table`;
+// low nibbles are elements 0..15, high nibbles 16..31) with 32 int8
+// activations.
+int32_t block_sum(const uint8_t* nibbles, const int8_t* table, const int8_t* x) {
+#if defined(__AVX2__)
+  const __m128i lut = _mm_loadu_si128(reinterpret_cast<const __m128i*>(table));
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(nibbles));
+  const __m128i low = _mm_shuffle_epi8(lut, _mm_and_si128(packed, _mm_set1_epi8(0x0f)));
+  const __m128i high = _mm_shuffle_epi8(lut, _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f)));
+  const __m256i w = _mm256_set_m128i(high, low);
+  const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
+  // maddubs needs an unsigned operand: |w| * (x with w's sign); pairs fit int16.
+  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
+  const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+  return _mm_cvtsi128_si32(sum);
+#else
+  int32_t sum = 0;
+  for (int j = 0; j < kQuantBlock / 2; ++j) {
+    sum += table[nibbles[j] & 0x0f] * x[j] + table[nibbles[j] >> 4] * x[j + kQuantBlock / 2];
+  }
+  return sum;
+#endif
+}
+
+}  // namespace
+
+bool llamacpp_repacks(WeightFormat format, int64_t num_rows) {
+  if (num_rows % 8 != 0) return false;
+  switch (format) {
+#if defined(__AVX2__)
+    case WeightFormat::Q4_0:
+    case WeightFormat::IQ4_NL:
+    case WeightFormat::Q4_K: return true;
+#endif
+#if defined(__AVX512F__)
+    case WeightFormat::Q2_K: return true;
+#endif
+    default: return false;
+  }
+}
+
+void dot_quantized_tile_repacked(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                                 const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
+                                 int64_t out_stride) {
+  static_assert(sizeof(BlockQ4_0) == sizeof(BlockIQ4_NL), "one block walk for both formats");
+  const int8_t* table = format == WeightFormat::IQ4_NL ? kIQ4NLValues : kQ4_0Values;
+  for (int64_t r = 0; r < num_rows; ++r) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(w_rows) + r * row_bytes);
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      const ActivationBlockQ8* xt = x + t * num_blocks;
+      float y = 0.0f;
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        const float scale = fp16_to_fp32(blocks[b].d) * xt[b].d;
+        y = std::fma(static_cast<float>(block_sum(blocks[b].q, table, xt[b].q)), scale, y);
+      }
+      out[t * out_stride + r] = y;
+    }
+  }
+}
+
+void dot_quantized_tile_repacked_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                                   const ActivationBlockQ8K* x, int64_t num_tokens, int64_t gemm_tokens,
+                                   int64_t num_blocks, float* out, int64_t out_stride) {
+  // Elements per float step: the GEMV steps once per block, the GEMM per 64
+  // (Q4_K) or 128 (Q2_K) elements.
+  const int gemm_group = format == WeightFormat::Q2_K ? 128 : 64;
+  thread_local std::vector<float> mins;  // the mins accumulator, [row][token]
+  mins.assign(static_cast<size_t>(num_rows * num_tokens), 0.0f);
+  for (int64_t r = 0; r < num_rows; ++r) {
+    for (int64_t t = 0; t < num_tokens; ++t) out[t * out_stride + r] = 0.0f;
+  }
+  detail::for_each_k_block(
+      format, w_rows, row_bytes, num_rows, x, num_tokens, num_blocks,
+      [&](int64_t r, int64_t t, const detail::DecodedKBlock& w, const ActivationBlockQ8K& xb) {
+        float& y = out[t * out_stride + r];
+        float& m = mins[static_cast<size_t>(r * num_tokens + t)];
+        const float scale = w.d * xb.d, min_scale = w.dmin * xb.d;
+        const int group = t < gemm_tokens ? gemm_group : kQuantBlockK;
+        for (int first = 0; first < kQuantBlockK; first += group) {
+          y = std::fma(static_cast<float>(detail::k_scaled_sum(w, xb.q, first, group)), scale, y);
+          m = std::fma(static_cast<float>(detail::k_min_sum(w, xb.bsums, first, group)), min_scale, m);
+        }
+      });
+  for (int64_t r = 0; r < num_rows; ++r) {
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      out[t * out_stride + r] = out[t * out_stride + r] - mins[static_cast<size_t>(r * num_tokens + t)];
+    }
+  }
+}
+
+}  // namespace kvs::kernels
