@@ -1,9 +1,9 @@
-// dot_quantized_tile_repacked (dot_repack.h): each weight block is decoded
-// once per row and applied to every token of the tile.
+// dot_quantized_tile_repacked(_k) (dot_repack.h). The integer block sums are
+// exact, so any SIMD order gives the same integers; only the float steps
+// follow llama.cpp's kernels.
 #include "kernels/cpu/dot_repack.h"
 
 #include <cmath>
-
 #include <vector>
 
 #if defined(__AVX2__)

@@ -15,7 +15,12 @@ namespace kvs::kernels {
 //   y: [num_tokens, num_out] float (overwritten)
 // F32 weights go through BLAS sgemm. Quantized weights: x is quantized per
 // token into 8-bit blocks (GGML's q8_0 / q8_1 scheme, q8_K for the K-quants)
-// and integer dot products are taken, as llama.cpp's CPU backend does. num_in
+// and integer dot products are taken, as llama.cpp's CPU backend does, with
+// the same rounding as the kernel llama.cpp picks for that tensor and token
+// count: vec_dot, its tiled K-quant matmul from kTiledMinTokens tokens
+// (dot_k_tiled.h), or its repacked 8x8 GEMV/GEMM for Q4_0 / IQ4_NL / Q4_K /
+// Q2_K with a multiple of 8 rows (dot_repack.h; per segment, by its num_out).
+// So the bits of a row's result depend on num_tokens, as llama.cpp's do. num_in
 // must be a multiple of the format's block (InvalidArgument otherwise).
 // `scratch` is reused between calls to avoid allocations (not thread-safe:
 // one scratch per calling thread). The call itself parallelises internally.

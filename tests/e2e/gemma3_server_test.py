@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Gemma 3 270M served over HTTP, checked with the official openai client.
+
+Serves the second real model (scripts/fetch-model.sh gemma3-270m) with the real
+binary and asks it, one request at a time, for greedy completions of the plain
+prompts of llama.cpp's reference (tests/data/gemma3_prompts.json, computed by
+scripts/reference/llamacpp_generate.py): each completion's text must be
+llama.cpp's continuation, detokenized by llama.cpp (llama-cpp-python, vocabulary
+only). Streaming gives the same text. Chat is a clear 400 (the file has no chat
+template), and so is a KV policy other than none (sliding-window layers); the
+server keeps serving after both.
+
+Usage: gemma3_server_test.py --binary build/kvserve --model GEMMA.gguf --reference REF.json
+"""
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import openai
+
+ARGS = None
+NUM_PROMPTS = 6
+NUM_TOKENS = 24
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self):
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([ARGS.binary, "serve", "--model", ARGS.model, "--port", str(self.port),
+                                      "--grpc-port", "0", "--threads", "1", "--kv-cache-memory", "64MiB"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError("server exited early:\n" + self.log.read().decode(errors="replace"))
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        self.client = openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="-", max_retries=0)
+        self.model = self.client.models.list().data[0].id
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+class Gemma3Server(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        import llama_cpp  # llama.cpp's own detokenizer for its reference tokens
+
+        with open(ARGS.reference, encoding="utf-8") as f:
+            cases = [c for c in json.load(f)["cases"] if c["kind"] == "plain"][:NUM_PROMPTS]
+        vocab = llama_cpp.Llama(model_path=ARGS.model, vocab_only=True, verbose=False)
+        cls.expected = [(c["prompt"], vocab.detokenize(c["tokens"][:NUM_TOKENS]).decode("utf-8")) for c in cases]
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_greedy_completions_are_llamacpps(self):
+        server = self.server
+        for prompt, expected in self.expected:
+            completion = server.client.completions.create(model=server.model, prompt=prompt, max_tokens=NUM_TOKENS,
+                                                          temperature=0)
+            self.assertEqual(completion.choices[0].text, expected, prompt)
+            self.assertEqual(completion.usage.completion_tokens, NUM_TOKENS)
+            self.assertEqual(completion.choices[0].finish_reason, "length")
+
+    def test_streaming_gives_the_same_text(self):
+        server = self.server
+        prompt, expected = self.expected[0]
+        stream = server.client.completions.create(model=server.model, prompt=prompt, max_tokens=NUM_TOKENS,
+                                                  temperature=0, stream=True)
+        self.assertEqual("".join(chunk.choices[0].text for chunk in stream if chunk.choices), expected)
+
+    def test_chat_and_kv_policies_are_clear_400s(self):
+        server = self.server
+        with self.assertRaises(openai.BadRequestError) as caught:
+            server.client.chat.completions.create(model=server.model, max_tokens=4,
+                                                  messages=[{"role": "user", "content": "Hi"}])
+        self.assertEqual(caught.exception.body["param"], "messages")
+        with self.assertRaises(openai.BadRequestError) as caught:
+            server.client.completions.create(model=server.model, prompt="Hi", max_tokens=4, temperature=0,
+                                             extra_body={"kvserve": {"kv_policy": "streaming", "kv_budget": 64}})
+        self.assertIn("sliding-window", caught.exception.body["message"])
+        # Still serving.
+        prompt, expected = self.expected[1]
+        completion = server.client.completions.create(model=server.model, prompt=prompt, max_tokens=NUM_TOKENS,
+                                                      temperature=0)
+        self.assertEqual(completion.choices[0].text, expected)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--reference", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
