@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
 #include "kernels/cpu/paged_rows.h"
@@ -41,11 +45,165 @@ float dot_halves(const float* a, const float* b, int64_t n, HalfMatmulOrder orde
   return batched_dot(order, n) ? dot_lanes16(a, b, n) : dot_vec_f16(a, b, n);
 }
 
-void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
-                     int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
-                     float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
-                     const uint16_t* overlay_keys, const uint16_t* overlay_values, int64_t num_blocks,
-                     float* logits_out, int64_t first) {
+namespace {
+
+// The per-position operations of attend_one_half, portable: a key row
+// converted to floats, then dot_halves; a value row converted, then one fused
+// multiply-add per element into its lane's accumulator row.
+struct ScalarRowOps {
+  std::vector<float>& row;
+  std::vector<const uint16_t*>& value_rows;
+  float score(const uint16_t* key, const float* query, int64_t n, HalfMatmulOrder order) const {
+    half_row_to_float(key, row.data(), n);
+    return dot_halves(row.data(), query, n, order);
+  }
+  // scores[p] = score(key of p) * scale for p in [first, window).
+  void scores(const float* query, const PagedRows<uint16_t>& keys, int64_t first, int64_t window, int64_t n,
+              HalfMatmulOrder order, float scale, float* out) const {
+    for (int64_t p = first; p < window; ++p) out[p] = score(keys.row(p), query, n, order) * scale;
+  }
+  // lanes[l * n + d] (zeroed by the caller) += weight[p] * value of p at d
+  // for every p in [first, window) with p % num_lanes == l, p increasing.
+  void weighted_sum(const float* weight, const PagedRows<uint16_t>& values, int64_t first, int64_t window,
+                    int64_t num_lanes, int64_t n, float* lanes) const {
+    for (int64_t p = first; p < window; ++p) {
+      half_row_to_float(values.row(p), row.data(), n);
+      float* acc = lanes + (p % num_lanes) * n;
+      for (int64_t d = 0; d < n; ++d) acc[d] = std::fma(weight[p], row[d], acc[d]);
+    }
+  }
+};
+
+#if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+inline __m256 load_halves(const uint16_t* h) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+}
+
+// sum16_llamacpp of the 16 lanes lo (0..7), hi (8..15).
+inline float sum16(__m256 lo, __m256 hi) {
+  const __m256 eight = _mm256_add_ps(hi, lo);
+  const __m128 four = _mm_add_ps(_mm256_extractf128_ps(eight, 1), _mm256_castps256_ps128(eight));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));  // (0 + 2), (1 + 3)
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
+}
+
+// The same operations as ScalarRowOps lane for lane (the same fused
+// multiply-adds into the same accumulators, the same sums), eight floats at a
+// time, converting halves in registers.
+struct SimdRowOps {
+  explicit SimdRowOps(const ScalarRowOps& portable) : scalar(portable) {}
+  ScalarRowOps scalar;
+  float score(const uint16_t* key, const float* query, int64_t n, HalfMatmulOrder order) const {
+    if (batched_dot(order, n)) {  // tinyBLAS: lane l takes elements l, l + 16, ...
+      __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 16) {
+        lo = _mm256_fmadd_ps(load_halves(key + i), _mm256_loadu_ps(query + i), lo);
+        hi = _mm256_fmadd_ps(load_halves(key + i + 8), _mm256_loadu_ps(query + i + 8), hi);
+      }
+      return sum16(lo, hi);
+    }
+    if (n % 64 != 0) return scalar.score(key, query, n, order);  // the double tail: portable code
+    __m256 acc[8];  // ggml_vec_dot_f16: four 16-lane accumulators over blocks of 64
+    for (__m256& a : acc) a = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 64) {
+      for (int j = 0; j < 8; ++j) {
+        acc[j] = _mm256_fmadd_ps(load_halves(key + i + 8 * j), _mm256_loadu_ps(query + i + 8 * j), acc[j]);
+      }
+    }
+    // (a0 + a2) + (a1 + a3) per lane; accumulator k is acc[2k] (lanes 0..7), acc[2k + 1] (8..15)
+    const __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+    const __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+    return sum16(lo, hi);
+  }
+  // ScalarRowOps::scores; in the batched order 8 positions at a time, their
+  // sum16 reductions done together on a transposed 8 x 8 block (the same
+  // additions on the same operands, lane p of each step).
+  void scores(const float* query, const PagedRows<uint16_t>& keys, int64_t first, int64_t window, int64_t n,
+              HalfMatmulOrder order, float scale, float* out) const {
+    int64_t p = first;
+    if (batched_dot(order, n)) {
+      for (; p + 8 <= window; p += 8) {
+        const uint16_t* k[8];
+        for (int j = 0; j < 8; ++j) k[j] = keys.row(p + j);
+        __m256 lo[8], hi[8];
+        for (int j = 0; j < 8; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < n; i += 16) {
+          const __m256 q_lo = _mm256_loadu_ps(query + i), q_hi = _mm256_loadu_ps(query + i + 8);
+          for (int j = 0; j < 8; ++j) {
+            lo[j] = _mm256_fmadd_ps(load_halves(k[j] + i), q_lo, lo[j]);
+            hi[j] = _mm256_fmadd_ps(load_halves(k[j] + i + 8), q_hi, hi[j]);
+          }
+        }
+        __m256 eight[8];  // eight[j] lane i: position j's hi lane i + lo lane i
+        for (int j = 0; j < 8; ++j) eight[j] = _mm256_add_ps(hi[j], lo[j]);
+        transpose8(eight);  // eight[i] lane j: that sum of position j
+        const __m256 four[4] = {_mm256_add_ps(eight[4], eight[0]), _mm256_add_ps(eight[5], eight[1]),
+                                _mm256_add_ps(eight[6], eight[2]), _mm256_add_ps(eight[7], eight[3])};
+        const __m256 sums = _mm256_add_ps(_mm256_add_ps(four[0], four[2]), _mm256_add_ps(four[1], four[3]));
+        _mm256_storeu_ps(out + p, _mm256_mul_ps(sums, _mm256_set1_ps(scale)));
+      }
+    }
+    for (; p < window; ++p) out[p] = score(keys.row(p), query, n, order) * scale;
+  }
+
+  // In-place transpose of 8 rows of 8 floats.
+  static void transpose8(__m256* r) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+  }
+
+  // ScalarRowOps::weighted_sum with each lane's sum kept in registers, four
+  // 8-float columns at a time (each column's fused multiply-adds in the same
+  // order: p increasing).
+  void weighted_sum(const float* weight, const PagedRows<uint16_t>& values, int64_t first, int64_t window,
+                    int64_t num_lanes, int64_t n, float* lanes) const {
+    if (n % 32 != 0) return scalar.weighted_sum(weight, values, first, window, num_lanes, n, lanes);
+    std::vector<const uint16_t*>& rows = scalar.value_rows;
+    rows.resize(static_cast<size_t>(window));
+    for (int64_t p = first; p < window; ++p) rows[p] = values.row(p);
+    for (int64_t l = 0; l < num_lanes; ++l) {
+      int64_t p0 = first + ((l - first) % num_lanes + num_lanes) % num_lanes;  // first p >= first in lane l
+      for (int64_t d = 0; d < n; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (int64_t p = p0; p < window; p += num_lanes) {
+          const __m256 w = _mm256_set1_ps(weight[p]);
+          const uint16_t* v = rows[p] + d;
+          a0 = _mm256_fmadd_ps(w, load_halves(v), a0);
+          a1 = _mm256_fmadd_ps(w, load_halves(v + 8), a1);
+          a2 = _mm256_fmadd_ps(w, load_halves(v + 16), a2);
+          a3 = _mm256_fmadd_ps(w, load_halves(v + 24), a3);
+        }
+        float* out = lanes + l * n + d;
+        _mm256_storeu_ps(out, a0);
+        _mm256_storeu_ps(out + 8, a1);
+        _mm256_storeu_ps(out + 16, a2);
+        _mm256_storeu_ps(out + 24, a3);
+      }
+    }
+  }
+};
+#endif
+
+template <class RowOps>
+void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table, int64_t block_size,
+            int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window, float scale,
+            HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out, const uint16_t* overlay_keys,
+            const uint16_t* overlay_values, int64_t num_blocks, float* logits_out, int64_t first) {
+
   const PagedRows<uint16_t> key_rows{keys, overlay_keys, table, num_blocks, block_size, kv_row, kv_offset};
   const PagedRows<uint16_t> value_rows{values, overlay_values, table, num_blocks, block_size, kv_row, kv_offset};
   std::vector<float>& query = scratch.query;
@@ -60,9 +218,10 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
   probabilities.assign(static_cast<size_t>(padded), 0.0f);
   float max_score = -INFINITY;
   if (logits_out != nullptr) std::fill(logits_out, logits_out + first, -INFINITY);
+  const ScalarRowOps portable{row, scratch.value_rows};
+  const RowOps ops(portable);
+  ops.scores(query.data(), key_rows, first, window, head_dim, order, scale, probabilities.data());
   for (int64_t p = first; p < window; ++p) {
-    half_row_to_float(key_rows.row(p), row.data(), head_dim);
-    probabilities[p] = dot_halves(row.data(), query.data(), head_dim, order) * scale;
     if (logits_out != nullptr) logits_out[p] = probabilities[p];
     max_score = std::max(max_score, probabilities[p]);
   }
@@ -82,12 +241,7 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
   const int64_t num_lanes = batched ? 16 : 64;
   std::vector<float>& lanes = scratch.lanes;
   lanes.assign(static_cast<size_t>(num_lanes * head_dim), 0.0f);
-  for (int64_t p = first; p < window; ++p) {
-    half_row_to_float(value_rows.row(p), row.data(), head_dim);
-    float* acc = lanes.data() + (p % num_lanes) * head_dim;
-    const float weight = probabilities[p];
-    for (int64_t d = 0; d < head_dim; ++d) acc[d] = std::fma(weight, row[d], acc[d]);
-  }
+  ops.weighted_sum(probabilities.data(), value_rows, first, window, num_lanes, head_dim, lanes.data());
   float combined[16];
   for (int64_t d = 0; d < head_dim; ++d) {
     for (int l = 0; l < 16; ++l) {
@@ -97,6 +251,31 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
     }
     out[d] = sum16_llamacpp(combined);
   }
+}
+
+}  // namespace
+
+void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
+                     int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim, int64_t window,
+                     float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
+                     const uint16_t* overlay_keys, const uint16_t* overlay_values, int64_t num_blocks,
+                     float* logits_out, int64_t first) {
+#if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+  attend<SimdRowOps>(q, keys, values, table, block_size, kv_row, kv_offset, head_dim, window, scale, order, scratch,
+                     out, overlay_keys, overlay_values, num_blocks, logits_out, first);
+#else
+  attend_one_half_reference(q, keys, values, table, block_size, kv_row, kv_offset, head_dim, window, scale, order,
+                            scratch, out, overlay_keys, overlay_values, num_blocks, logits_out, first);
+#endif
+}
+
+void attend_one_half_reference(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
+                               int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim,
+                               int64_t window, float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch,
+                               float* out, const uint16_t* overlay_keys, const uint16_t* overlay_values,
+                               int64_t num_blocks, float* logits_out, int64_t first) {
+  attend<ScalarRowOps>(q, keys, values, table, block_size, kv_row, kv_offset, head_dim, window, scale, order,
+                       scratch, out, overlay_keys, overlay_values, num_blocks, logits_out, first);
 }
 
 }  // namespace kvs::kernels

@@ -31,6 +31,7 @@ float dot_halves(const float* a, const float* b, int64_t n, HalfMatmulOrder orde
 // Per-thread buffers, reused between calls.
 struct HalfAttentionScratch {
   std::vector<float> query, row, probabilities, lanes;
+  std::vector<const uint16_t*> value_rows;
 };
 
 // out[head_dim] = softmax(scale * q · Kᵀ) · V over cache positions
@@ -58,5 +59,15 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
                      float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch, float* out,
                      const uint16_t* overlay_keys = nullptr, const uint16_t* overlay_values = nullptr,
                      int64_t num_blocks = INT64_MAX, float* logits_out = nullptr, int64_t first = 0);
+
+// The same result from portable code (a key row converted to floats, then
+// dot_halves; scalar fused multiply-adds for P·V): the reference the SIMD
+// attend_one_half (AVX2 + F16C builds) must equal bit for bit.
+void attend_one_half_reference(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
+                               int64_t block_size, int64_t kv_row, int64_t kv_offset, int64_t head_dim,
+                               int64_t window, float scale, HalfMatmulOrder order, HalfAttentionScratch& scratch,
+                               float* out, const uint16_t* overlay_keys = nullptr,
+                               const uint16_t* overlay_values = nullptr, int64_t num_blocks = INT64_MAX,
+                               float* logits_out = nullptr, int64_t first = 0);
 
 }  // namespace kvs::kernels

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/cpu/half.h"
+#include "kernels/cpu/k_block_sums.h"
 #include "kernels/cpu/k_scales.h"
 
 namespace kvs::kernels::detail {
@@ -35,27 +36,40 @@ inline __m256i shift_right_16(__m256i v, int bits) { return _mm256_srl_epi16(v, 
 
 }  // namespace
 
-float dot_q2_k_avx2(const BlockQ2_K* w, const ActivationBlockQ8K* x, int64_t num_blocks) {
+namespace {
+
+// Q2_K: 8 int32 lanes of the mins against the activations' sub-block sums.
+inline __m256i q2_k_min_lanes(const BlockQ2_K& w, const ActivationBlockQ8K& x) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+  const __m128i mins8 = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
+  return _mm256_madd_epi16(_mm256_cvtepi8_epi16(mins8), load256(x.bsums));
+}
+
+// Q2_K: 8 int32 lanes of the scale-weighted products.
+inline __m256i q2_k_scaled_sums(const BlockQ2_K& w, const ActivationBlockQ8K& x) {
   const __m256i three = _mm256_set1_epi8(3);
+  __m256i sums = _mm256_setzero_si256();
+  for (int h = 0; h < 2; ++h) {
+    const __m256i bits = load256(w.q + 32 * h);
+    for (int s = 0; s < 4; ++s) {
+      const int c = 4 * h + s;  // the 32-element chunk
+      const __m256i codes = _mm256_and_si256(shift_right_16(bits, 2 * s), three);
+      const __m256i scale = two_scales(w.scales[2 * c] & 0x0f, w.scales[2 * c + 1] & 0x0f);
+      sums = _mm256_add_epi32(sums, scaled_products(codes, load256(x.q + 32 * c), scale));
+    }
+  }
+  return sums;
+}
+
+}  // namespace
+
+float dot_q2_k_avx2(const BlockQ2_K* w, const ActivationBlockQ8K* x, int64_t num_blocks) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
     const float d = x[b].d * fp16_to_fp32(w[b].d);
     const float dmin = -x[b].d * fp16_to_fp32(w[b].dmin);
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales));
-    const __m128i mins8 = _mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0f));
-    const __m256i min_lanes = _mm256_madd_epi16(_mm256_cvtepi8_epi16(mins8), load256(x[b].bsums));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(min_lanes), acc);
-    __m256i sums = _mm256_setzero_si256();
-    for (int h = 0; h < 2; ++h) {
-      const __m256i bits = load256(w[b].q + 32 * h);
-      for (int s = 0; s < 4; ++s) {
-        const int c = 4 * h + s;  // the 32-element chunk
-        const __m256i codes = _mm256_and_si256(shift_right_16(bits, 2 * s), three);
-        const __m256i scale = two_scales(w[b].scales[2 * c] & 0x0f, w[b].scales[2 * c + 1] & 0x0f);
-        sums = _mm256_add_epi32(sums, scaled_products(codes, load256(x[b].q + 32 * c), scale));
-      }
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(q2_k_min_lanes(w[b], x[b])), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q2_k_scaled_sums(w[b], x[b])), acc);
   }
   return horizontal_sum(acc);
 }
@@ -99,23 +113,11 @@ inline __m128i q45_min_lanes(const uint8_t* mins, const int16_t* bsums) {
 
 template <class Block, bool kFiveBits>
 inline __m256i q45_scaled_sums(const Block& w, const ActivationBlockQ8K& x, const uint8_t* scales) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
   __m256i sums = _mm256_setzero_si256();
-  __m256i high_bits = _mm256_setzero_si256();
-  if constexpr (kFiveBits) high_bits = load256(w.qh);
-  for (int j = 0; j < 4; ++j) {
-    const __m256i bits = load256(w.q + 32 * j);
-    for (int t = 0; t < 2; ++t) {
-      const int c = 2 * j + t;
-      __m256i codes = _mm256_and_si256(shift_right_16(bits, 4 * t), low4);
-      if constexpr (kFiveBits) {
-        const __m256i fifth = _mm256_and_si256(shift_right_16(high_bits, c), _mm256_set1_epi8(1));
-        codes = _mm256_add_epi8(codes, _mm256_slli_epi16(fifth, 4));
-      }
-      const __m256i scale = _mm256_set1_epi16(scales[c]);
-      sums = _mm256_add_epi32(sums, scaled_products(codes, load256(x.q + 32 * c), scale));
-    }
-  }
+  k_decode::for_each_q45_chunk<Block, kFiveBits>(w, [&](int c, __m256i codes) {
+    const __m256i scale = _mm256_set1_epi16(scales[c]);
+    sums = _mm256_add_epi32(sums, scaled_products(codes, load256(x.q + 32 * c), scale));
+  });
   return sums;
 }
 
@@ -136,6 +138,27 @@ float dot_q4_k_avx2(const BlockQ4_K* w, const ActivationBlockQ8K* x, int64_t num
   acc_mins = _mm_add_ps(acc_mins, _mm_movehl_ps(acc_mins, acc_mins));
   acc_mins = _mm_add_ss(acc_mins, _mm_movehdup_ps(acc_mins));
   return horizontal_sum(acc) + _mm_cvtss_f32(acc_mins);
+}
+
+namespace {
+inline int32_t sum_int_lanes(__m256i v) {
+  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+  return _mm_cvtsi128_si32(sum);
+}
+}  // namespace
+
+void block_sums_q4_k_avx2(const BlockQ4_K& w, const ActivationBlockQ8K& x, int32_t* s1, int32_t* s2) {
+  uint8_t scales[8], mins[8];
+  unpack_q4_k_scales(w.scales, scales, mins);
+  *s1 = sum_int_lanes(q45_scaled_sums<BlockQ4_K, false>(w, x, scales));
+  *s2 = sum_int_lanes(_mm256_set_m128i(_mm_setzero_si128(), q45_min_lanes(mins, x.bsums)));
+}
+
+void block_sums_q2_k_avx2(const BlockQ2_K& w, const ActivationBlockQ8K& x, int32_t* s1, int32_t* s2) {
+  *s1 = sum_int_lanes(q2_k_scaled_sums(w, x));
+  *s2 = sum_int_lanes(q2_k_min_lanes(w, x));
 }
 
 float dot_q5_k_avx2(const BlockQ5_K* w, const ActivationBlockQ8K* x, int64_t num_blocks) {

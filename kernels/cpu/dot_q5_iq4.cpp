@@ -97,20 +97,8 @@ namespace {
 
 using simd::dot_unsigned_signed;
 using simd::horizontal_sum;
+using simd::high_bits_times_16;
 using simd::unpack_nibbles;
-
-// Byte j of the result: 16 if bit j of the little-endian 32 bits at `qh` is
-// set, else 0.
-inline __m256i high_bits_times_16(const uint8_t* qh) {
-  uint32_t bits;
-  std::memcpy(&bits, qh, sizeof(bits));
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(static_cast<int>(bits)),
-      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-  return _mm256_and_si256(set, _mm256_set1_epi8(16));
-}
 
 // |w| * (x with w's sign): the integer sums of w * x, for |w| <= 128.
 inline __m256 signed_products(__m256i w, __m256i x) {

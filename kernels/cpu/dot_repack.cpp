@@ -10,8 +10,10 @@
 #include <immintrin.h>
 #endif
 
+#include "kernels/cpu/dot_k_avx2.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/k_block_sums.h"
+#include "kernels/cpu/k_rows8.h"
 
 namespace kvs::kernels {
 namespace {
@@ -81,32 +83,121 @@ void dot_quantized_tile_repacked(WeightFormat format, const void* w_rows, size_t
   }
 }
 
-void dot_quantized_tile_repacked_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
-                                   const ActivationBlockQ8K* x, int64_t num_tokens, int64_t gemm_tokens,
-                                   int64_t num_blocks, float* out, int64_t out_stride) {
-  // Elements per float step: the GEMV steps once per block, the GEMM per 64
-  // (Q4_K) or 128 (Q2_K) elements.
-  const int gemm_group = format == WeightFormat::Q2_K ? 128 : 64;
-  thread_local std::vector<float> mins;  // the mins accumulator, [row][token]
-  mins.assign(static_cast<size_t>(num_rows * num_tokens), 0.0f);
-  for (int64_t r = 0; r < num_rows; ++r) {
-    for (int64_t t = 0; t < num_tokens; ++t) out[t * out_stride + r] = 0.0f;
-  }
+namespace {
+
+// Rows [0, num_rows) one at a time: y and m per (row, token), `chunks` 32-element
+// chunks per float step for the first gemm_tokens tokens, a whole block after.
+void repacked_rows_one_by_one(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                              const ActivationBlockQ8K* x, int64_t num_tokens, int64_t gemm_tokens,
+                              int64_t num_blocks, int gemm_chunks, float* out, int64_t out_stride, float* mins,
+                              int64_t mins_stride) {
   detail::for_each_k_block(
       format, w_rows, row_bytes, num_rows, x, num_tokens, num_blocks,
       [&](int64_t r, int64_t t, const detail::DecodedKBlock& w, const ActivationBlockQ8K& xb) {
         float& y = out[t * out_stride + r];
-        float& m = mins[static_cast<size_t>(r * num_tokens + t)];
+        float& m = mins[t * mins_stride + r];
         const float scale = w.d * xb.d, min_scale = w.dmin * xb.d;
-        const int group = t < gemm_tokens ? gemm_group : kQuantBlockK;
-        for (int first = 0; first < kQuantBlockK; first += group) {
-          y = std::fma(static_cast<float>(detail::k_scaled_sum(w, xb.q, first, group)), scale, y);
-          m = std::fma(static_cast<float>(detail::k_min_sum(w, xb.bsums, first, group)), min_scale, m);
+        const int chunks = t < gemm_tokens ? gemm_chunks : 8;  // per float step
+        int32_t s1[8], s2[8];
+        detail::k_chunk_sums(w, xb, s1, s2);
+        for (int c0 = 0; c0 < 8; c0 += chunks) {
+          int32_t scaled = 0, min_sum = 0;
+          for (int c = c0; c < c0 + chunks; ++c) scaled += s1[c], min_sum += s2[c];
+          y = std::fma(static_cast<float>(scaled), scale, y);
+          m = std::fma(static_cast<float>(min_sum), min_scale, m);
         }
       });
+}
+
+#ifdef KVS_K_ROWS8
+// Rows [0, 8): the same operations per row, the 8 rows in the lanes.
+void repacked_eight_rows(WeightFormat format, const uint8_t* w_rows, size_t row_bytes, const ActivationBlockQ8K* x,
+                         int64_t num_tokens, int64_t gemm_tokens, int64_t num_blocks, int gemm_chunks, float* out,
+                         int64_t out_stride, float* mins, int64_t mins_stride) {
+  thread_local detail::DecodedK8 w;
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    detail::decode_k8(format, w_rows, row_bytes, b, &w);
+    const __m256 d = _mm256_load_ps(w.d), dmin = _mm256_load_ps(w.dmin);
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      const ActivationBlockQ8K& xb = x[t * num_blocks + b];
+      const __m256 xd = _mm256_set1_ps(xb.d);
+      const __m256 scale = _mm256_mul_ps(d, xd), min_scale = _mm256_mul_ps(dmin, xd);
+      __m256i s1[8], s2[8];
+      detail::k8_chunk_sums(w, xb, s1, s2);
+      float* yp = out + t * out_stride;
+      float* mp = mins + t * mins_stride;
+      __m256 y = _mm256_loadu_ps(yp), m = _mm256_loadu_ps(mp);
+      const int chunks = t < gemm_tokens ? gemm_chunks : 8;
+      for (int c0 = 0; c0 < 8; c0 += chunks) {
+        __m256i scaled = s1[c0], min_sum = s2[c0];
+        for (int c = c0 + 1; c < c0 + chunks; ++c) {
+          scaled = _mm256_add_epi32(scaled, s1[c]);
+          min_sum = _mm256_add_epi32(min_sum, s2[c]);
+        }
+        y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), scale, y);
+        m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_sum), min_scale, m);
+      }
+      _mm256_storeu_ps(yp, y);
+      _mm256_storeu_ps(mp, m);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void dot_quantized_tile_repacked_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                                   const ActivationBlockQ8K* x, int64_t num_tokens, int64_t gemm_tokens,
+                                   int64_t num_blocks, float* out, int64_t out_stride) {
+  // Chunks of 32 elements per float step: the GEMV steps once per block, the
+  // GEMM per 64 (Q4_K) or 128 (Q2_K) elements.
+  const int gemm_chunks = format == WeightFormat::Q2_K ? 4 : 2;
+  thread_local std::vector<float> mins;  // the mins accumulator, [token][row]
+  mins.assign(static_cast<size_t>(num_rows * num_tokens), 0.0f);
+  for (int64_t r = 0; r < num_rows; ++r) {
+    for (int64_t t = 0; t < num_tokens; ++t) out[t * out_stride + r] = 0.0f;
+  }
+  const auto* rows = static_cast<const uint8_t*>(w_rows);
+#ifdef KVS_DOT_AVX2
+  if (num_tokens == 1 && gemm_tokens == 0) {  // the GEMV alone: block sums straight from the packed blocks
+    const size_t block_bytes = format_block_bytes(format);
+    for (int64_t r = 0; r < num_rows; ++r) {
+      float y = 0.0f, m = 0.0f;
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        const uint8_t* block = rows + r * row_bytes + b * block_bytes;
+        int32_t s1, s2;
+        float d, dmin;
+        if (format == WeightFormat::Q2_K) {
+          const auto& w = *reinterpret_cast<const BlockQ2_K*>(block);
+          detail::block_sums_q2_k_avx2(w, x[b], &s1, &s2);
+          d = fp16_to_fp32(w.d), dmin = fp16_to_fp32(w.dmin);
+        } else {
+          const auto& w = *reinterpret_cast<const BlockQ4_K*>(block);
+          detail::block_sums_q4_k_avx2(w, x[b], &s1, &s2);
+          d = fp16_to_fp32(w.d), dmin = fp16_to_fp32(w.dmin);
+        }
+        y = std::fma(static_cast<float>(s1), d * x[b].d, y);
+        m = std::fma(static_cast<float>(s2), dmin * x[b].d, m);
+      }
+      out[r] = y - m;
+    }
+    return;
+  }
+#endif
+  int64_t r0 = 0;
+#ifdef KVS_K_ROWS8
+  if (num_tokens > 1) {  // one token: no reuse to pay for the interleaving
+    for (; r0 + 8 <= num_rows; r0 += 8) {
+      repacked_eight_rows(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, gemm_tokens, num_blocks,
+                          gemm_chunks, out + r0, out_stride, mins.data() + r0, num_rows);
+    }
+  }
+#endif
+  repacked_rows_one_by_one(format, rows + r0 * row_bytes, row_bytes, num_rows - r0, x, num_tokens, gemm_tokens,
+                           num_blocks, gemm_chunks, out + r0, out_stride, mins.data() + r0, num_rows);
   for (int64_t r = 0; r < num_rows; ++r) {
     for (int64_t t = 0; t < num_tokens; ++t) {
-      out[t * out_stride + r] = out[t * out_stride + r] - mins[static_cast<size_t>(r * num_tokens + t)];
+      out[t * out_stride + r] = out[t * out_stride + r] - mins[static_cast<size_t>(t * num_rows + r)];
     }
   }
 }

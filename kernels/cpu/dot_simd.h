@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 #define KVS_DOT_AVX2 1
 
 namespace kvs::kernels::simd {
@@ -27,6 +28,19 @@ inline __m256i unpack_nibbles(const uint8_t* q) {
   const __m128i lo = _mm_and_si128(raw, mask);
   const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
   return _mm256_set_m128i(hi, lo);
+}
+
+// Byte j of the result: 16 if bit j of the little-endian 32 bits at `qh` is
+// set, else 0.
+inline __m256i high_bits_times_16(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(16));
 }
 
 // Sum of products of 32 unsigned bytes (<= 128) with 32 signed bytes, as 8

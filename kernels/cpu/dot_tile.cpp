@@ -32,6 +32,15 @@ struct Q4_1Traits {
   static __m256 products(const Unpacked& w, __m256i xq) { return dot_unsigned_signed(w.u, xq); }
 };
 
+// Q5_1: Q4_1 with a fifth bit per code (dot_q5_1_avx2's integers and floats).
+struct Q5_1Traits : Q4_1Traits {
+  using Block = BlockQ5_1;
+  static Unpacked unpack(const Block& b) {
+    return {_mm256_or_si256(simd::unpack_nibbles(b.q), simd::high_bits_times_16(b.qh)), fp16_to_fp32(b.d),
+            fp16_to_fp32(b.m)};
+  }
+};
+
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
 // Signed weights with VNNI: (x + 128) * w - 128 * w, the bias folded into
 // dpbusd's accumulator. Every lane is the exact integer sum of x * w, as
@@ -73,6 +82,15 @@ struct Q4_0Traits : SignedTraitsBase {
   using Block = BlockQ4_0;
   static Unpacked unpack(const Block& b) {
     return make(_mm256_sub_epi8(simd::unpack_nibbles(b.q), _mm256_set1_epi8(8)), b.d);
+  }
+};
+
+// Q5_0: five-bit codes minus 16 (dot_q5_0_avx2's integers and floats).
+struct Q5_0Traits : SignedTraitsBase {
+  using Block = BlockQ5_0;
+  static Unpacked unpack(const Block& b) {
+    const __m256i codes = _mm256_or_si256(simd::unpack_nibbles(b.q), simd::high_bits_times_16(b.qh));
+    return make(_mm256_sub_epi8(codes, _mm256_set1_epi8(16)), b.d);
   }
 };
 
@@ -207,7 +225,7 @@ void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_byte
                         const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
                         int64_t out_stride) {
   const auto* w = static_cast<const uint8_t*>(w_rows);
-  if (format == WeightFormat::Q5_0 || format == WeightFormat::Q5_1 || format == WeightFormat::IQ4_NL) {
+  if (format == WeightFormat::IQ4_NL) {
     return pairwise(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride,
                     [&](const uint8_t* row, const ActivationBlockQ8* xt) { return dot_quantized(format, row, xt, num_blocks); });
   }
@@ -215,6 +233,10 @@ void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_byte
   switch (format) {
     case WeightFormat::Q4_1:
       return tile<Q4_1Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
+    case WeightFormat::Q5_1:
+      return tile<Q5_1Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
+    case WeightFormat::Q5_0:
+      return tile<Q5_0Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
     case WeightFormat::Q4_0:
       return tile<Q4_0Traits>(w, row_bytes, num_rows, x, num_tokens, num_blocks, out, out_stride);
     case WeightFormat::Q8_0:

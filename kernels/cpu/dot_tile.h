@@ -12,8 +12,8 @@ namespace kvs::kernels {
 
 // w_rows: `num_rows` consecutive rows of `format` (a 32-element format: Q8_0,
 // Q4_0, Q4_1, Q5_0, Q5_1 or IQ4_NL; not F32 or a K-quant), each `num_blocks`
-// blocks (`row_bytes` apart). Q5_0 / Q5_1 / IQ4_NL simply call
-// dot_quantized() per pair.
+// blocks (`row_bytes` apart). IQ4_NL (two accumulators in llama.cpp's
+// vec_dot) simply calls dot_quantized() per pair.
 // x: `num_tokens` consecutive activation rows of `num_blocks` blocks each,
 // from quantize_activations() (q in [-127, 127]: the Q8_0 / Q4_0 VNNI path
 // relies on it, as the AVX2 sign trick does).

@@ -65,7 +65,13 @@ inline uint16_t fp32_to_fp16(float value) {
 }
 
 // The value of x rounded to the nearest half (ties to even), as a float.
-inline float round_to_half(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
+inline float round_to_half(float x) {
+#if defined(__F16C__)
+  return _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));  // the same rounding in hardware (NaN stays NaN)
+#else
+  return fp16_to_fp32(fp32_to_fp16(x));
+#endif
+}
 
 // n halves -> n floats (exact).
 inline void half_row_to_float(const uint16_t* h, float* out, int64_t n) {

@@ -12,6 +12,7 @@
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/quantize.h"
+#include "kernels/cpu/weight_format.h"
 
 namespace kvs::kernels {
 namespace {
@@ -22,15 +23,9 @@ uint32_t bits(float v) {
   return b;
 }
 
-size_t block_size(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::Q8_0: return sizeof(BlockQ8_0);
-    case WeightFormat::Q4_0: return sizeof(BlockQ4_0);
-    default: return sizeof(BlockQ4_1);
-  }
-}
+size_t block_size(WeightFormat format) { return format_block_bytes(format); }
 
-// Random raw blocks: random quant bytes, fp16 scales (and Q4_1 mins) of either sign.
+// Random raw blocks: random quant bytes, fp16 scales (and Q4_1 / Q5_1 mins) of either sign.
 std::vector<uint8_t> random_rows(WeightFormat format, int64_t rows, int64_t blocks, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> byte(0, 255);
@@ -41,7 +36,7 @@ std::vector<uint8_t> random_rows(WeightFormat format, int64_t rows, int64_t bloc
     for (size_t i = 0; i < size; ++i) out[at + i] = static_cast<uint8_t>(byte(rng));
     const uint16_t d = fp32_to_fp16(scale(rng)), m = fp32_to_fp16(scale(rng) * 10.0f);
     std::memcpy(&out[at], &d, 2);
-    if (format == WeightFormat::Q4_1) std::memcpy(&out[at + 2], &m, 2);
+    if (format == WeightFormat::Q4_1 || format == WeightFormat::Q5_1) std::memcpy(&out[at + 2], &m, 2);
   }
   return out;
 }
@@ -54,7 +49,8 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
   return v;
 }
 
-const WeightFormat kFormats[] = {WeightFormat::Q8_0, WeightFormat::Q4_0, WeightFormat::Q4_1};
+const WeightFormat kFormats[] = {WeightFormat::Q8_0, WeightFormat::Q4_0, WeightFormat::Q4_1,
+                                 WeightFormat::Q5_0, WeightFormat::Q5_1, WeightFormat::IQ4_NL};
 
 TEST(DotTileTest, BitIdenticalToPerPairDot) {
   for (WeightFormat format : kFormats) {

@@ -48,10 +48,9 @@ TEST(KBlockSums, DecodedBlocksMatchTheDequantizer) {
       detail::DecodedKBlock decoded;
       detail::decode_k_block(format, block, &decoded);
       for (int e = 0; e < kQuantBlockK; ++e) {
-        const int sub = e / decoded.sub_width;
         // value * scale * d (- min * dmin): the dequantizer's own products
-        float value = decoded.d * static_cast<float>(decoded.scale[sub]) * static_cast<float>(decoded.value[e]);
-        if (decoded.has_min) value -= decoded.dmin * static_cast<float>(decoded.mins[sub]);
+        float value = decoded.d * static_cast<float>(decoded.scale_of(e)) * static_cast<float>(decoded.value(e));
+        if (decoded.has_min) value -= decoded.dmin * static_cast<float>(decoded.min_of(e));
         EXPECT_NEAR(value, expected[e], 1e-6f * (1.0f + std::fabs(expected[e])))
             << format_name(format) << " block " << b << " element " << e;
       }
@@ -70,17 +69,25 @@ TEST(KBlockSums, SimdSumsEqualTheReferenceAndTheDefinition) {
       ActivationBlockQ8K xq;
       quantize_activations_q8_k(x.data(), &xq, kQuantBlockK);
       for (int group : {256, 128, 64, 32}) {
-        if (group < decoded.sub_width) continue;
         for (int first = 0; first < kQuantBlockK; first += group) {
           int64_t s1 = 0, s2 = 0;  // straight from the definitions, element by element
           for (int e = first; e < first + group; ++e) {
-            s1 += static_cast<int64_t>(decoded.scale[e / decoded.sub_width]) * decoded.value[e] * xq.q[e];
-            if (decoded.has_min) s2 += static_cast<int64_t>(decoded.mins[e / decoded.sub_width]) * xq.q[e];
+            s1 += static_cast<int64_t>(decoded.scale_of(e)) * decoded.value(e) * xq.q[e];
+            if (decoded.has_min) s2 += static_cast<int64_t>(decoded.min_of(e)) * xq.q[e];
           }
-          EXPECT_EQ(detail::k_scaled_sum(decoded, xq.q, first, group), s1) << format_name(format);
-          EXPECT_EQ(detail::k_scaled_sum_reference(decoded, xq.q, first, group), s1) << format_name(format);
-          EXPECT_EQ(detail::k_min_sum(decoded, xq.bsums, first, group), s2) << format_name(format);
+          EXPECT_EQ(detail::k_scaled_sum(decoded, xq, first, group), s1) << format_name(format);
+          EXPECT_EQ(detail::k_scaled_sum_reference(decoded, xq, first, group), s1) << format_name(format);
+          EXPECT_EQ(detail::k_min_sum(decoded, xq, first, group), s2) << format_name(format);
         }
+      }
+      int32_t s1[8], s2[8], r1[8], r2[8];  // per-chunk sums: SIMD = reference = k_scaled_sum / k_min_sum
+      detail::k_chunk_sums(decoded, xq, s1, s2);
+      detail::k_chunk_sums_reference(decoded, xq, r1, r2);
+      for (int c = 0; c < 8; ++c) {
+        EXPECT_EQ(s1[c], r1[c]) << format_name(format) << " chunk " << c;
+        EXPECT_EQ(s2[c], r2[c]) << format_name(format) << " chunk " << c;
+        EXPECT_EQ(s1[c], detail::k_scaled_sum_reference(decoded, xq, 32 * c, 32)) << format_name(format);
+        EXPECT_EQ(s2[c], detail::k_min_sum(decoded, xq, 32 * c, 32)) << format_name(format);
       }
     }
   }
@@ -185,23 +192,26 @@ TEST(LlamaCppMatmulOrders, RepackedQ4_0AndIQ4_NLForRowCountsOfEight) {
 TEST(LlamaCppMatmulOrders, RepackedQ4_KTakesTheGemmForWholeGroupsOfFourTokens) {
   if (!llamacpp_repacks(WeightFormat::Q4_K, 8)) GTEST_SKIP() << "built without AVX2: llama.cpp repacks nothing";
   std::mt19937 rng(34);
-  const Case c(WeightFormat::Q4_K, 16, 1024, 6, rng);  // tokens 0..3 through the GEMM, 4..5 the GEMV
-  const auto repacked = [&](int64_t r, int64_t t, bool gemm) {
-    float y = 0.0f;
-    dot_quantized_tile_repacked_k(c.format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, gemm ? 1 : 0,
-                                  c.num_in / kQuantBlockK, &y, 1);
-    return y;
-  };
-  expect_arithmetic(
-      c, [&](int64_t r, int64_t t) { return repacked(r, t, t < 4); },
-      [&](int64_t r, int64_t t) { return repacked(r, t, t >= 4); }, "gemm/gemv");
+  for (WeightFormat format : {WeightFormat::Q4_K, WeightFormat::Q2_K}) {
+    if (!llamacpp_repacks(format, 8)) continue;  // Q2_K: AVX-512 builds only, as llama.cpp
+    const Case c(format, 16, 1024, 6, rng);  // tokens 0..3 through the GEMM, 4..5 the GEMV
+    const auto repacked = [&](int64_t r, int64_t t, bool gemm) {
+      float y = 0.0f;
+      dot_quantized_tile_repacked_k(c.format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, gemm ? 1 : 0,
+                                    c.num_in / kQuantBlockK, &y, 1);
+      return y;
+    };
+    expect_arithmetic(
+        c, [&](int64_t r, int64_t t) { return repacked(r, t, t < 4); },
+        [&](int64_t r, int64_t t) { return repacked(r, t, t >= 4); }, "gemm/gemv");
+  }
 }
 
 TEST(LlamaCppMatmulOrders, TiledKQuantsFromEightTokens) {
   std::mt19937 rng(35);
-  for (WeightFormat format : {WeightFormat::Q3_K, WeightFormat::Q5_K, WeightFormat::Q6_K}) {
-    for (int64_t tokens : {7, 8}) {
-      const Case c(format, 12, 512, tokens, rng);
+  for (WeightFormat format : kKQuants) {
+    for (int64_t tokens : {7, 8, 19}) {
+      const Case c(format, 12, 512, tokens, rng);  // 12 rows: never repacked; 8 in SIMD lanes, 4 alone
       const auto tiled = [&](int64_t r, int64_t t) {
         float y = 0.0f;
         dot_quantized_tile_k_tiled(format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, c.num_in / kQuantBlockK,
