@@ -10,6 +10,10 @@
 namespace kvs::kernels {
 
 #ifdef KVS_DOT_AVX2
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
+// 512-bit registers hold two tokens' 8-lane accumulators (micro_tile2 below).
+#define KVS_TILE_512 1
+#endif
 namespace {
 
 using simd::dot_unsigned_signed;
@@ -30,6 +34,17 @@ struct Q4_1Traits {
   }
   static __m256i prepare(__m256i xq) { return xq; }
   static __m256 products(const Unpacked& w, __m256i xq) { return dot_unsigned_signed(w.u, xq); }
+#ifdef KVS_TILE_512
+  // Two tokens at once (the 256-bit halves of a 512-bit register): the same
+  // integer lanes per half as products().
+  struct Wide {
+    __m512i u;
+  };
+  static Wide widen(const Unpacked& w) { return {_mm512_broadcast_i64x4(w.u)}; }
+  static __m512 products2(const Wide& w, __m512i x2) {
+    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w.u, x2));
+  }
+#endif
 };
 
 // Q5_1: Q4_1 with a fifth bit per code (dot_q5_1_avx2's integers and floats).
@@ -59,6 +74,15 @@ struct SignedTraitsBase {
   static __m256 products(const Unpacked& w, __m256i x_biased) {
     return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(w.bias, x_biased, w.w));
   }
+#ifdef KVS_TILE_512
+  struct Wide {
+    __m512i w, bias;
+  };
+  static Wide widen(const Unpacked& w) { return {_mm512_broadcast_i64x4(w.w), _mm512_broadcast_i64x4(w.bias)}; }
+  static __m512 products2(const Wide& w, __m512i x2_biased) {
+    return _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(w.bias, x2_biased, w.w));
+  }
+#endif
 };
 #else
 struct SignedTraitsBase {
@@ -157,6 +181,63 @@ void micro_tile(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, 
   }
 }
 
+#ifdef KVS_TILE_512
+// micro_tile<Traits, R, 8> with tokens 2i and 2i + 1 in the low and high
+// halves of one 512-bit accumulator: every lane sees the same operations on
+// the same operands as in micro_tile (the same integer products, the same
+// scale w.d * x.d, the same fused multiply-add, the same 8-lane horizontal
+// sum of each half), two pairs per instruction.
+template <class Traits, int R>
+void micro_tile2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
+                 int64_t out_stride) {
+  constexpr int T = 8;
+  using Block = typename Traits::Block;
+  __m512 acc[R][T / 2];
+  __m256 offsets[R];
+  for (int r = 0; r < R; ++r) {
+    offsets[r] = _mm256_setzero_ps();
+    for (int i = 0; i < T / 2; ++i) acc[r][i] = _mm512_setzero_ps();
+  }
+  // Lane j of half h of pair i's scale vector: lane 2i + h of the 8-token scales.
+  __m512i pick[T / 2];
+  for (int i = 0; i < T / 2; ++i) {
+    pick[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * i)), _mm256_set1_epi32(2 * i + 1), 1);
+  }
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const __m256 xd = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d);
+    __m256 xs;
+    if constexpr (Traits::kOffsets) xs = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
+    __m512i x2[T / 2];
+    for (int i = 0; i < T / 2; ++i) {
+      const auto load = [&](int t) {
+        return Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t * num_blocks + b].q)));
+      };
+      x2[i] = _mm512_inserti64x4(_mm512_castsi256_si512(load(2 * i)), load(2 * i + 1), 1);
+    }
+    for (int r = 0; r < R; ++r) {
+      const typename Traits::Unpacked wb = Traits::unpack(reinterpret_cast<const Block*>(w + r * row_bytes)[b]);
+      const __m512 scales = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_set1_ps(wb.d), xd));
+      if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb.m), xs, offsets[r]);
+      const typename Traits::Wide wide = Traits::widen(wb);
+      for (int i = 0; i < T / 2; ++i) {
+        const __m512 scale = _mm512_permutexvar_ps(pick[i], scales);
+        acc[r][i] = _mm512_fmadd_ps(Traits::products2(wide, x2[i]), scale, acc[r][i]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float offset_lanes[8];
+    _mm256_store_ps(offset_lanes, offsets[r]);
+    for (int t = 0; t < T; ++t) {
+      const __m256 half = t % 2 == 0 ? _mm512_castps512_ps256(acc[r][t / 2]) : _mm512_extractf32x8_ps(acc[r][t / 2], 1);
+      float value = simd::horizontal_sum(half);
+      if constexpr (Traits::kOffsets) value += offset_lanes[t];
+      out[t * out_stride + r] = value;
+    }
+  }
+}
+#endif
+
 constexpr int kTileTokens = 8;  // one 8-float vector of per-token scales
 
 template <class Traits, int R>
@@ -164,8 +245,12 @@ void rows_all_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8
                      int64_t num_blocks, float* out, int64_t out_stride) {
   int64_t t = 0;
   for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+#ifdef KVS_TILE_512
+    micro_tile2<Traits, R>(w, row_bytes, x + t * num_blocks, num_blocks, out + t * out_stride, out_stride);
+#else
     micro_tile<Traits, R, kTileTokens>(w, row_bytes, x + t * num_blocks, num_blocks, out + t * out_stride,
                                        out_stride);
+#endif
   }
   const ActivationBlockQ8* xt = x + t * num_blocks;
   float* ot = out + t * out_stride;
