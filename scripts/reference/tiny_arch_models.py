@@ -66,6 +66,11 @@ MODELS = {
     "tiny-phi3": ("phi3", dict(num_key_value_heads=2, tie_word_embeddings=False, sliding_window=2047,
                                original_max_position_embeddings=512),
                   {"rope_type": "default", "rope_theta": 10000.0}),
+    # Qwen 3's usual long-context set-up: YaRN on NeoX RoPE (factor 4 over 64 positions)
+    "tiny-qwen3-yarn": ("qwen3", dict(num_key_value_heads=2, head_dim=32, tie_word_embeddings=True,
+                                      attention_bias=False, use_sliding_window=False, max_position_embeddings=256),
+                        {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0,
+                         "original_max_position_embeddings": 64}),
 }
 
 TRAINING_TEXT = """The quick brown fox jumps over the lazy dog.
@@ -148,7 +153,8 @@ def main():
     names = [n for n in MODELS if not args.only or n in args.only.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
         tokenizer_model = train_tokenizer(scratch)
-        for seed, name in enumerate(names, start=1):
+        for name in names:
+            seed = list(MODELS).index(name) + 1  # the same with or without --only
             model_type, extra, rope = MODELS[name]
             folder = build(name, model_type, extra, rope, args.out, tokenizer_model, seed)
             convert(args.converter, folder, os.path.join(args.out, name + ".gguf"))

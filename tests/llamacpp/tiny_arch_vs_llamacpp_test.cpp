@@ -56,7 +56,8 @@ TEST_P(TinyArchVsLlamaCpp, GgufGivesLlamaCppsLogits) {
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyArch, TinyArchVsLlamaCpp,
-                         ::testing::Values("tiny-qwen3", "tiny-mistral", "tiny-llama3", "tiny-llama-yarn", "tiny-phi3"),
+                         ::testing::Values("tiny-qwen3", "tiny-mistral", "tiny-llama3", "tiny-llama-yarn", "tiny-phi3",
+                                           "tiny-qwen3-yarn"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -1,4 +1,5 @@
-// Qwen 3, Mistral, Llama 3.1 (llama3 rope scaling), YaRN and Phi-3 against
+// Qwen 3, Mistral, Llama 3.1 (llama3 rope scaling), YaRN (on Llama's
+// interleaved and Qwen 3's NeoX RoPE) and Phi-3 against
 // Hugging Face transformers: the tiny random models of tests/data/tiny_arch
 // (scripts/reference/tiny_arch_models.py wrote them, their float32 logits
 // and llama.cpp's converter's GGUFs). Each model runs from its HF folder and
@@ -106,7 +107,8 @@ TEST_P(TinyArchTest, GgufGivesTransformersLogits) {
 INSTANTIATE_TEST_SUITE_P(TinyArch, TinyArchTest,
                          ::testing::Values(Case{"tiny-qwen3", "qwen3", "none"}, Case{"tiny-mistral", "llama", "none"},
                                            Case{"tiny-llama3", "llama", "llama3"},
-                                           Case{"tiny-llama-yarn", "llama", "yarn"}, Case{"tiny-phi3", "phi3", "none"}),
+                                           Case{"tiny-llama-yarn", "llama", "yarn"}, Case{"tiny-phi3", "phi3", "none"},
+                                           Case{"tiny-qwen3-yarn", "qwen3", "yarn"}),
                          [](const auto& info) {
                            std::string name = info.param.name;
                            std::replace(name.begin(), name.end(), '-', '_');
@@ -115,7 +117,7 @@ INSTANTIATE_TEST_SUITE_P(TinyArch, TinyArchTest,
 
 TEST(TinyArchConfig, GgufCarriesTheHfRopeScaling) {
   // llama3: recovered from rope_freqs.weight; yarn: from rope.scaling.* keys.
-  for (const std::string name : {"tiny-llama3", "tiny-llama-yarn"}) {
+  for (const std::string name : {"tiny-llama3", "tiny-llama-yarn", "tiny-qwen3-yarn"}) {
     const auto hf = load_model(data_dir() + "/" + name);
     const auto gguf = load_model(data_dir() + "/" + name + ".gguf");
     EXPECT_EQ(gguf->config.rope_scaling, hf->config.rope_scaling) << name;
