@@ -29,7 +29,9 @@ struct ModelOptions {
   // Whose RoPE arithmetic to follow (the two round differently; the math is the same).
   //   kLlamaCpp: Llama-architecture Q/K rows kept in the GGUF's interleaved
   //     order and rotated by rope_interleaved_llamacpp, llama.cpp's angle
-  //     arithmetic (Qwen2 keeps kHuggingFace's rotate-half).
+  //     arithmetic; Gemma 3, Qwen 3 and Phi-3 rows (not interleaved) by
+  //     rope_neox_llamacpp; both with llama.cpp's linear / llama3 / YaRN
+  //     scaling (Qwen2 keeps kHuggingFace's rotate-half).
   //   kHuggingFace: HF row order, rope_rotate_half with accurately evaluated
   //     angles (what the float32 HF references need).
   //   kAuto: kLlamaCpp for a GGUF run on its own weights (what llama.cpp
