@@ -9,6 +9,28 @@
 namespace kvs {
 namespace {
 
+// YaRN as llama.cpp runs it for the architectures kvserve loads: factor and
+// original context from the file, betas 32 and 1, attention scale
+// 0.1 * ln(factor) + 1 (llama.cpp reads the converter's yarn_* keys only for
+// other architectures, so a file that sets them is refused rather than run
+// two ways).
+RopeScaling read_yarn(const GgufFile& file, const std::string& prefix) {
+  for (const char* key : {"rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow", "rope.scaling.yarn_attn_factor",
+                          "rope.scaling.yarn_ext_factor", "rope.scaling.yarn_log_multiplier",
+                          "rope.scaling.attn_factor"}) {
+    if (file.has(prefix + key)) {
+      throw ModelLoadError(file.path() + ": " + prefix + key + " is not supported (yarn runs with llama.cpp's "
+                           "defaults for " + prefix.substr(0, prefix.size() - 1) + ")");
+    }
+  }
+  RopeScaling scaling;
+  scaling.type = "yarn";
+  scaling.factor = static_cast<float>(file.get_float(prefix + "rope.scaling.factor"));
+  scaling.original_max_position_embeddings =
+      file.get_int_or(prefix + "rope.scaling.original_context_length", file.get_int(prefix + "context_length"));
+  return scaling;
+}
+
 RopeScaling read_rope_scaling(const GgufFile& file, const std::string& prefix) {
   RopeScaling scaling;
   const std::string type = file.get_string_or(prefix + "rope.scaling.type", "none");
@@ -21,9 +43,10 @@ RopeScaling read_rope_scaling(const GgufFile& file, const std::string& prefix) {
     }
     return scaling;
   }
+  if (type == "yarn") return read_yarn(file, prefix);
   if (type != "linear") {
     throw ModelLoadError(file.path() + ": " + prefix + "rope.scaling.type '" + type +
-                         "' is not supported (supported: none, linear)");
+                         "' is not supported (supported: none, linear, yarn)");
   }
   scaling.type = "linear";
   scaling.factor = static_cast<float>(file.get_float(prefix + "rope.scaling.factor"));
@@ -89,6 +112,21 @@ void read_rope_freqs(const GgufFile& file, ModelConfig& c) {
   c.rope_scaling = *scaling;
 }
 
+// Phi-3: LongRoPE ("su") factors come as rope_factors_long/short tensors
+// and rope.scaling.type "longrope"; neither is supported. Its
+// attention.sliding_window is not applied: llama.cpp disables Phi-3's
+// sliding window, and a GGUF computes what llama.cpp computes.
+void read_phi3(const GgufFile& file, const ModelConfig& c) {
+  for (const char* tensor : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
+    if (file.find_tensor(tensor) != nullptr) {
+      throw ModelLoadError(file.path() + ": " + tensor + " (Phi-3 longrope / su rope scaling) is not supported");
+    }
+  }
+  if (c.rope_scaling.type != "none") {
+    throw ModelLoadError(file.path() + ": phi3 with rope scaling '" + c.rope_scaling.type + "' is not supported");
+  }
+}
+
 void read_special_ids(const GgufFile& file, ModelConfig& c) {
   c.bos_token_id = file.get_int_or("tokenizer.ggml.bos_token_id", -1);
   for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id",
@@ -125,9 +163,10 @@ void read_gemma3(const GgufFile& file, const std::string& prefix, ModelConfig& c
 ModelConfig model_config_from_gguf(const GgufFile& file) {
   ModelConfig c;
   c.architecture = file.get_string("general.architecture");
-  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "gemma3") {
+  if (c.architecture != "llama" && c.architecture != "qwen2" && c.architecture != "qwen3" &&
+      c.architecture != "phi3" && c.architecture != "gemma3") {
     throw ModelLoadError(file.path() + ": architecture '" + c.architecture +
-                         "' is not supported (supported: llama, qwen2, gemma3)");
+                         "' is not supported (supported: llama, qwen2, qwen3, phi3, gemma3)");
   }
   const std::string prefix = c.architecture + ".";
   c.max_position_embeddings = file.get_int(prefix + "context_length");
@@ -145,6 +184,8 @@ ModelConfig model_config_from_gguf(const GgufFile& file) {
   c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
   c.attention_bias = c.architecture == "qwen2";
   if (c.architecture == "gemma3") read_gemma3(file, prefix, c);
+  if (c.architecture == "qwen3") c.qk_norm = true;
+  if (c.architecture == "phi3") read_phi3(file, c);
   read_special_ids(file, c);
   try {
     c.validate();

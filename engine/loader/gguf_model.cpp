@@ -5,6 +5,7 @@
 
 #include "engine/errors.h"
 #include "engine/loader/gguf_config.h"
+#include "engine/loader/fused_tensors.h"
 #include "engine/loader/gguf_file.h"
 #include "engine/loader/gguf_tokenizer.h"
 #include "engine/loader/model_storage.h"
@@ -41,6 +42,25 @@ const std::map<std::string, std::string>& gemma3_layer_tensor_names() {
       {"post_ffw_norm.weight", "post_feedforward_layernorm.weight"},
       {"attn_q_norm.weight", "self_attn.q_norm.weight"},
       {"attn_k_norm.weight", "self_attn.k_norm.weight"},
+  };
+  return kNames;
+}
+
+// Qwen 3's per-head q/k norms (Gemma 3's have the same GGUF names).
+const std::map<std::string, std::string>& qwen3_layer_tensor_names() {
+  static const std::map<std::string, std::string> kNames = {
+      {"attn_q_norm.weight", "self_attn.q_norm.weight"},
+      {"attn_k_norm.weight", "self_attn.k_norm.weight"},
+  };
+  return kNames;
+}
+
+// Phi-3's fused projections (split by split_fused_tensors): attn_qkv is
+// [q; k; v], ffn_up holds [gate; up] (there is no ffn_gate).
+const std::map<std::string, std::string>& phi3_layer_tensor_names() {
+  static const std::map<std::string, std::string> kNames = {
+      {"attn_qkv.weight", "self_attn.qkv_proj.weight"},
+      {"ffn_up.weight", "mlp.gate_up_proj.weight"},
   };
   return kNames;
 }
@@ -98,9 +118,13 @@ std::string hf_tensor_name_from_gguf(const std::string& gguf_name, const std::st
   const std::string layer = gguf_name.substr(prefix.size(), end - prefix.size());
   if (layer.size() > 1 && layer[0] == '0') return "";
   const std::string suffix = gguf_name.substr(end + 1);
-  if (architecture == "gemma3") {
-    auto gemma = gemma3_layer_tensor_names().find(suffix);
-    if (gemma != gemma3_layer_tensor_names().end()) return "model.layers." + layer + "." + gemma->second;
+  const std::map<std::string, std::string>* specific = architecture == "gemma3" ? &gemma3_layer_tensor_names()
+                                                       : architecture == "qwen3"  ? &qwen3_layer_tensor_names()
+                                                       : architecture == "phi3"   ? &phi3_layer_tensor_names()
+                                                                                  : nullptr;
+  if (specific != nullptr) {
+    auto found = specific->find(suffix);
+    if (found != specific->end()) return "model.layers." + layer + "." + found->second;
   }
   auto it = layer_tensor_names().find(suffix);
   if (it == layer_tensor_names().end()) return "";
@@ -121,6 +145,7 @@ std::shared_ptr<const LoadedModel> load_gguf_model(const std::string& path) {
     std::string name = tensor.name;
     model->tensors.emplace(std::move(name), std::move(tensor));
   }
+  split_fused_tensors(*model);
   check_model_tensors(*model);
   if (model->config.architecture == "llama") unpermute_llama_qk(*model, *storage);
   if (file->has("tokenizer.ggml.tokens")) model->tokenizer = tokenizer_spec_from_gguf(*file);

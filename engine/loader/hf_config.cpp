@@ -1,6 +1,7 @@
 #include "engine/loader/hf_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -57,13 +58,39 @@ std::string architecture_of(const json& config) {
     name = config["model_type"].get<std::string>();
   }
   if (name == "LlamaForCausalLM" || name == "llama") return "llama";
+  if (name == "MistralForCausalLM" || name == "mistral") return "mistral";
   if (name == "Qwen2ForCausalLM" || name == "qwen2") return "qwen2";
+  if (name == "Qwen3ForCausalLM" || name == "qwen3") return "qwen3";
+  if (name == "Phi3ForCausalLM" || name == "phi3") return "phi3";
   if (name.empty()) fail("no 'architectures' or 'model_type'");
-  fail("architecture '" + name + "' is not supported (supported: LlamaForCausalLM, Qwen2ForCausalLM)");
+  fail("architecture '" + name + "' is not supported (supported: LlamaForCausalLM, MistralForCausalLM, "
+       "Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM)");
+}
+
+// YaRN as transformers' _compute_yarn_parameters reads it: factor as given;
+// the original context from the rope dict, else the config's top level, else
+// max_position_embeddings; betas 32 and 1 unless set; attention_factor as
+// given, else from mscale / mscale_all_dim when both are set, else 0
+// (derived: 0.1 * ln(factor) + 1).
+void read_yarn(const json& config, const json& rope, RopeScaling& scaling) {
+  const int64_t max_positions = get_int_or(config, "max_position_embeddings", 2048);
+  scaling.original_max_position_embeddings = get_int_or(
+      rope, "original_max_position_embeddings", get_int_or(config, "original_max_position_embeddings", max_positions));
+  if (present(rope, "truncate") && !get_bool_or(rope, "truncate", true)) fail("yarn 'truncate': false is not supported");
+  scaling.beta_fast = static_cast<float>(get_number_or(rope, "beta_fast", 32.0));
+  scaling.beta_slow = static_cast<float>(get_number_or(rope, "beta_slow", 1.0));
+  const double mscale = get_number_or(rope, "mscale", 0.0), mscale_all_dim = get_number_or(rope, "mscale_all_dim", 0.0);
+  if (present(rope, "attention_factor")) {
+    scaling.attention_factor = static_cast<float>(get_number_or(rope, "attention_factor", 1.0));
+  } else if (mscale != 0.0 && mscale_all_dim != 0.0) {
+    const auto get_mscale = [](double scale, double m) { return scale <= 1.0 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; };
+    const double factor = get_number_or(rope, "factor", 1.0);
+    scaling.attention_factor = static_cast<float>(get_mscale(factor, mscale) / get_mscale(factor, mscale_all_dim));
+  }
 }
 
 // `rope` is rope_parameters (transformers 5) or rope_scaling (older).
-RopeScaling parse_rope_scaling(const json& rope) {
+RopeScaling parse_rope_scaling(const json& config, const json& rope) {
   RopeScaling scaling;
   if (rope.is_null()) return scaling;
   if (!rope.is_object()) fail("rope_scaling / rope_parameters must be an object");
@@ -74,9 +101,12 @@ RopeScaling parse_rope_scaling(const json& rope) {
       break;
     }
   }
+  if (present(rope, "partial_rotary_factor") && get_number_or(rope, "partial_rotary_factor", 1.0) != 1.0) {
+    fail("partial_rotary_factor " + rope["partial_rotary_factor"].dump() + " is not supported (only 1)");
+  }
   if (type == "default") return scaling;
-  if (type != "linear" && type != "llama3") {
-    fail("rope type '" + type + "' is not supported (supported: default, linear, llama3)");
+  if (type != "linear" && type != "llama3" && type != "yarn") {
+    fail("rope type '" + type + "' is not supported (supported: default, linear, llama3, yarn)");
   }
   scaling.type = type;
   if (!present(rope, "factor")) fail("rope scaling '" + type + "' needs a 'factor'");
@@ -87,6 +117,7 @@ RopeScaling parse_rope_scaling(const json& rope) {
     scaling.original_max_position_embeddings =
         get_int(rope, "original_max_position_embeddings");
   }
+  if (type == "yarn") read_yarn(config, rope, scaling);
   return scaling;
 }
 
@@ -103,7 +134,10 @@ void read_rope(const json& config, ModelConfig& out) {
     scaling = parameters;
   }
   out.rope_theta = static_cast<float>(theta);
-  out.rope_scaling = parse_rope_scaling(scaling);
+  if (present(config, "partial_rotary_factor") && get_number_or(config, "partial_rotary_factor", 1.0) != 1.0) {
+    fail("partial_rotary_factor " + config["partial_rotary_factor"].dump() + " is not supported (only 1)");
+  }
+  out.rope_scaling = parse_rope_scaling(config, scaling);
 }
 
 void add_eos_ids(const json& object, std::vector<int64_t>& ids) {
@@ -130,9 +164,18 @@ void reject_unsupported_features(const json& config, const std::string& architec
     fail("hidden_act '" + config["hidden_act"].dump() + "' is not supported (only silu)");
   }
   if (get_bool_or(config, "mlp_bias", false)) fail("mlp_bias is not supported");
-  if (architecture == "qwen2" && get_bool_or(config, "use_sliding_window", false)) {
+  if ((architecture == "qwen2" || architecture == "qwen3") && get_bool_or(config, "use_sliding_window", false)) {
     fail("use_sliding_window is not supported");
   }
+}
+
+// Mistral and Phi-3: `sliding_window` (null or absent: none) windows every
+// layer, as transformers' sliding-window causal mask does.
+int64_t read_sliding_window(const json& config, const std::string& hf_name) {
+  if (hf_name != "mistral" && hf_name != "phi3") return 0;
+  const int64_t window = get_int_or(config, "sliding_window", 0);
+  if (window < 0) fail("sliding_window must not be negative");
+  return window;
 }
 
 }  // namespace
@@ -141,8 +184,11 @@ ModelConfig model_config_from_hf_json(const std::string& config_json,
                                       const std::string& generation_config_json) {
   const json config = parse_object(config_json, "config.json");
   ModelConfig out;
-  out.architecture = architecture_of(config);
+  const std::string hf_name = architecture_of(config);
+  out.architecture = hf_name == "mistral" ? "llama" : hf_name;
   reject_unsupported_features(config, out.architecture);
+  out.sliding_window = read_sliding_window(config, hf_name);
+  out.qk_norm = out.architecture == "qwen3";
   out.vocab_size = get_int(config, "vocab_size");
   out.hidden_size = get_int(config, "hidden_size");
   out.intermediate_size = get_int(config, "intermediate_size");
@@ -190,6 +236,10 @@ std::string hf_config_json(const ModelConfig& config) {
   if (config.architecture != "llama" && config.architecture != "qwen2") {
     throw InvalidArgument("exporting a " + config.architecture +
                           " model as a Hugging Face folder is not supported (llama and qwen2 only)");
+  }
+  if (config.sliding_window > 0 || config.rope_scaling.type == "yarn") {
+    throw InvalidArgument("exporting a model with a sliding window or yarn rope scaling as a Hugging Face "
+                          "folder is not supported");
   }
   const bool is_qwen2 = config.architecture == "qwen2";
   json out;

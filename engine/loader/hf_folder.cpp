@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/errors.h"
+#include "engine/loader/fused_tensors.h"
 #include "engine/loader/hf_config.h"
 #include "engine/loader/model_storage.h"
 #include "engine/loader/model_tensors.h"
@@ -152,6 +153,7 @@ std::shared_ptr<const LoadedModel> load_hf_folder(const std::string& dir_name) {
                            " (listed in model.safetensors.index.json)");
     }
   }
+  split_fused_tensors(*model);
   check_model_tensors(*model);
   const std::string tokenizer_config = read_text_or_empty(dir / "tokenizer_config.json");
   if (fs::exists(dir / "tokenizer.json")) {

@@ -25,7 +25,9 @@ struct LoadedModel {
   // "model.layers.{i}.{input,post_attention}_layernorm.weight", "model.norm.weight",
   // "lm_head.weight" (absent when config.tie_word_embeddings).
   // Q/K projection rows are in HF order (rotate-half RoPE); the GGUF loader
-  // undoes llama.cpp's interleaving permutation.
+  // undoes llama.cpp's interleaving permutation. Phi-3's fused qkv_proj /
+  // gate_up_proj are split into these names (fused_tensors.h); Qwen 3 and
+  // Gemma 3 add "model.layers.{i}.self_attn.{q,k}_norm.weight".
   std::map<std::string, WeightTensor> tensors;
   TokenizerSpec tokenizer;
   std::string chat_template;  // Jinja source, empty if the model ships none

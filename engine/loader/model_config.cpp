@@ -41,7 +41,18 @@ void validate_rope_scaling(const RopeScaling& scaling) {
                      scaling.original_max_position_embeddings);
     return;
   }
-  fail("rope_scaling type '" + scaling.type + "' is not supported (supported: none, linear, llama3)");
+  if (scaling.type == "yarn") {
+    require_positive_finite("rope_scaling.factor", scaling.factor);
+    require_positive("rope_scaling.original_max_position_embeddings",
+                     scaling.original_max_position_embeddings);
+    require_positive_finite("rope_scaling.beta_fast", scaling.beta_fast);
+    require_positive_finite("rope_scaling.beta_slow", scaling.beta_slow);
+    if (scaling.attention_factor != 0.0f) {
+      require_positive_finite("rope_scaling.attention_factor", scaling.attention_factor);
+    }
+    return;
+  }
+  fail("rope_scaling type '" + scaling.type + "' is not supported (supported: none, linear, llama3, yarn)");
 }
 
 void validate_token_id(const char* field, int64_t id, int64_t vocab_size) {
@@ -56,12 +67,15 @@ void validate_token_id(const char* field, int64_t id, int64_t vocab_size) {
 bool RopeScaling::operator==(const RopeScaling& other) const {
   return type == other.type && factor == other.factor &&
          low_freq_factor == other.low_freq_factor && high_freq_factor == other.high_freq_factor &&
-         original_max_position_embeddings == other.original_max_position_embeddings;
+         original_max_position_embeddings == other.original_max_position_embeddings &&
+         beta_fast == other.beta_fast && beta_slow == other.beta_slow &&
+         attention_factor == other.attention_factor;
 }
 
 void ModelConfig::validate() const {
-  if (architecture != "llama" && architecture != "qwen2" && architecture != "gemma3") {
-    fail("architecture '" + architecture + "' is not supported (supported: llama, qwen2, gemma3)");
+  if (architecture != "llama" && architecture != "qwen2" && architecture != "qwen3" &&
+      architecture != "phi3" && architecture != "gemma3") {
+    fail("architecture '" + architecture + "' is not supported (supported: llama, qwen2, qwen3, phi3, gemma3)");
   }
   if (hidden_act != "silu" && hidden_act != "gelu_tanh") {
     fail("hidden_act '" + hidden_act + "' is not supported (supported: silu, gelu_tanh)");
@@ -90,8 +104,8 @@ void ModelConfig::validate() const {
   if (architecture == "qwen2" && !attention_bias) {
     fail("qwen2 requires attention_bias (q/k/v projections carry a bias)");
   }
-  if (architecture == "llama" && attention_bias) {
-    fail("llama with attention_bias is not supported (it needs an o_proj bias)");
+  if (architecture != "qwen2" && attention_bias) {
+    fail(architecture + " with attention_bias is not supported (it needs an o_proj bias)");
   }
   if (bos_token_id != -1) validate_token_id("bos_token_id", bos_token_id, vocab_size);
   for (int64_t id : eos_token_ids) validate_token_id("eos_token_id", id, vocab_size);

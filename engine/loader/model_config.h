@@ -6,15 +6,22 @@
 
 namespace kvs {
 
-// RoPE frequency scaling. "none" or "llama3" (Llama-3.1 style: factor,
-// low/high frequency factors, original context) are supported; "linear"
-// divides positions by `factor`.
+// RoPE frequency scaling:
+//   "none";
+//   "linear": positions divided by `factor`;
+//   "llama3" (Llama 3.1): factor, low/high frequency factors, original context;
+//   "yarn": factor, original context, beta_fast / beta_slow (the correction
+//     range in rotations) and attention_factor, the scale of cos and sin
+//     (0: derived, 0.1 * ln(factor) + 1 as transformers and llama.cpp do).
 struct RopeScaling {
-  std::string type = "none";  // "none" | "linear" | "llama3"
+  std::string type = "none";  // "none" | "linear" | "llama3" | "yarn"
   float factor = 1.0f;
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int64_t original_max_position_embeddings = 0;
+  float beta_fast = 32.0f;        // yarn only
+  float beta_slow = 1.0f;         // yarn only
+  float attention_factor = 0.0f;  // yarn only; 0 = derived from factor
 
   bool operator==(const RopeScaling& other) const;
   bool operator!=(const RopeScaling& other) const { return !(*this == other); }
@@ -23,7 +30,10 @@ struct RopeScaling {
 // Everything the forward pass needs to know about the architecture.
 // validate() throws ModelLoadError naming the first inconsistent field.
 struct ModelConfig {
-  std::string architecture = "llama";  // "llama" | "qwen2" (qwen2 = llama + QKV bias) | "gemma3"
+  // "llama" (also Mistral: llama + sliding_window) | "qwen2" (llama + QKV bias) |
+  // "qwen3" (llama + per-head q/k RMSNorm, head_dim set apart) | "phi3" (llama
+  // with fused qkv_proj / gate_up_proj in the files, split at load) | "gemma3"
+  std::string architecture = "llama";
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
@@ -40,15 +50,17 @@ struct ModelConfig {
   int64_t bos_token_id = -1;
   std::vector<int64_t> eos_token_ids;  // generation stops on any of these
 
-  // Gemma 3 features (the defaults are Llama's; gemma3 sets all of them).
+  // Gemma 3 features (the defaults are Llama's; gemma3 sets all of them,
+  // qwen3 sets qk_norm).
   std::string hidden_act = "silu";  // MLP gate activation: "silu" | "gelu_tanh"
-  bool qk_norm = false;             // RMSNorm over each q and k head before RoPE
+  bool qk_norm = false;             // RMSNorm over each q and k head before RoPE (weights as stored)
   bool sandwich_norms = false;      // RMSNorm on the attention and MLP outputs before each residual add
   bool scale_embeddings = false;    // embeddings multiplied by sqrt(hidden_size)
   // Sliding-window attention: layer i attends to the last `sliding_window`
   // positions (itself included) when is_window_layer(i); 0 = every layer
   // global. sliding_window_pattern p > 0: every p-th layer (i % p == p - 1)
-  // is global, the others windowed (Gemma 3: p = 6); p = 0: all windowed.
+  // is global, the others windowed (Gemma 3: p = 6); p = 0: all windowed
+  // (Mistral and Phi-3 folders).
   int64_t sliding_window = 0;
   int64_t sliding_window_pattern = 0;
   float rope_local_theta = 0.0f;  // RoPE base of window layers (0: rope_theta)
@@ -63,7 +75,7 @@ struct ModelConfig {
   }
 
   // Throws ModelLoadError("model config: <field> ...") on: an architecture
-  // other than llama/qwen2/gemma3, an unknown hidden_act, a negative window, a non-positive size or count, num_kv_heads not
+  // other than llama/qwen2/qwen3/phi3/gemma3, an unknown hidden_act, a negative window, a non-positive size or count, num_kv_heads not
   // dividing num_heads, an odd head_dim, eps/theta not positive and finite,
   // inconsistent rope scaling, token ids outside [0, vocab_size), qwen2
   // without attention_bias, llama with attention_bias (needs an o_proj bias,

@@ -36,7 +36,8 @@ bool use_llamacpp_rope(const LoadedModel& model, const ModelOptions& options) {
 
 // NOTE: Qwen2 keeps HF angles in every mode (its references are HF's).
 bool use_llamacpp_neox_rope(const LoadedModel& model, const ModelOptions& options) {
-  return model.config.architecture == "gemma3" && llamacpp_numerics(model, options);
+  const std::string& arch = model.config.architecture;
+  return (arch == "gemma3" || arch == "qwen3" || arch == "phi3") && llamacpp_numerics(model, options);
 }
 
 // Puts the Q and K rows of a fused [q; k; v] weight into llama.cpp's
@@ -90,19 +91,48 @@ LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOpti
   }
   final_norm_ = tensor_to_floats(model_->tensor("model.norm.weight"));
   load_layers(options);
-  inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, c.rope_scaling.type, c.rope_scaling.factor,
-                                                c.rope_scaling.low_freq_factor, c.rope_scaling.high_freq_factor,
-                                                c.rope_scaling.original_max_position_embeddings);
+  init_rope();
+}
+
+void LlamaModel::init_rope() {
+  const ModelConfig& c = model_->config;
+  const RopeScaling& scaling = c.rope_scaling;
+  if (scaling.type == "yarn") {
+    inv_freq_ = kernels::rope_yarn_inverse_frequencies(c.head_dim, c.rope_theta, scaling.factor,
+                                                       scaling.original_max_position_embeddings, scaling.beta_fast,
+                                                       scaling.beta_slow);
+    // transformers: attention_factor, else get_mscale(factor) = 0.1 ln(factor) + 1 (in doubles)
+    rope_attention_scale_ = scaling.attention_factor > 0.0f ? scaling.attention_factor
+                            : scaling.factor <= 1.0f       ? 1.0f
+                                : static_cast<float>(0.1 * std::log(static_cast<double>(scaling.factor)) + 1.0);
+  } else {
+    inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_theta, scaling.type, scaling.factor,
+                                                  scaling.low_freq_factor, scaling.high_freq_factor,
+                                                  scaling.original_max_position_embeddings);
+  }
   if (c.rope_local_theta > 0.0f) {
     local_inv_freq_ = kernels::rope_inverse_frequencies(c.head_dim, c.rope_local_theta, "none", 1.0f, 1.0f, 4.0f, 0);
   }
-  // llama.cpp's form of the same scaling: a frequency scale for "linear", the
-  // converter's per-dimension divisors (rope_freqs.weight) for "llama3".
-  if (c.rope_scaling.type == "linear") rope_freq_scale_ = 1.0f / c.rope_scaling.factor;
-  if (c.rope_scaling.type == "llama3") {
-    for (double d : llama3_rope_divisors(c.rope_scaling, c.rope_theta, c.head_dim)) {
+  // llama.cpp's form of the same scaling: a frequency scale for "linear" and
+  // "yarn", the converter's per-dimension divisors (rope_freqs.weight) for
+  // "llama3"; for "yarn" also ext_factor 1, its correction dims and
+  // attention factor as llama_context computes them.
+  kernels::RopeLlamaCppParams& rope = llamacpp_rope_params_;
+  if (scaling.type == "linear" || scaling.type == "yarn") rope.freq_scale = 1.0f / scaling.factor;
+  if (scaling.type == "llama3") {
+    for (double d : llama3_rope_divisors(scaling, c.rope_theta, c.head_dim)) {
       rope_freq_factors_.push_back(static_cast<float>(d));
     }
+  }
+  if (scaling.type == "yarn") {
+    const float factor = 1.0f / rope.freq_scale;
+    const float mscale = scaling.attention_factor > 0.0f ? scaling.attention_factor
+                         : factor <= 1.0f               ? 1.0f
+                                                        : 0.1f * 1.0f * std::log(factor) + 1.0f;
+    rope.ext_factor = 1.0f;
+    rope.attn_factor = mscale * (1.0f / (1.0f + 0.1f * std::log(factor)));
+    kernels::rope_yarn_corr_dims_llamacpp(c.head_dim, scaling.original_max_position_embeddings, c.rope_theta,
+                                          scaling.beta_fast, scaling.beta_slow, rope.corr_dims);
   }
 }
 
@@ -361,21 +391,19 @@ void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
 void LlamaModel::apply_rope(int64_t layer, float* x, int64_t row_stride, const int32_t* positions,
                             int64_t num_tokens, int64_t num_heads) const {
   const ModelConfig& c = config();
-  if (llamacpp_neox_rope_) {
-    kernels::RopeLlamaCppParams rope;
+  if (llamacpp_neox_rope_ || llamacpp_rope_) {
+    kernels::RopeLlamaCppParams rope = llamacpp_rope_params_;
     rope.base = c.layer_rope_theta(layer);
-    rope.freq_scale = rope_freq_scale_;
-    kernels::rope_neox_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
-  } else if (llamacpp_rope_) {
-    kernels::RopeLlamaCppParams rope;
-    rope.base = c.rope_theta;
-    rope.freq_scale = rope_freq_scale_;
     rope.freq_factors = rope_freq_factors_.empty() ? nullptr : rope_freq_factors_.data();
-    kernels::rope_interleaved_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
+    if (llamacpp_neox_rope_) {
+      kernels::rope_neox_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
+    } else {
+      kernels::rope_interleaved_llamacpp(x, row_stride, positions, num_tokens, num_heads, c.head_dim, rope);
+    }
   } else {
     const bool local = !local_inv_freq_.empty() && c.is_window_layer(layer);
     kernels::rope_rotate_half(x, row_stride, positions, num_tokens, num_heads, c.head_dim,
-                              local ? local_inv_freq_.data() : inv_freq_.data());
+                              local ? local_inv_freq_.data() : inv_freq_.data(), rope_attention_scale_);
   }
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// The Llama-family decoder forward pass on the CPU (Llama 2/3, SmolLM2,
-// Qwen2): RMSNorm, RoPE (with llama3 scaling), GQA attention over the paged
-// KV cache, SwiGLU, tied embeddings, optional QKV bias.
+// The Llama-family decoder forward pass on the CPU (Llama 2/3, Mistral,
+// SmolLM2, Qwen2, Qwen3, Phi-3, Gemma 3): RMSNorm, RoPE (linear, llama3 or
+// YaRN scaling), GQA attention over the paged KV cache (sliding windows),
+// SwiGLU / GeGLU, tied embeddings, optional QKV bias and q/k norms.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "engine/model/residual_checkpoints.h"
 #include "engine/parallel/communicator.h"
 #include "engine/parallel/shard_plan.h"
+#include "kernels/cpu/rope.h"
 
 namespace kvs {
 
@@ -27,7 +29,9 @@ struct ModelOptions {
   // Whose RoPE arithmetic to follow (the two round differently; the math is the same).
   //   kLlamaCpp: Llama-architecture Q/K rows kept in the GGUF's interleaved
   //     order and rotated by rope_interleaved_llamacpp, llama.cpp's angle
-  //     arithmetic (Qwen2 keeps kHuggingFace's rotate-half).
+  //     arithmetic; Gemma 3, Qwen 3 and Phi-3 rows (not interleaved) by
+  //     rope_neox_llamacpp; both with llama.cpp's linear / llama3 / YaRN
+  //     scaling (Qwen2 keeps kHuggingFace's rotate-half).
   //   kHuggingFace: HF row order, rope_rotate_half with accurately evaluated
   //     angles (what the float32 HF references need).
   //   kAuto: kLlamaCpp for a GGUF run on its own weights (what llama.cpp
@@ -83,6 +87,7 @@ class LlamaModel : public ForwardModel {
   };
 
   void load_layers(const ModelOptions& options);
+  void init_rope();  // the RoPE frequencies and scales of both arithmetics, from the config
   void embed(const ForwardBatch& batch);
   std::vector<float> compute_logits(const std::vector<float>& rows, int64_t num_rows);
   void all_reduce(std::vector<float>& data, int64_t count);
@@ -108,9 +113,12 @@ class LlamaModel : public ForwardModel {
   std::vector<float> inv_freq_;        // rope_rotate_half's frequencies
   std::vector<float> local_inv_freq_;  // the same for window layers (config.rope_local_theta)
   bool llamacpp_rope_ = false;         // Q/K interleaved, rope_interleaved_llamacpp
-  bool llamacpp_neox_rope_ = false;    // rotate-half rows, rope_neox_llamacpp (Gemma 3 GGUFs)
-  float rope_freq_scale_ = 1.0f;
-  std::vector<float> rope_freq_factors_;  // empty or head_dim / 2 divisors
+  bool llamacpp_neox_rope_ = false;    // rotate-half rows, rope_neox_llamacpp (Gemma 3, Qwen 3, Phi-3 GGUFs)
+  float rope_attention_scale_ = 1.0f;  // rope_rotate_half's cos/sin scale (YaRN's attention factor)
+  // llama.cpp's form of the scaling (base and freq_factors, from
+  // rope_freq_factors_ (empty or head_dim / 2 divisors), set per call).
+  kernels::RopeLlamaCppParams llamacpp_rope_params_;
+  std::vector<float> rope_freq_factors_;
   kernels::MatmulScratch scratch_;
   // Activations, [num_tokens, width] each; resized per step.
   std::vector<float> hidden_, normed_, qkv_, attention_, projected_, gate_up_;

@@ -64,6 +64,20 @@ TEST(CliTest, JsonOutputCarriesIdsTextAndTimings) {
   EXPECT_FALSE(out["text"].get<std::string>().empty());
 }
 
+TEST(CliTest, NewerArchitecturesGenerateFromTheirGguf) {
+  // The tiny random Qwen 3, Phi-3 and YaRN models (tests/data/tiny_arch) emit
+  // stray byte-fallback tokens: --json must still print valid JSON (invalid
+  // UTF-8 replaced by U+FFFD), with the ids as generated.
+  for (const std::string name : {"tiny-qwen3", "tiny-phi3", "tiny-qwen3-yarn", "tiny-mistral"}) {
+    const CliRun run = kvserve("generate --device cpu --model " + test::source_dir() + "/tests/data/tiny_arch/" + name +
+                               ".gguf --prompt 'The quick brown fox' --max-tokens 6 --json");
+    ASSERT_EQ(run.exit_code, 0) << name << ": " << run.err;
+    const nlohmann::json out = nlohmann::json::parse(run.out);
+    EXPECT_EQ(out["token_ids"].size(), 6u) << name;
+    EXPECT_EQ(out["finish_reason"], "length") << name;
+  }
+}
+
 TEST(CliTest, SameSeedSameSamplesDifferentSeedDifferentSamples) {
   const std::string base = "generate --prompt 'My favourite animal is' --max-tokens 24 --temperature 1.0 --json --seed ";
   const nlohmann::json a = nlohmann::json::parse(kvserve(base + "7").out);

@@ -73,6 +73,14 @@ CudaModel::CudaModel(std::shared_ptr<const LoadedModel> model, const CudaModelOp
   if (config_.architecture != "llama" && config_.architecture != "qwen2") {
     throw InvalidArgument("the CUDA engine runs llama and qwen2 models, not " + config_.architecture);
   }
+  // NOTE: Mistral folders load as llama with a window; the CUDA kernels attend globally.
+  if (config_.sliding_window > 0) {
+    throw InvalidArgument("the CUDA engine does not implement sliding-window attention (sliding_window " +
+                          std::to_string(config_.sliding_window) + "); use --device cpu");
+  }
+  if (config_.rope_scaling.type == "yarn") {
+    throw InvalidArgument("the CUDA engine does not implement yarn rope scaling; use --device cpu");
+  }
   if (options_.max_num_seqs < 1 || options_.max_num_batched_tokens < 1 || options_.block_size < 1) {
     throw InvalidArgument("CUDA model: max_num_seqs, max_num_batched_tokens and block_size must be >= 1");
   }

@@ -294,8 +294,8 @@ TEST(HfFolder, ConfigErrors) {
                        "num_kv_heads (3) does not divide num_heads (4)"));
   EXPECT_TRUE(contains(folder.load(replaced(kTinyConfig, "LlamaForCausalLM", "MixtralForCausalLM"), tiny.tensors),
                        "architecture 'MixtralForCausalLM' is not supported"));
-  EXPECT_TRUE(contains(folder.load(replaced(kTinyConfig, "\"linear\"", "\"yarn\""), tiny.tensors),
-                       "rope type 'yarn' is not supported"));
+  EXPECT_TRUE(contains(folder.load(replaced(kTinyConfig, "\"linear\"", "\"longrope\""), tiny.tensors),
+                       "rope type 'longrope' is not supported"));
   EXPECT_EQ(folder.load(kTinyConfig, tiny.tensors), "<no error>");
   write_file(folder.dir().file("generation_config.json"), "nope");
   EXPECT_TRUE(contains(load_error(folder.dir().path()), "generation_config.json: not a valid JSON object"));

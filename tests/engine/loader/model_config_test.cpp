@@ -76,7 +76,11 @@ TEST(ModelConfig, RejectsInconsistentFields) {
 }
 
 TEST(ModelConfig, RejectsBadRopeScaling) {
-  EXPECT_TRUE(contains(validation_error([](ModelConfig& c) { c.rope_scaling.type = "yarn"; }), "rope_scaling type 'yarn' is not supported"));
+  EXPECT_TRUE(contains(validation_error([](ModelConfig& c) { c.rope_scaling.type = "dynamic"; }), "rope_scaling type 'dynamic' is not supported"));
+  EXPECT_TRUE(contains(validation_error([](ModelConfig& c) {
+                c.rope_scaling.type = "yarn";
+                c.rope_scaling.factor = 4.0f;
+              }), "original_max_position_embeddings"));
   EXPECT_TRUE(contains(validation_error([](ModelConfig& c) {
                 c.rope_scaling.type = "linear";
                 c.rope_scaling.factor = 0.0f;
@@ -170,7 +174,7 @@ TEST(HfConfig, ReportsErrors) {
   EXPECT_TRUE(contains(hf_error(replaced("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3")), "num_kv_heads (3) does not divide num_heads (4)"));
   EXPECT_TRUE(contains(hf_error(replaced("\"num_attention_heads\": 4", "\"num_attention_heads\": 5")), "num_attention_heads (5) does not divide hidden_size (64)"));
   EXPECT_TRUE(contains(hf_error(replaced("\"hidden_size\": 64", "\"hidden_size\": \"64\"")), "'hidden_size' must be an integer"));
-  EXPECT_TRUE(contains(hf_error(replaced("\"llama3\"", "\"yarn\"")), "rope type 'yarn' is not supported"));
+  EXPECT_TRUE(contains(hf_error(replaced("\"llama3\"", "\"longrope\"")), "rope type 'longrope' is not supported"));
   EXPECT_TRUE(contains(hf_error(replaced("\"silu\"", "\"gelu\"")), "hidden_act"));
   EXPECT_TRUE(contains(hf_error(replaced("[2, 3]", "\"2\"")), "eos_token_id must be"));
   EXPECT_TRUE(contains(hf_error(replaced("[2, 3]", "[2, 300]")), "outside the vocabulary"));

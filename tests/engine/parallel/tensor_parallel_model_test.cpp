@@ -117,6 +117,18 @@ TEST(TensorParallelModel, TinyQwen2WithBiasAndTiedEmbeddingsTp2MatchesTp1) {
                        "tiny-qwen2 TP=2");
 }
 
+TEST(TensorParallelModel, NewerArchitecturesTp2MatchTp1) {
+  // tests/data/tiny_arch: q/k norms (Qwen 3), a sliding window with one KV
+  // head replicated (Mistral), fused projections split at load (Phi-3), YaRN.
+  for (const std::string name : {"tiny-qwen3", "tiny-mistral", "tiny-phi3", "tiny-llama-yarn", "tiny-qwen3-yarn"}) {
+    const auto loaded = load_model(test::source_dir() + "/tests/data/tiny_arch/" + name);
+    LlamaModel whole(loaded, one_thread());
+    TensorParallelModel sharded(loaded, one_thread(), 2);
+    expect_same_as_whole(whole, sharded, random_prompts(static_cast<int32_t>(loaded->config.vocab_size), 8), 16,
+                         kernels::KvDType::F32, name + " TP=2");
+  }
+}
+
 std::vector<std::vector<int32_t>> default_model_prompts(const LoadedModel& loaded) {
   std::ifstream in(test::source_dir() + "/tests/data/greedy_prompts.json");
   const nlohmann::json doc = nlohmann::json::parse(in);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -137,6 +138,41 @@ TEST(CudaModelTest, DefaultModelAgreesWithTheCpuEngine) {
 // Logits of every position of the fixture inputs, CUDA (bf16) against the
 // CPU engine in float32 (which tests/engine/model/hf_reference_test.cpp holds
 // to transformers' float32 logits). Head dim 16: the simple attention kernel.
+// What the CUDA engine does not implement is refused at construction, before
+// any device work (so this runs without a GPU too): other architectures,
+// sliding windows (Mistral folders) and yarn RoPE scaling.
+TEST(CudaModelTest, RefusesArchitecturesWindowsAndYarn) {
+  const auto refusal = [](const std::function<void(ModelConfig&)>& edit) {
+    auto model = std::make_shared<LoadedModel>();
+    ModelConfig& c = model->config;
+    c.vocab_size = 64;
+    c.hidden_size = 64;
+    c.intermediate_size = 128;
+    c.num_layers = 1;
+    c.num_heads = 4;
+    c.num_kv_heads = 2;
+    c.head_dim = 16;
+    edit(c);
+    try {
+      cuda::CudaModel cuda_model(model, cuda::CudaModelOptions{});
+    } catch (const InvalidArgument& error) {
+      return std::string(error.what());
+    }
+    return std::string("<no error>");
+  };
+  EXPECT_NE(refusal([](ModelConfig& c) { c.architecture = "qwen3"; c.qk_norm = true; }).find("not qwen3"),
+            std::string::npos);
+  EXPECT_NE(refusal([](ModelConfig& c) { c.architecture = "phi3"; }).find("not phi3"), std::string::npos);
+  EXPECT_NE(refusal([](ModelConfig& c) { c.sliding_window = 16; }).find("sliding-window attention"),
+            std::string::npos);
+  EXPECT_NE(refusal([](ModelConfig& c) {
+              c.rope_scaling.type = "yarn";
+              c.rope_scaling.factor = 4.0f;
+              c.rope_scaling.original_max_position_embeddings = 64;
+            }).find("yarn rope scaling"),
+            std::string::npos);
+}
+
 TEST(CudaModelTest, FixtureModelsMatchTheFloat32Reference) {
   KVS_SKIP_WITHOUT_GPU();
   for (const std::string name : {"tiny-llama", "tiny-llama3-scaled", "tiny-qwen2"}) {
