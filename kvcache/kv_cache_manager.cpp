@@ -37,6 +37,19 @@ int64_t KvCacheManager::max_blocks_held(int64_t num_tokens, int64_t max_chunk) c
   return total;
 }
 
+int64_t KvCacheManager::max_tokens_held(int64_t max_chunk) const {
+  int64_t lo = 0, hi = num_blocks() * block_size();  // the full group alone bounds it (one group: exact)
+  while (lo < hi) {  // max_blocks_held grows with the tokens
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (max_blocks_held(mid, max_chunk) <= num_blocks()) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
 PrefixHit KvCacheManager::find_prefix(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens,
                                       int64_t max_tokens) const {
   PrefixHit hit;

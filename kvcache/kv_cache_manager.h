@@ -63,6 +63,9 @@ class KvCacheManager {
   // The most blocks (all groups) a sequence of num_tokens cache entries holds
   // at once when it computes at most max_chunk tokens per step.
   int64_t max_blocks_held(int64_t num_tokens, int64_t max_chunk) const;
+  // The most tokens n with max_blocks_held(n, max_chunk) <= num_blocks(): the
+  // longest sequence the whole pool holds.
+  int64_t max_tokens_held(int64_t max_chunk) const;
 
   // Longest run of cached full blocks prefixing tokens[0, max_tokens). Changes nothing.
   PrefixHit find_prefix(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens, int64_t max_tokens) const;

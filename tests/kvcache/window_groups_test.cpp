@@ -185,6 +185,22 @@ TEST(KvCacheGroups, MaxBlocksHeldCountsAWindowPlusAChunkPerWindowGroup) {
   EXPECT_EQ(KvCacheManager(config).max_blocks_held(8192, 512), 512);
 }
 
+// The longest sequence a pool holds: with windows, 840 blocks of 3 layers hold
+// 8k tokens (512 + 5 x 65 = 837 blocks) and more; one group holds blocks x size.
+TEST(KvCacheGroups, MaxTokensHeldInvertsMaxBlocksHeld) {
+  KvCacheManagerConfig config;
+  config.num_blocks = 840;
+  config.block_size = 16;
+  config.group_windows = {0, 512, 512, 512, 512, 512};
+  const KvCacheManager windows(config);
+  const int64_t tokens = windows.max_tokens_held(512);
+  EXPECT_EQ(tokens, (840 - 5 * 65) * 16);  // 515 full-group blocks
+  EXPECT_LE(windows.max_blocks_held(tokens, 512), 840);
+  EXPECT_GT(windows.max_blocks_held(tokens + 1, 512), 840);
+  config.group_windows = {};
+  EXPECT_EQ(KvCacheManager(config).max_tokens_held(512), 840 * 16);
+}
+
 TEST(KvCacheGroups, CompressionNeedsOneGroup) {
   KvCacheManager kv = make_windowed(16, 8);
   const Ids tokens = range(100, 109);
