@@ -109,7 +109,7 @@ int run_serve(const ServeCommand& command) {
   context.max_active_requests = config.max_num_seqs + config.max_queue;
   context.limits = config.limits;
   context.max_tokens_capacity =
-      std::min(engine.config().scheduler.max_model_len, engine.num_kv_blocks() * engine.config().cache.block_size);
+      std::min(engine.config().scheduler.max_model_len, engine.max_cached_tokens());
 
   HttpServer http(context, config);
   http.bind(config.host, config.port);
