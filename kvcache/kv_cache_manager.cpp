@@ -193,12 +193,16 @@ const std::vector<int32_t>& KvCacheManager::block_table(uint64_t sequence, int64
 }
 
 int64_t KvCacheManager::num_used_blocks_of_kind(bool window) const {
+  // Every block with an owner is in some table; count the (few) live window
+  // entries and take full-attention blocks as the rest.
+  if (!window) return num_used_blocks() - num_used_blocks_of_kind(true);
   std::unordered_set<int32_t> used;
   for (const auto& [id, seq] : sequences_) {
     for (size_t g = 0; g < seq.groups.size(); ++g) {
-      if ((windows_[g] > 0) != window) continue;
-      for (int32_t block : seq.groups[g].blocks) {
-        if (block >= 0) used.insert(block);
+      if (windows_[g] == 0) continue;
+      const std::vector<int32_t>& blocks = seq.groups[g].blocks;
+      for (size_t i = static_cast<size_t>(seq.groups[g].num_released); i < blocks.size(); ++i) {
+        if (blocks[i] >= 0) used.insert(blocks[i]);
       }
     }
   }

@@ -97,7 +97,8 @@ class KvCacheManager {
   // policy) or by release_out_of_window.
   const std::vector<int32_t>& block_table(uint64_t sequence, int64_t group = 0) const;
   // Blocks held by some sequence in full-attention (window false) or
-  // sliding-window (true) groups; shared blocks count once. O(table entries).
+  // sliding-window (true) groups; shared blocks count once. O(window groups'
+  // live entries).
   int64_t num_used_blocks_of_kind(bool window) const;
   // Blocks release_out_of_window released, since construction.
   int64_t num_window_released_blocks() const { return num_window_released_blocks_; }
