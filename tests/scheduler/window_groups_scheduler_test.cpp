@@ -115,6 +115,33 @@ TEST(WindowGroupsScheduler, Gemma3At8kHoldsUnderAQuarterOfAFullCache) {
   EXPECT_EQ(run.kv.num_window_released_blocks(), 5 * 480);
 }
 
+// An 8k prompt: its last prefill chunk needs the window before the chunk and
+// the chunk itself in every window group, so the peak depends on the chunk:
+// 512-token chunks peak at 511 + 5 x 63 = 826 blocks (26.9% of a full
+// per-layer cache), 256-token chunks at 511 + 5 x 47 = 746 (24.3%). Once
+// decoding at 8k: 672 (21.9%).
+int64_t peak_for_8k_prompt(int64_t chunk, int64_t* used_at_end) {
+  SchedulerConfig config;
+  config.max_num_batched_tokens = chunk;
+  config.max_model_len = 8192 + 1;
+  config.watermark = 0.0;
+  Driver run(gemma3_groups(1000), config);
+  run.scheduler.add(1, request(7, 8176, 17));  // 8192 cache entries at the end
+  run.run_to_end();
+  EXPECT_EQ(run.outputs[1], fake_outputs(8176, 17));
+  *used_at_end = run.used_at_last_step[1];
+  return run.peak_used;
+}
+
+TEST(WindowGroupsScheduler, Gemma3PeakWithAn8kPromptDependsOnTheChunk) {
+  int64_t at_end = 0;
+  EXPECT_EQ(peak_for_8k_prompt(512, &at_end), 826);
+  EXPECT_EQ(at_end, 672);
+  EXPECT_EQ(peak_for_8k_prompt(256, &at_end), 746);
+  EXPECT_LE(746.0 * 3 / (18 * 512), 0.25);
+  EXPECT_EQ(at_end, 672);
+}
+
 KvCacheManagerConfig small_windows(int64_t num_blocks) {
   KvCacheManagerConfig kv;
   kv.num_blocks = num_blocks;
