@@ -119,6 +119,11 @@ int run_serve(const ServeCommand& command) {
   spdlog::info("kvserve: serving {} on http://{}:{}, gRPC port {} ({} KV blocks of {} tokens, context {}{})", model_name,
                config.host, config.port, grpc ? grpc->port() : 0, engine.num_kv_blocks(), engine.config().cache.block_size, context.max_tokens_capacity,
                keys.empty() ? "" : ", API keys required");
+  const int64_t layers_per_block = engine.metrics().kv_layers_per_block;
+  if (layers_per_block < bundle.model->config().num_layers) {
+    spdlog::info("kvserve: sliding-window layers keep only their window: a KV block holds {} of {} layers",
+                 layers_per_block, bundle.model->config().num_layers);
+  }
   const KvPolicySpec& kv_policy = engine.config().kv_policy;
   if (kv_policy.compresses() || kv_policy.budget > 0) {
     spdlog::info("kvserve: default KV policy {}, budget {}", kv_policy_name(kv_policy.kind), kv_policy.budget);
