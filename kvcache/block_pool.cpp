@@ -38,11 +38,11 @@ void BlockPool::release(int32_t block) {
 }
 
 std::optional<int32_t> BlockPool::find_cached(uint64_t hash, uint64_t parent_content_id, const int32_t* tokens,
-                                              int64_t num_tokens) const {
+                                              int64_t num_tokens, int32_t group) const {
   const auto range = cache_.equal_range(hash);
   for (auto it = range.first; it != range.second; ++it) {
     const Block& b = blocks_[static_cast<size_t>(it->second)];
-    if (b.parent_content_id == parent_content_id && static_cast<int64_t>(b.tokens.size()) == num_tokens &&
+    if (b.group == group && b.parent_content_id == parent_content_id && static_cast<int64_t>(b.tokens.size()) == num_tokens &&
         std::equal(b.tokens.begin(), b.tokens.end(), tokens)) {
       return it->second;
     }
@@ -51,11 +51,12 @@ std::optional<int32_t> BlockPool::find_cached(uint64_t hash, uint64_t parent_con
 }
 
 uint64_t BlockPool::register_cached(int32_t block, uint64_t hash, uint64_t parent_content_id,
-                                    std::vector<int32_t> tokens) {
+                                    std::vector<int32_t> tokens, int32_t group) {
   Block& b = blocks_.at(static_cast<size_t>(block));
   if (b.content_id != 0) throw Error("KV block " + std::to_string(block) + " is already cached");
   b.hash = hash;
   b.parent_content_id = parent_content_id;
+  b.group = group;
   b.tokens = std::move(tokens);
   b.content_id = next_content_id_++;
   cache_.emplace(hash, block);

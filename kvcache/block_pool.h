@@ -35,15 +35,17 @@ class BlockPool {
   void release(int32_t block);
   int32_t ref_count(int32_t block) const { return blocks_.at(static_cast<size_t>(block)).ref_count; }
 
-  // Prefix cache. A cached block is identified by its chained hash, its
+  // Prefix cache. A cached block is identified by its KV-cache group (the
+  // layers it holds, see engine/model/kv_layout.h), its chained hash, its
   // parent's content id (0 for a first block) and its token ids; content ids
   // are never reused, so a match proves the whole prefix is equal.
   // find_cached returns the block holding exactly that content, if any.
   std::optional<int32_t> find_cached(uint64_t hash, uint64_t parent_content_id, const int32_t* tokens,
-                                     int64_t num_tokens) const;
+                                     int64_t num_tokens, int32_t group = 0) const;
   // Records that `block` (owned, full, computed) holds this content; returns
   // its new content id. The block must not be cached already.
-  uint64_t register_cached(int32_t block, uint64_t hash, uint64_t parent_content_id, std::vector<int32_t> tokens);
+  uint64_t register_cached(int32_t block, uint64_t hash, uint64_t parent_content_id, std::vector<int32_t> tokens,
+                           int32_t group = 0);
   // Forgets the cached content of an owned block about to be overwritten
   // (no-op if it has none); blocks chained after it become unreachable.
   void uncache(int32_t block) {
@@ -62,6 +64,7 @@ class BlockPool {
     uint64_t hash = 0;
     uint64_t content_id = 0;  // 0 = not in the prefix cache
     uint64_t parent_content_id = 0;
+    int32_t group = 0;
     std::vector<int32_t> tokens;
     std::list<int32_t>::iterator free_position;
     bool in_free_queue = false;

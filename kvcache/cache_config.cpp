@@ -25,12 +25,14 @@ int64_t cache_memory_bytes(const CacheConfig& config) {
   return static_cast<int64_t>(std::floor(config.memory_fraction * static_cast<double>(config.device_memory_bytes)));
 }
 
-int64_t cache_num_blocks(const CacheConfig& config, const ModelConfig& model, int num_shards) {
+int64_t cache_num_blocks(const CacheConfig& config, const ModelConfig& model, int num_shards,
+                         int64_t layers_per_block) {
   const int64_t bytes = cache_memory_bytes(config);
-  const int64_t num_blocks = KvStorage::blocks_for_memory(model, config.block_size, config.dtype, bytes, num_shards);
+  const int64_t num_blocks =
+      KvStorage::blocks_for_memory(model, config.block_size, config.dtype, bytes, num_shards, layers_per_block);
   if (num_blocks < 1) {
     throw InvalidArgument("kv_cache_memory of " + std::to_string(bytes) + " bytes holds no block (one block takes " +
-                          std::to_string(KvStorage::bytes_per_block(model, config.block_size, config.dtype, num_shards)) +
+                          std::to_string(KvStorage::bytes_per_block(model, config.block_size, config.dtype, num_shards, layers_per_block)) +
                           " bytes)");
   }
   return num_blocks;

@@ -2,15 +2,22 @@
 
 #include <algorithm>
 #include <string>
+#include <unordered_set>
 
 #include "engine/errors.h"
 #include "kvcache/block_hash.h"
 
 namespace kvs {
 
-KvCacheManager::KvCacheManager(const KvCacheManagerConfig& config) : config_(config), pool_(config.num_blocks) {
+KvCacheManager::KvCacheManager(const KvCacheManagerConfig& config)
+    : config_(config),
+      windows_(config.group_windows.empty() ? std::vector<int64_t>{0} : config.group_windows),
+      pool_(config.num_blocks) {
   if (config.block_size <= 0) throw InvalidArgument("block_size must be positive");
   if (config.num_blocks <= 0) throw InvalidArgument("the KV cache needs at least one block");
+  for (int64_t window : windows_) {
+    if (window < 0) throw InvalidArgument("a KV-cache group's window must be >= 0 tokens");
+  }
 }
 
 uint32_t KvCacheManager::block_tag(int64_t block_index, int64_t num_prompt_tokens) const {
@@ -19,22 +26,57 @@ uint32_t KvCacheManager::block_tag(int64_t block_index, int64_t num_prompt_token
   return static_cast<uint32_t>(std::clamp<int64_t>(in_block, 0, block_size()));
 }
 
+int64_t KvCacheManager::max_blocks_held(int64_t num_tokens, int64_t max_chunk) const {
+  const int64_t all = blocks_for_tokens(num_tokens);
+  int64_t total = 0;
+  for (int64_t window : windows_) {
+    // A window group holds table entries from floor((c - w + 1) / bs) to
+    // ceil((c + n) / bs) - 1 for a step computing [c, c + n).
+    total += window == 0 ? all : std::min(all, blocks_for_tokens(window - 1 + max_chunk) + 1);
+  }
+  return total;
+}
+
+int64_t KvCacheManager::max_tokens_held(int64_t max_chunk) const {
+  int64_t lo = 0, hi = num_blocks() * block_size();  // the full group alone bounds it (one group: exact)
+  while (lo < hi) {  // max_blocks_held grows with the tokens
+    const int64_t mid = lo + (hi - lo + 1) / 2;
+    if (max_blocks_held(mid, max_chunk) <= num_blocks()) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
 PrefixHit KvCacheManager::find_prefix(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens,
                                       int64_t max_tokens) const {
   PrefixHit hit;
+  hit.other_group_blocks.resize(windows_.size() - 1);
   if (!config_.enable_prefix_caching) return hit;
   const int64_t num_full = std::min<int64_t>(max_tokens, static_cast<int64_t>(tokens.size())) / block_size();
-  uint64_t parent_hash = kRootBlockHash, parent_content = 0;
+  uint64_t parent_hash = kRootBlockHash;
+  std::vector<uint64_t> parent_content(windows_.size(), 0);
+  std::vector<int32_t> found(windows_.size());
   for (int64_t i = 0; i < num_full; ++i) {
     const int32_t* block_tokens = tokens.data() + i * block_size();
     const uint64_t hash = hash_block(parent_hash, block_tokens, block_size(), block_tag(i, num_prompt_tokens));
-    const std::optional<int32_t> block = pool_.find_cached(hash, parent_content, block_tokens, block_size());
-    if (!block) break;
-    hit.blocks.push_back(*block);
+    bool all = true;
+    for (size_t g = 0; g < windows_.size() && all; ++g) {
+      const std::optional<int32_t> block =
+          pool_.find_cached(hash, parent_content[g], block_tokens, block_size(), static_cast<int32_t>(g));
+      all = block.has_value();
+      if (all) found[g] = *block;
+    }
+    if (!all) break;
+    for (size_t g = 0; g < windows_.size(); ++g) {
+      (g == 0 ? hit.blocks : hit.other_group_blocks[g - 1]).push_back(found[g]);
+      if (pool_.ref_count(found[g]) == 0) ++hit.num_free_blocks_taken;
+      parent_content[g] = pool_.content_id(found[g]);
+    }
     hit.hashes.push_back(hash);
-    if (pool_.ref_count(*block) == 0) ++hit.num_free_blocks_taken;
     parent_hash = hash;
-    parent_content = pool_.content_id(*block);
   }
   hit.num_tokens = static_cast<int64_t>(hit.blocks.size()) * block_size();
   return hit;
@@ -42,18 +84,22 @@ PrefixHit KvCacheManager::find_prefix(const std::vector<int32_t>& tokens, int64_
 
 int64_t KvCacheManager::num_new_blocks_needed(uint64_t sequence, int64_t num_tokens, const PrefixHit* hit) const {
   const auto it = sequences_.find(sequence);
-  const int64_t have = it != sequences_.end() ? static_cast<int64_t>(it->second.blocks.size())
+  const int64_t have = it != sequences_.end() ? static_cast<int64_t>(it->second.groups[0].blocks.size())
                                               : (hit ? static_cast<int64_t>(hit->blocks.size()) : 0);
-  return std::max<int64_t>(0, blocks_for_tokens(num_tokens) - have);
+  return num_groups() * std::max<int64_t>(0, blocks_for_tokens(num_tokens) - have);
 }
 
 void KvCacheManager::start(uint64_t sequence, const PrefixHit& hit, int64_t num_query_tokens) {
   if (contains(sequence)) throw Error("KV cache: sequence " + std::to_string(sequence) + " already started");
   SequenceBlocks& seq = sequences_[sequence];
-  for (int32_t block : hit.blocks) {
-    pool_.add_ref(block);
-    seq.blocks.push_back(block);
-    seq.content_ids.push_back(pool_.content_id(block));
+  seq.groups.resize(windows_.size());
+  for (size_t g = 0; g < windows_.size(); ++g) {
+    const std::vector<int32_t>& blocks = g == 0 ? hit.blocks : hit.other_group_blocks.at(g - 1);
+    for (int32_t block : blocks) {
+      pool_.add_ref(block);
+      seq.groups[g].blocks.push_back(block);
+      seq.groups[g].content_ids.push_back(pool_.content_id(block));
+    }
   }
   seq.hashes = hit.hashes;  // the chain continues from the cached blocks' hashes
   num_prefix_query_tokens_ += num_query_tokens;
@@ -62,12 +108,36 @@ void KvCacheManager::start(uint64_t sequence, const PrefixHit& hit, int64_t num_
 
 void KvCacheManager::allocate_slots(uint64_t sequence, int64_t num_tokens) {
   SequenceBlocks& seq = sequences_.at(sequence);
-  const int64_t needed = blocks_for_tokens(num_tokens) - static_cast<int64_t>(seq.blocks.size());
+  const int64_t needed = num_new_blocks_needed(sequence, num_tokens);
   if (needed > num_free_blocks()) {
     throw Error("KV cache: " + std::to_string(needed) + " blocks needed, " + std::to_string(num_free_blocks()) +
                 " free");
   }
-  for (int64_t i = 0; i < needed; ++i) seq.blocks.push_back(pool_.allocate());
+  const auto target = static_cast<size_t>(blocks_for_tokens(num_tokens));
+  for (GroupBlocks& group : seq.groups) {
+    while (group.blocks.size() < target) group.blocks.push_back(pool_.allocate());
+  }
+}
+
+int64_t KvCacheManager::release_out_of_window(uint64_t sequence, int64_t num_computed_tokens) {
+  SequenceBlocks& seq = sequences_.at(sequence);
+  int64_t released = 0;
+  for (size_t g = 0; g < windows_.size(); ++g) {
+    if (windows_[g] == 0) continue;
+    GroupBlocks& group = seq.groups[g];
+    const int64_t first_needed = num_computed_tokens - windows_[g] + 1;  // earliest position a query reads
+    const int64_t end = std::min<int64_t>(std::max<int64_t>(first_needed, 0) / block_size(),
+                                          static_cast<int64_t>(group.blocks.size()));
+    for (; group.num_released < end; ++group.num_released) {
+      int32_t& block = group.blocks[static_cast<size_t>(group.num_released)];
+      if (block < 0) continue;
+      pool_.release(block);
+      block = -1;
+      ++released;
+    }
+  }
+  num_window_released_blocks_ += released;
+  return released;
 }
 
 void KvCacheManager::cache_full_blocks(uint64_t sequence, const std::vector<int32_t>& tokens,
@@ -75,43 +145,81 @@ void KvCacheManager::cache_full_blocks(uint64_t sequence, const std::vector<int3
   if (!config_.enable_prefix_caching) return;
   SequenceBlocks& seq = sequences_.at(sequence);
   if (seq.compressed) return;
-  const int64_t num_full = std::min<int64_t>(num_computed_tokens / block_size(), static_cast<int64_t>(seq.blocks.size()));
+  const int64_t num_full =
+      std::min<int64_t>(num_computed_tokens / block_size(), static_cast<int64_t>(seq.groups[0].blocks.size()));
   for (int64_t i = static_cast<int64_t>(seq.hashes.size()); i < num_full; ++i) {
     const uint64_t parent_hash = i == 0 ? kRootBlockHash : seq.hashes[static_cast<size_t>(i - 1)];
-    const uint64_t parent_content = i == 0 ? 0 : seq.content_ids[static_cast<size_t>(i - 1)];
     const int32_t* block_tokens = tokens.data() + i * block_size();
     const uint64_t hash = hash_block(parent_hash, block_tokens, block_size(), block_tag(i, num_prompt_tokens));
-    const int32_t block = seq.blocks[static_cast<size_t>(i)];
-    uint64_t content = 0;
-    if (pool_.is_cached(block)) {
-      content = pool_.content_id(block);  // a shared block from a prefix hit
-    } else if (const std::optional<int32_t> same = pool_.find_cached(hash, parent_content, block_tokens, block_size())) {
-      content = pool_.content_id(*same);  // computed twice; keep the first copy as the cached one
-    } else {
-      content = pool_.register_cached(block, hash, parent_content,
-                                      std::vector<int32_t>(block_tokens, block_tokens + block_size()));
+    // NOTE: a window releases only blocks cached before (they were full and
+    // computed a step earlier); a block already gone ends the chain here.
+    for (const GroupBlocks& group : seq.groups) {
+      if (group.blocks[static_cast<size_t>(i)] < 0) return;
+    }
+    for (size_t g = 0; g < seq.groups.size(); ++g) {
+      GroupBlocks& group = seq.groups[g];
+      const auto group_id = static_cast<int32_t>(g);
+      const uint64_t parent_content = i == 0 ? 0 : group.content_ids[static_cast<size_t>(i - 1)];
+      const int32_t block = group.blocks[static_cast<size_t>(i)];
+      uint64_t content = 0;
+      if (pool_.is_cached(block)) {
+        content = pool_.content_id(block);  // a shared block from a prefix hit
+      } else if (const std::optional<int32_t> same =
+                     pool_.find_cached(hash, parent_content, block_tokens, block_size(), group_id)) {
+        content = pool_.content_id(*same);  // computed twice; keep the first copy as the cached one
+      } else {
+        content = pool_.register_cached(block, hash, parent_content,
+                                        std::vector<int32_t>(block_tokens, block_tokens + block_size()), group_id);
+      }
+      group.content_ids.push_back(content);
     }
     seq.hashes.push_back(hash);
-    seq.content_ids.push_back(content);
   }
 }
 
 void KvCacheManager::free(uint64_t sequence) {
   const auto it = sequences_.find(sequence);
   if (it == sequences_.end()) return;
-  for (auto block = it->second.blocks.rbegin(); block != it->second.blocks.rend(); ++block) {
-    if (*block >= 0) pool_.release(*block);
+  for (const GroupBlocks& group : it->second.groups) {
+    for (auto block = group.blocks.rbegin(); block != group.blocks.rend(); ++block) {
+      if (*block >= 0) pool_.release(*block);
+    }
   }
   sequences_.erase(it);
 }
 
-const std::vector<int32_t>& KvCacheManager::block_table(uint64_t sequence) const {
-  return sequences_.at(sequence).blocks;
+const std::vector<int32_t>& KvCacheManager::block_table(uint64_t sequence, int64_t group) const {
+  return sequences_.at(sequence).groups.at(static_cast<size_t>(group)).blocks;
+}
+
+int64_t KvCacheManager::num_used_blocks_of_kind(bool window) const {
+  // Every block with an owner is in some table; count the (few) live window
+  // entries and take full-attention blocks as the rest.
+  if (!window) return num_used_blocks() - num_used_blocks_of_kind(true);
+  std::unordered_set<int32_t> used;
+  for (const auto& [id, seq] : sequences_) {
+    for (size_t g = 0; g < seq.groups.size(); ++g) {
+      if (windows_[g] == 0) continue;
+      const std::vector<int32_t>& blocks = seq.groups[g].blocks;
+      for (size_t i = static_cast<size_t>(seq.groups[g].num_released); i < blocks.size(); ++i) {
+        if (blocks[i] >= 0) used.insert(blocks[i]);
+      }
+    }
+  }
+  return static_cast<int64_t>(used.size());
+}
+
+KvCacheManager::SequenceBlocks& KvCacheManager::one_group_sequence(uint64_t sequence, const char* what) {
+  if (num_groups() != 1) {
+    throw Error(std::string("KV cache: ") + what + " needs one KV-cache group (sliding-window layers have their own)");
+  }
+  return sequences_.at(sequence);
 }
 
 std::optional<KvCacheManager::Compaction> KvCacheManager::compact(uint64_t sequence, const std::vector<int64_t>& keep,
                                                                   int64_t num_cached) {
-  SequenceBlocks& seq = sequences_.at(sequence);
+  SequenceBlocks& sequence_blocks = one_group_sequence(sequence, "compaction");
+  GroupBlocks& seq = sequence_blocks.groups[0];
   const int64_t bs = block_size();
   const int64_t num_kept = static_cast<int64_t>(keep.size());
   Compaction result;
@@ -163,12 +271,13 @@ std::optional<KvCacheManager::Compaction> KvCacheManager::compact(uint64_t seque
     if (seq.blocks.back() >= 0) pool_.release(seq.blocks.back());
     seq.blocks.pop_back();
   }
-  seq.compressed = true;
+  sequence_blocks.compressed = true;
   return result;
 }
 
 int64_t KvCacheManager::drop_blocks(uint64_t sequence, int64_t begin, int64_t end) {
-  SequenceBlocks& seq = sequences_.at(sequence);
+  SequenceBlocks& sequence_blocks = one_group_sequence(sequence, "drop_blocks");
+  GroupBlocks& seq = sequence_blocks.groups[0];
   int64_t released = 0;
   for (int64_t i = std::max<int64_t>(begin, 0); i < std::min<int64_t>(end, static_cast<int64_t>(seq.blocks.size())); ++i) {
     int32_t& block = seq.blocks[static_cast<size_t>(i)];
@@ -177,7 +286,7 @@ int64_t KvCacheManager::drop_blocks(uint64_t sequence, int64_t begin, int64_t en
     block = -1;
     ++released;
   }
-  if (released > 0) seq.compressed = true;
+  if (released > 0) sequence_blocks.compressed = true;
   return released;
 }
 

@@ -10,12 +10,14 @@
 
 namespace kvs {
 
-// A run of cached full blocks that prefixes a sequence's tokens.
+// A run of cached full blocks that prefixes a sequence's tokens, in every
+// KV-cache group.
 struct PrefixHit {
-  std::vector<int32_t> blocks;       // block ids, in order
-  std::vector<uint64_t> hashes;      // their chained hashes
+  std::vector<int32_t> blocks;       // group 0's block ids, in order
+  std::vector<std::vector<int32_t>> other_group_blocks;  // [num_groups - 1]: groups 1..'s, as blocks
+  std::vector<uint64_t> hashes;      // their chained hashes (one chain for all groups)
   int64_t num_tokens = 0;            // blocks.size() * block_size
-  int64_t num_free_blocks_taken = 0; // of those, blocks now in the free queue (ref count 0)
+  int64_t num_free_blocks_taken = 0; // of those, over all groups, blocks now in the free queue (ref count 0)
 };
 
 struct KvCacheManagerConfig {
@@ -27,11 +29,25 @@ struct KvCacheManagerConfig {
   // where the prompt ended inside it. When set, that boundary is part of the
   // block's hash and only blocks computed the same way are shared.
   bool tag_prompt_boundary = false;
+  // KV-cache groups (engine/model/kv_layout.h): group g's window in tokens,
+  // 0 = full attention. Empty: one full-attention group. Every group has its
+  // own table per sequence over the one pool.
+  std::vector<int64_t> group_windows;
 };
 
 // Ownership: owns the BlockPool; sequences are named by caller-chosen ids.
-// Thread-safety: none (engine loop thread only). Units: tokens unless a name
-// says blocks.
+// Thread-safety: none (engine loop thread only), except the const accessors
+// of construction-time values (block_size, num_blocks, num_groups,
+// group_window, blocks_for_tokens, max_blocks_held). Units: tokens unless a
+// name says blocks.
+//
+// KV-cache groups: a sequence has one table per group, all the same length
+// (table index i covers tokens [i * block_size, (i + 1) * block_size)); a
+// window group's entries below the window of the sequence's next step are
+// released (-1) by release_out_of_window. Counts of blocks (needed, free,
+// used) are over all groups. A prefix hit needs every group's blocks of the
+// prefix to be cached (blocks a window released stay cached in the free
+// queue until reused); compression (compact, drop_blocks) needs one group.
 class KvCacheManager {
  public:
   explicit KvCacheManager(const KvCacheManagerConfig& config);
@@ -42,6 +58,14 @@ class KvCacheManager {
   int64_t num_used_blocks() const { return num_blocks() - num_free_blocks(); }
   int64_t blocks_for_tokens(int64_t num_tokens) const { return (num_tokens + block_size() - 1) / block_size(); }
   const BlockPool& pool() const { return pool_; }
+  int64_t num_groups() const { return static_cast<int64_t>(windows_.size()); }
+  int64_t group_window(int64_t group) const { return windows_.at(static_cast<size_t>(group)); }
+  // The most blocks (all groups) a sequence of num_tokens cache entries holds
+  // at once when it computes at most max_chunk tokens per step.
+  int64_t max_blocks_held(int64_t num_tokens, int64_t max_chunk) const;
+  // The most tokens n with max_blocks_held(n, max_chunk) <= num_blocks(): the
+  // longest sequence the whole pool holds.
+  int64_t max_tokens_held(int64_t max_chunk) const;
 
   // Longest run of cached full blocks prefixing tokens[0, max_tokens). Changes nothing.
   PrefixHit find_prefix(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens, int64_t max_tokens) const;
@@ -52,9 +76,15 @@ class KvCacheManager {
   // `num_query_tokens` prefix-cache queries and the hit's tokens as hits.
   void start(uint64_t sequence, const PrefixHit& hit, int64_t num_query_tokens);
   bool contains(uint64_t sequence) const { return sequences_.count(sequence) != 0; }
-  // Grows the table to cover `num_tokens` tokens. The caller checked
+  // Grows the tables to cover `num_tokens` tokens. The caller checked
   // num_new_blocks_needed() <= num_free_blocks(); throws kvs::Error otherwise.
   void allocate_slots(uint64_t sequence, int64_t num_tokens);
+  // Before a step whose first query token is at position num_computed_tokens
+  // (= its cache index; window groups need uncompressed sequences): releases,
+  // in every window group of window w, the blocks wholly below
+  // num_computed_tokens - w + 1, which no query of this or a later step
+  // reads. Returns how many it released.
+  int64_t release_out_of_window(uint64_t sequence, int64_t num_computed_tokens);
   // Enters the sequence's full blocks among tokens[0, num_computed_tokens)
   // into the prefix cache (tokens: the sequence's whole token list).
   void cache_full_blocks(uint64_t sequence, const std::vector<int32_t>& tokens, int64_t num_prompt_tokens,
@@ -62,9 +92,16 @@ class KvCacheManager {
   // Releases every block of the sequence, last block first (so a sequence's
   // tail is evicted before its more shareable head) and forgets it.
   void free(uint64_t sequence);
-  // The sequence's blocks by table index; -1 marks a block released by
-  // drop_blocks (its K/V are recomputed each step: residual policy).
-  const std::vector<int32_t>& block_table(uint64_t sequence) const;
+  // The sequence's blocks in group `group` by table index; -1 marks a block
+  // released by drop_blocks (its K/V are recomputed each step: residual
+  // policy) or by release_out_of_window.
+  const std::vector<int32_t>& block_table(uint64_t sequence, int64_t group = 0) const;
+  // Blocks held by some sequence in full-attention (window false) or
+  // sliding-window (true) groups; shared blocks count once. O(window groups'
+  // live entries).
+  int64_t num_used_blocks_of_kind(bool window) const;
+  // Blocks release_out_of_window released, since construction.
+  int64_t num_window_released_blocks() const { return num_window_released_blocks_; }
 
   // ---- compression (kvcache/kv_policy.h decides; this applies) ----
   // One cache slot's K/V to copy (slot = block * block_size + offset), in order.
@@ -98,19 +135,26 @@ class KvCacheManager {
   int64_t num_prefix_hit_tokens() const { return num_prefix_hit_tokens_; }
 
  private:
-  struct SequenceBlocks {
+  struct GroupBlocks {
     std::vector<int32_t> blocks;
-    std::vector<uint64_t> hashes;       // chained hash of each hashed full block
-    std::vector<uint64_t> content_ids;  // content id of the cached block with that content
+    std::vector<uint64_t> content_ids;  // content id of the cached block with each hashed block's content
+    int64_t num_released = 0;           // table entries [0, num_released) released by the window
+  };
+  struct SequenceBlocks {
+    std::vector<GroupBlocks> groups;  // [num_groups]
+    std::vector<uint64_t> hashes;     // chained hash of each hashed full block (all groups)
     bool compressed = false;
   };
   uint32_t block_tag(int64_t block_index, int64_t num_prompt_tokens) const;
+  SequenceBlocks& one_group_sequence(uint64_t sequence, const char* what);
 
   KvCacheManagerConfig config_;
+  std::vector<int64_t> windows_;  // [num_groups]
   BlockPool pool_;
   std::unordered_map<uint64_t, SequenceBlocks> sequences_;
   int64_t num_prefix_query_tokens_ = 0;
   int64_t num_prefix_hit_tokens_ = 0;
+  int64_t num_window_released_blocks_ = 0;
 };
 
 }  // namespace kvs

@@ -65,7 +65,6 @@ void RequestHandle::cancel() {
 
 EngineClient::EngineClient(ForwardModel& model, const EngineConfig& config)
     : config_(resolve_engine_config(config, model.config())),
-      num_blocks_(cache_num_blocks(config_.cache, model.config(), model.num_kv_shards())),
       vocab_size_(model.config().vocab_size),
       shared_(std::make_shared<EngineShared>()) {
   // The sink runs on the loop thread; the streams map is guarded by shared_->mutex.
@@ -81,6 +80,8 @@ EngineClient::EngineClient(ForwardModel& model, const EngineConfig& config)
     }
     push_event(*stream, event);
   });
+  num_blocks_ = core_->kv_cache().num_blocks();
+  max_cached_tokens_ = core_->kv_cache().max_tokens_held(config_.scheduler.max_num_batched_tokens);
   shared_->metrics = core_->metrics();
   thread_ = std::thread([this] { run(); });
 }
@@ -111,7 +112,9 @@ RequestHandle EngineClient::submit(const Request& request) {
                           std::to_string(context));
   }
   const int64_t block_size = config_.cache.block_size;
-  const int64_t blocks = (num_prompt + request.max_tokens - 1 + block_size - 1) / block_size;
+  // const, fixed at construction: safe from this thread while the loop runs.
+  const int64_t blocks =
+      core_->kv_cache().max_blocks_held(num_prompt + request.max_tokens - 1, config_.scheduler.max_num_batched_tokens);
   if (blocks > num_blocks_) {
     throw InvalidArgument("request too long: prompt " + std::to_string(num_prompt) + " + max_tokens " +
                           std::to_string(request.max_tokens) + " need " + std::to_string(blocks) +

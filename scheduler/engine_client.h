@@ -70,6 +70,9 @@ class EngineClient {
   // Blocks until no request is unfinished and the loop has published its counters.
   void wait_until_idle();
   int64_t num_kv_blocks() const { return num_blocks_; }
+  // The longest sequence (tokens) the KV pool holds when it runs alone
+  // (KvCacheManager::max_tokens_held: window layers hold only their window).
+  int64_t max_cached_tokens() const { return max_cached_tokens_; }
   const EngineConfig& config() const { return config_; }
 
  private:
@@ -78,6 +81,7 @@ class EngineClient {
 
   EngineConfig config_;
   int64_t num_blocks_ = 0;
+  int64_t max_cached_tokens_ = 0;
   int64_t vocab_size_ = 0;
   std::shared_ptr<EngineShared> shared_;
   std::unique_ptr<EngineCore> core_;  // used only by thread_ once it started

@@ -9,8 +9,9 @@
 namespace kvs {
 namespace {
 
-KvCacheManagerConfig kv_config(const EngineConfig& config, int64_t num_blocks) {
+KvCacheManagerConfig kv_config(const EngineConfig& config, int64_t num_blocks, const KvLayout& layout) {
   KvCacheManagerConfig kv;
+  kv.group_windows = layout.group_windows;
   kv.num_blocks = num_blocks;
   kv.block_size = config.cache.block_size;
   kv.enable_prefix_caching = config.cache.enable_prefix_caching;
@@ -81,10 +82,13 @@ static EngineConfig resolve_for_model(const EngineConfig& config, const ForwardM
 EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSink sink)
     : model_(model),
       config_(resolve_for_model(config, model)),
-      num_blocks_(cache_num_blocks(config_.cache, model.config(), model.num_kv_shards())),
+      // NOTE: engines without KV-cache groups (CUDA) keep one table for all
+      // layers: window layers then hold the whole context, as before.
+      layout_(make_kv_layout(model.config(), config_.cache.free_window_blocks && model.supports_kv_groups())),
+      num_blocks_(cache_num_blocks(config_.cache, model.config(), model.num_kv_shards(), layout_.layers_per_group)),
       storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype, model.num_kv_shards(),
-               model.make_kv_memory()),
-      kv_(kv_config(config_, num_blocks_)),
+               model.make_kv_memory(), &layout_),
+      kv_(kv_config(config_, num_blocks_, layout_)),
       scheduler_(config_.scheduler, kv_),
       compressor_(config_.kv_policy, kv_, storage_, model.config()),
       sink_(std::move(sink)),
@@ -199,6 +203,10 @@ EngineMetrics EngineCore::metrics() const {
   m.kv_blocks_used = kv_.num_used_blocks();
   m.kv_blocks_total = kv_.num_blocks();
   m.kv_block_size = kv_.block_size();
+  m.kv_blocks_used_full = kv_.num_used_blocks_of_kind(false);
+  m.kv_blocks_used_window = kv_.num_used_blocks_of_kind(true);
+  m.kv_window_released_blocks = kv_.num_window_released_blocks();
+  m.kv_layers_per_block = layout_.layers_per_group;
   m.prefix_query_tokens = kv_.num_prefix_query_tokens();
   m.prefix_hit_tokens = kv_.num_prefix_hit_tokens();
   m.num_preemptions = scheduler_.num_preemptions();

@@ -42,6 +42,11 @@ struct KvPolicyCounters {
 struct EngineMetrics {
   int64_t num_running = 0, num_waiting = 0;
   int64_t kv_blocks_used = 0, kv_blocks_total = 0, kv_block_size = 0;
+  // Blocks in use by KV-cache group kind (see engine/model/kv_layout.h; all
+  // in "full" without window groups), and blocks sliding-window groups gave
+  // back to the pool since start. kv_layers_per_block: layers one block holds.
+  int64_t kv_blocks_used_full = 0, kv_blocks_used_window = 0, kv_window_released_blocks = 0;
+  int64_t kv_layers_per_block = 0;
   int64_t prefix_query_tokens = 0, prefix_hit_tokens = 0;
   int64_t num_preemptions = 0;
   int64_t num_steps = 0;
@@ -77,6 +82,8 @@ class EngineCore {
   bool has_unfinished() const { return scheduler_.has_unfinished(); }
   EngineMetrics metrics() const;
   const KvCacheManager& kv_cache() const { return kv_; }
+  // How the layers share blocks; fixed at construction (thread-safe).
+  const KvLayout& kv_layout() const { return layout_; }
   const EngineConfig& config() const { return config_; }
 
  private:
@@ -85,6 +92,7 @@ class EngineCore {
 
   ForwardModel& model_;
   EngineConfig config_;
+  KvLayout layout_;
   int64_t num_blocks_;
   KvStorage storage_;
   KvCacheManager kv_;

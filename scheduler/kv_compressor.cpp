@@ -94,8 +94,15 @@ ForwardBatch KvCompressor::build_batch(const SchedulerOutput& output) {
         state->recompute_rows += kv_.block_size();
       }
     }
-    batch.add_sequence(std::vector<int32_t>(begin, begin + n), static_cast<int32_t>(s.num_cached_tokens()), table,
-                       entry.sample, static_cast<int32_t>(computed));
+    if (kv_.num_groups() == 1) {
+      batch.add_sequence(std::vector<int32_t>(begin, begin + n), static_cast<int32_t>(s.num_cached_tokens()), table,
+                         entry.sample, static_cast<int32_t>(computed));
+    } else {  // KV-cache groups (sliding-window layers); no policy state (refused at submit)
+      std::vector<std::vector<int32_t>> tables{std::move(table)};
+      for (int64_t g = 1; g < kv_.num_groups(); ++g) tables.push_back(kv_.block_table(s.id, g));
+      batch.add_sequence_groups(std::vector<int32_t>(begin, begin + n), static_cast<int32_t>(s.num_cached_tokens()),
+                                tables, entry.sample, static_cast<int32_t>(computed));
+    }
     if (!any) continue;
     int32_t row_begin = -1;
     float tau = 0.0f;

@@ -33,7 +33,7 @@ Sequence& Scheduler::add(uint64_t id, const Request& request) {
                           std::to_string(config_.max_model_len));
   }
   // The last generated token is never written to the cache.
-  const int64_t blocks = kv_.blocks_for_tokens(num_prompt + request.max_tokens - 1);
+  const int64_t blocks = kv_.max_blocks_held(num_prompt + request.max_tokens - 1, config_.max_num_batched_tokens);
   if (blocks > kv_.num_blocks()) {
     throw InvalidArgument("request too long: prompt " + std::to_string(num_prompt) + " + max_tokens " +
                           std::to_string(request.max_tokens) + " need " + std::to_string(blocks) +
@@ -116,6 +116,7 @@ void Scheduler::schedule_running(SchedulerOutput& output, int64_t& budget, bool&
     if (n == 0) continue;
     const int64_t target = s.num_computed_tokens + n;
     const int64_t cache_target = s.num_cached_tokens() + n;  // entries the table must cover
+    kv_.release_out_of_window(s.id, s.num_computed_tokens);  // before counting what the step needs
     bool preempted_self = false;
     while (kv_.num_new_blocks_needed(s.id, cache_target) > kv_.num_free_blocks()) {
       Sequence& victim = *running_.back();  // worst order; never one already scheduled this step
@@ -153,6 +154,7 @@ void Scheduler::schedule_waiting(SchedulerOutput& output, int64_t& budget) {
     if (!s.started_once) s.stats.num_cached_prompt_tokens = hit.num_tokens;
     s.started_once = true;
     s.num_computed_tokens = hit.num_tokens;
+    kv_.release_out_of_window(s.id, hit.num_tokens);
     kv_.allocate_slots(s.id, target);
     s.state = SequenceState::kRunning;
     running_.push_back(&s);

@@ -51,14 +51,17 @@ struct SchedulerOutput {
 // last (worst priority, then most recent) is preempted: its blocks are freed
 // and it goes back to waiting to be recomputed. Waiting ones are admitted in
 // that order while a free-block watermark holds; one that does not fit is
-// skipped (unless starving), so short requests pass a long one.
+// skipped (unless starving), so short requests pass a long one. Before a
+// sequence's step is sized, its window groups release the blocks that slid
+// out of the window of the step's first query token.
 class Scheduler {
  public:
   Scheduler(const SchedulerConfig& config, KvCacheManager& kv);
 
   // Checks and queues a request under `id` (unique). Throws InvalidArgument
   // when it can never run: empty prompt, max_tokens < 1, prompt + max_tokens
-  // past the context, or more KV blocks than the whole pool.
+  // past the context, or more KV blocks held at once
+  // (KvCacheManager::max_blocks_held) than the whole pool.
   Sequence& add(uint64_t id, const Request& request);
   // Picks this step's batch and allocates its KV slots.
   SchedulerOutput schedule();

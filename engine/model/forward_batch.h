@@ -26,6 +26,11 @@ struct ForwardBatch {
   std::vector<int32_t> context_lens;   // [num_seqs]
   std::vector<int32_t> block_tables;   // [num_seqs * max_blocks_per_seq]
   int64_t max_blocks_per_seq = 0;
+  // KV-cache groups 1.. (engine/model/kv_layout.h; empty: one group):
+  // group_block_tables[g - 1] is group g's table, laid out as block_tables
+  // (group 0's). A window group's entries below its window may be -1 (the
+  // blocks were released; the kernel never reads them).
+  std::vector<std::vector<int32_t>> group_block_tables;
   std::vector<int32_t> logits_rows;    // rows of token_ids to compute logits for
 
   // KV compression (all optional: empty = off for every sequence).
@@ -46,19 +51,29 @@ struct ForwardBatch {
 
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
   int64_t num_seqs() const { return static_cast<int64_t>(context_lens.size()); }
+  int64_t num_kv_groups() const { return 1 + static_cast<int64_t>(group_block_tables.size()); }
+  // Group g's tables, [num_seqs * max_blocks_per_seq].
+  const std::vector<int32_t>& tables_of_group(int64_t group) const {
+    return group == 0 ? block_tables : group_block_tables.at(static_cast<size_t>(group - 1));
+  }
 
   // Appends a sequence: its new tokens, its block table and its context
   // length after the step. Positions start at first_position (-1: at
   // num_cached_tokens). want_logits adds its last row.
   void add_sequence(const std::vector<int32_t>& new_tokens, int32_t num_cached_tokens,
                     const std::vector<int32_t>& block_table, bool want_logits, int32_t first_position = -1);
+  // The same with one table per KV-cache group (tables[g], equal lengths);
+  // every sequence of a batch names the same number of groups.
+  void add_sequence_groups(const std::vector<int32_t>& new_tokens, int32_t num_cached_tokens,
+                           const std::vector<std::vector<int32_t>>& tables, bool want_logits,
+                           int32_t first_position = -1);
 };
 
 // The cache slot (block * block_size + offset) each new token of `batch` is
-// written to, by its cache index (context_lens[s] - query_len + j), not its
-// position. [num_tokens]. Throws InvalidArgument when a token's block is
-// missing from its table (-1 or past max_blocks_per_seq).
-std::vector<int32_t> slot_mapping(const ForwardBatch& batch, int64_t block_size);
+// written to in KV-cache group `group`, by its cache index (context_lens[s] -
+// query_len + j), not its position. [num_tokens]. Throws InvalidArgument when
+// a token's block is missing from its table (-1 or past max_blocks_per_seq).
+std::vector<int32_t> slot_mapping(const ForwardBatch& batch, int64_t block_size, int64_t group = 0);
 
 // Checks what every ForwardModel needs of a batch for model `config` over a
 // cache of num_kv_blocks blocks: consistent sizes, consecutive positions from

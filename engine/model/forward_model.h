@@ -48,6 +48,11 @@ class ForwardModel {
   // Whether forward() takes residual checkpoints (ForwardBatch::checkpoint_ids,
   // the `residual` KV policy).
   virtual bool supports_residual_checkpoints() const { return true; }
+  // Whether forward() takes a KvStorage of several KV-cache groups
+  // (engine/model/kv_layout.h; ForwardBatch::group_block_tables). An engine
+  // that does not (the default) runs with one group for all layers, so
+  // window layers keep the whole context (no window freeing).
+  virtual bool supports_kv_groups() const { return false; }
   // The backend, for logs and metrics: "cpu" or "cuda".
   virtual std::string device_name() const { return "cpu"; }
   // Writes the batch's K/V into `kv` and returns logits for

@@ -16,7 +16,7 @@ int64_t element_bytes(kernels::KvDType dtype) { return kernels::kv_element_bytes
 }  // namespace
 
 KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size, kernels::KvDType dtype,
-                     int num_shards, std::unique_ptr<KvMemory> memory)
+                     int num_shards, std::unique_ptr<KvMemory> memory, const KvLayout* layout)
     : num_blocks_(num_blocks),
       block_size_(block_size),
       num_kv_heads_(num_shards <= 1 ? config.num_kv_heads : kv_heads_per_rank(config, num_shards)),
@@ -24,15 +24,19 @@ KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t bloc
       num_layers_(config.num_layers),
       num_shards_(num_shards),
       dtype_(dtype),
+      layout_(layout != nullptr ? *layout : single_group_layout(config)),
       memory_(memory != nullptr ? std::move(memory) : make_host_kv_memory()) {
   if (num_shards != 1) check_tensor_parallel(config, num_shards);
+  if (layout_.num_layers() != config.num_layers || layout_.layers_per_group <= 0) {
+    throw InvalidArgument("KV storage: the KV layout does not match the model's layers");
+  }
   if (num_blocks <= 0 || block_size <= 0) {
     throw InvalidArgument("KV cache needs at least one block of at least one token (got " +
                           std::to_string(num_blocks) + " blocks of " + std::to_string(block_size) + ")");
   }
   const size_t bytes = static_cast<size_t>(num_blocks * block_size * num_kv_heads_ * head_dim_ * element_bytes(dtype));
   for (int shard = 0; shard < num_shards; ++shard) {
-    for (int64_t layer = 0; layer < config.num_layers; ++layer) {
+    for (int64_t slot = 0; slot < layout_.layers_per_group; ++slot) {
       keys_.push_back(memory_->allocate(bytes));
       values_.push_back(memory_->allocate(bytes));
     }
@@ -40,14 +44,15 @@ KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t bloc
 }
 
 int64_t KvStorage::bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
-                                   int num_shards) {
+                                   int num_shards, int64_t layers_per_block) {
   const int64_t heads = num_shards <= 1 ? config.num_kv_heads : num_shards * kv_heads_per_rank(config, num_shards);
-  return 2 * config.num_layers * block_size * heads * config.head_dim * element_bytes(dtype);
+  const int64_t layers = layers_per_block > 0 ? layers_per_block : config.num_layers;
+  return 2 * layers * block_size * heads * config.head_dim * element_bytes(dtype);
 }
 
 int64_t KvStorage::blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
-                                     int64_t memory_bytes, int num_shards) {
-  const int64_t per_block = bytes_per_block(config, block_size, dtype, num_shards);
+                                     int64_t memory_bytes, int num_shards, int64_t layers_per_block) {
+  const int64_t per_block = bytes_per_block(config, block_size, dtype, num_shards, layers_per_block);
   return per_block > 0 ? memory_bytes / per_block : 0;
 }
 
@@ -55,7 +60,7 @@ kernels::PagedKvLayer KvStorage::layer(int64_t index, int shard) {
   if (index < 0 || index >= num_layers_ || shard < 0 || shard >= num_shards_) {
     throw InvalidArgument("KV storage: layer or shard outside the cache");
   }
-  const size_t at = static_cast<size_t>(shard * num_layers_ + index);
+  const size_t at = static_cast<size_t>(shard * layout_.layers_per_group + layout_.layer_slot[static_cast<size_t>(index)]);
   kernels::PagedKvLayer view;
   view.k = keys_[at];
   view.v = values_[at];

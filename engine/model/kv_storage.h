@@ -10,12 +10,17 @@
 // rank and holds that rank's KV heads (engine/parallel/shard_plan.h: N
 // divides the KV heads, or each rank holds one replicated head); the block
 // ids are the same for all ranks.
+// KV-cache groups (engine/model/kv_layout.h): a block id belongs to one group
+// at a time, so layers of different groups share arrays: layer i lives in
+// array layer_slot(i), and there are layers_per_group arrays per shard (all
+// layers when the layout is one group).
 #include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "engine/loader/model_config.h"
+#include "engine/model/kv_layout.h"
 #include "engine/model/kv_memory.h"
 #include "kernels/cpu/paged_attention.h"
 
@@ -25,23 +30,28 @@ namespace kvs {
 // runs the model is the only writer.
 class KvStorage {
  public:
-  // `memory` null: host memory (make_host_kv_memory).
+  // `memory` null: host memory (make_host_kv_memory). `layout` null:
+  // single_group_layout(config).
   KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t block_size,
             kernels::KvDType dtype = kernels::KvDType::F16, int num_shards = 1,
-            std::unique_ptr<KvMemory> memory = nullptr);
+            std::unique_ptr<KvMemory> memory = nullptr, const KvLayout* layout = nullptr);
 
-  // Bytes one block takes over all layers (K and V) and all shards.
+  // Bytes one block takes over the layers it holds (K and V) and all
+  // shards: layers_per_block layers (0: all of the model's layers).
   static int64_t bytes_per_block(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
-                                 int num_shards = 1);
+                                 int num_shards = 1, int64_t layers_per_block = 0);
   // How many blocks fit in `memory_bytes` (at least 0).
   static int64_t blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
-                                   int64_t memory_bytes, int num_shards = 1);
+                                   int64_t memory_bytes, int num_shards = 1, int64_t layers_per_block = 0);
 
   // Layer `index` of shard `shard` (its num_kv_heads are the shard's heads).
   kernels::PagedKvLayer layer(int64_t index, int shard = 0);
+  const KvLayout& layout() const { return layout_; }
+  // The KV-cache group (block table) layer `index` reads and writes.
+  int64_t layer_group(int64_t index) const { return layout_.layer_group.at(static_cast<size_t>(index)); }
   // Copies slot from -> to (slot = block * block_size + offset), in order,
-  // in every layer and shard (KV compaction). Throws InvalidArgument for a
-  // slot outside the cache.
+  // in every array and shard (KV compaction; meant for one-group layouts).
+  // Throws InvalidArgument for a slot outside the cache.
   void copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copies);
   // Bytes of one token's K/V over all layers and shards.
   int64_t bytes_per_token() const;
@@ -56,8 +66,8 @@ class KvStorage {
   int64_t num_blocks_, block_size_, num_kv_heads_, head_dim_, num_layers_;
   int num_shards_;
   kernels::KvDType dtype_;
-  // [shard * num_layers + layer]
-  // [shard * num_layers + layer], allocated by memory_ (never zero-filled: a
+  KvLayout layout_;
+  // [shard * layers_per_group + layer slot], allocated by memory_ (never zero-filled: a
   // slot is always written before it is read).
   std::unique_ptr<KvMemory> memory_;
   std::vector<void*> keys_, values_;

@@ -193,6 +193,13 @@ void LlamaModel::load_layers(const ModelOptions& options) {
 
 void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) const {
   check_forward_batch(batch, config(), kv.num_blocks());
+  if (batch.num_kv_groups() != kv.layout().num_groups()) {
+    throw InvalidArgument("the batch names " + std::to_string(batch.num_kv_groups()) + " KV-cache groups; the cache has " +
+                          std::to_string(kv.layout().num_groups()));
+  }
+  if (kv.layout().num_groups() > 1 && !batch.checkpoint_ids.empty()) {
+    throw InvalidArgument("residual checkpoints need a one-group KV cache");
+  }
   if (kv.num_shards() != shard_.num_ranks) {
     throw InvalidArgument("the KV cache has " + std::to_string(kv.num_shards()) + " shards; the model runs on " +
                           std::to_string(shard_.num_ranks) + " tensor-parallel ranks");
@@ -204,7 +211,8 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv,
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
   const int64_t H = c.hidden_size;
-  const std::vector<int32_t> slots = slot_mapping(batch, kv.block_size());
+  std::vector<std::vector<int32_t>> slots;  // [group][token]
+  for (int64_t g = 0; g < batch.num_kv_groups(); ++g) slots.push_back(slot_mapping(batch, kv.block_size(), g));
   if (side != nullptr) {
     *side = ForwardSideOutputs{};
     if (!batch.score_row_begin.empty()) {
@@ -301,7 +309,7 @@ std::vector<float> LlamaModel::compute_logits(const std::vector<float>& rows, in
 }
 
 void LlamaModel::attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
-                                 const std::vector<int32_t>& slots, ForwardSideOutputs* side) {
+                                 const std::vector<std::vector<int32_t>>& slots, ForwardSideOutputs* side) {
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
   const int64_t num_heads = shard_.heads.size(), num_kv_heads = shard_.kv_heads.size();
@@ -334,7 +342,8 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
     attention_scale = 1.0f;
   }
   kernels::PagedKvLayer cache = kv.layer(index, shard_.rank);
-  kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots.data(), T);
+  const int64_t group = kv.layer_group(index);
+  kernels::Status status = kernels::write_kv(cache, k, row, v, row, slots[static_cast<size_t>(group)].data(), T);
   if (!status.ok()) throw Error(status.message);
   if (!batch.checkpoint_ids.empty()) recompute_overlay(index, batch, kv, cache, side);
   kernels::AttentionScores scores;
@@ -354,7 +363,7 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   varlen.num_seqs = batch.num_seqs();
   varlen.cu_query_lens = batch.cu_query_lens.data();
   varlen.context_lens = batch.context_lens.data();
-  varlen.block_tables = batch.block_tables.data();
+  varlen.block_tables = batch.tables_of_group(group).data();
   varlen.max_blocks_per_seq = batch.max_blocks_per_seq;
   varlen.sliding_window = c.is_window_layer(index) ? c.sliding_window : 0;
   attention_.resize(static_cast<size_t>(T * q_width));

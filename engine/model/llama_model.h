@@ -61,6 +61,7 @@ class LlamaModel : public ForwardModel {
              Communicator* communicator = nullptr);
 
   const ModelConfig& config() const override { return model_->config; }
+  bool supports_kv_groups() const override { return true; }
   const LoadedModel& loaded() const { return *model_; }
 
   // Runs the batch: writes K/V of its tokens into `kv` and returns logits for
@@ -92,7 +93,7 @@ class LlamaModel : public ForwardModel {
   std::vector<float> compute_logits(const std::vector<float>& rows, int64_t num_rows);
   void all_reduce(std::vector<float>& data, int64_t count);
   void attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
-                       const std::vector<int32_t>& slots, ForwardSideOutputs* side);
+                       const std::vector<std::vector<int32_t>>& slots, ForwardSideOutputs* side);
   void save_checkpoints(int64_t index, const ForwardBatch& batch);
   // Recomputes the overlay blocks' K/V of layer `index` into overlay_k_/v_
   // and points `cache` at them.

@@ -42,6 +42,7 @@ class TensorParallelModel : public ForwardModel {
 
   const ModelConfig& config() const override { return ranks_.front()->config(); }
   int num_kv_shards() const override { return static_cast<int>(ranks_.size()); }
+  bool supports_kv_groups() const override { return true; }  // each rank is a LlamaModel
   int num_ranks() const { return static_cast<int>(ranks_.size()); }
   // kv must have num_ranks() shards. A failure on one rank aborts the
   // group's collectives, is rethrown here after all ranks have stopped, and

@@ -109,7 +109,7 @@ int run_serve(const ServeCommand& command) {
   context.max_active_requests = config.max_num_seqs + config.max_queue;
   context.limits = config.limits;
   context.max_tokens_capacity =
-      std::min(engine.config().scheduler.max_model_len, engine.num_kv_blocks() * engine.config().cache.block_size);
+      std::min(engine.config().scheduler.max_model_len, engine.max_cached_tokens());
 
   HttpServer http(context, config);
   http.bind(config.host, config.port);
@@ -119,6 +119,11 @@ int run_serve(const ServeCommand& command) {
   spdlog::info("kvserve: serving {} on http://{}:{}, gRPC port {} ({} KV blocks of {} tokens, context {}{})", model_name,
                config.host, config.port, grpc ? grpc->port() : 0, engine.num_kv_blocks(), engine.config().cache.block_size, context.max_tokens_capacity,
                keys.empty() ? "" : ", API keys required");
+  const int64_t layers_per_block = engine.metrics().kv_layers_per_block;
+  if (layers_per_block < bundle.model->config().num_layers) {
+    spdlog::info("kvserve: sliding-window layers keep only their window: a KV block holds {} of {} layers",
+                 layers_per_block, bundle.model->config().num_layers);
+  }
   const KvPolicySpec& kv_policy = engine.config().kv_policy;
   if (kv_policy.compresses() || kv_policy.budget > 0) {
     spdlog::info("kvserve: default KV policy {}, budget {}", kv_policy_name(kv_policy.kind), kv_policy.budget);

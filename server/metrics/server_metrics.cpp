@@ -121,6 +121,15 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
 
   family(out, "kvserve:kv_blocks_used", "gauge", "KV-cache blocks in use.");
   sample(out, "kvserve:kv_blocks_used", l, static_cast<double>(engine.kv_blocks_used));
+  family(out, "kvserve:kv_blocks_in_use", "gauge",
+         "KV-cache blocks in use by KV-cache group kind (a block holds kvserve:kv_layers_per_block layers).");
+  sample(out, "kvserve:kv_blocks_in_use", l + ",group=\"full\"", static_cast<double>(engine.kv_blocks_used_full));
+  sample(out, "kvserve:kv_blocks_in_use", l + ",group=\"sliding_window\"", static_cast<double>(engine.kv_blocks_used_window));
+  family(out, "kvserve:kv_layers_per_block", "gauge", "Layers whose K/V one KV-cache block holds.");
+  sample(out, "kvserve:kv_layers_per_block", l, static_cast<double>(engine.kv_layers_per_block));
+  family(out, "kvserve:kv_window_blocks_freed_total", "counter",
+         "KV-cache blocks sliding-window layers gave back to the pool once they slid out of the window.");
+  sample(out, "kvserve:kv_window_blocks_freed_total", l, static_cast<double>(engine.kv_window_released_blocks));
   family(out, "kvserve:kv_blocks_total", "gauge", "KV-cache blocks in the pool.");
   sample(out, "kvserve:kv_blocks_total", l, static_cast<double>(engine.kv_blocks_total));
   family(out, "kvserve:kv_block_size_tokens", "gauge", "Tokens per KV-cache block.");

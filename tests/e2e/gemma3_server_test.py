@@ -8,7 +8,8 @@ scripts/reference/llamacpp_generate.py): each completion's text must be
 llama.cpp's continuation, detokenized by llama.cpp (llama-cpp-python, vocabulary
 only). Streaming gives the same text. Chat is a clear 400 (the file has no chat
 template), and so is a KV policy other than none (sliding-window layers); the
-server keeps serving after both.
+server keeps serving after both. /metrics shows the sliding-window layers'
+own KV-cache groups (3 layers per block) and no block in use when idle.
 
 Usage: gemma3_server_test.py --binary build/kvserve --model GEMMA.gguf --reference REF.json
 """
@@ -107,6 +108,27 @@ class Gemma3Server(unittest.TestCase):
         completion = server.client.completions.create(model=server.model, prompt=prompt, max_tokens=NUM_TOKENS,
                                                       temperature=0)
         self.assertEqual(completion.choices[0].text, expected)
+
+
+    def test_metrics_show_window_groups(self):
+        from prometheus_client.parser import text_string_to_metric_families
+
+        server = self.server
+        prompt, _ = self.expected[0]
+        server.client.completions.create(model=server.model, prompt=prompt, max_tokens=2, temperature=0)
+        deadline = time.time() + 30
+        while True:  # the engine publishes its metrics after the step that finished the request
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10) as response:
+                body = response.read().decode()
+            values = {(s.name, s.labels.get("group")): s.value
+                      for f in text_string_to_metric_families(body) for s in f.samples}
+            if values.get(("kvserve:kv_blocks_used", None)) == 0 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(values[("kvserve:kv_layers_per_block", None)], 3)
+        self.assertEqual(values[("kvserve:kv_blocks_in_use", "full")], 0)
+        self.assertEqual(values[("kvserve:kv_blocks_in_use", "sliding_window")], 0)
+        self.assertIn(("kvserve:kv_window_blocks_freed_total", None), values)
 
 
 def main():

@@ -17,7 +17,7 @@ struct Fixture {
   KvCacheManager kv;
   Scheduler scheduler;
   Fixture(int64_t num_blocks, SchedulerConfig config)
-      : kv(KvCacheManagerConfig{num_blocks, 4, true, config.preserve_step_shape}), scheduler(config, kv) {}
+      : kv(KvCacheManagerConfig{num_blocks, 4, true, config.preserve_step_shape, {}}), scheduler(config, kv) {}
 
   // One step; returns (id, num_new_tokens) pairs and finishes what completes.
   std::vector<std::pair<uint64_t, int64_t>> step() {

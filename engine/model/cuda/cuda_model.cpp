@@ -278,6 +278,9 @@ CudaModel::StepMeta CudaModel::meta_pointers(const StepShape& shape) const {
 
 std::vector<float> CudaModel::forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side) {
   check_forward_batch(batch, config_, kv.num_blocks());
+  if (batch.num_kv_groups() != 1 || kv.layout().num_groups() != 1) {
+    throw InvalidArgument("the CUDA engine runs one KV-cache group for all layers (no sliding-window block freeing)");
+  }
   if (!kv.on_device() || kv.dtype() != kernels::KvDType::BF16 || kv.num_shards() != 1) {
     throw InvalidArgument("the CUDA model needs a one-shard bf16 KV cache in device memory (CudaModel::make_kv_memory)");
   }

@@ -59,6 +59,25 @@ TEST(BatchingTest, DecodeStepsInOneBatchMatchSeparateSteps) {
   for (int64_t i = 0; i < vocab; ++i) ASSERT_NEAR(batched[i], alone[5 * vocab + i], 1e-4f);
 }
 
+// KV-cache groups (sliding-window layers): every group's tables are padded
+// to one width, and each group maps new tokens to its own blocks' slots.
+TEST(BatchingTest, GroupTablesArePaddedTogetherAndMapSlotsPerGroup) {
+  ForwardBatch batch;
+  batch.add_sequence_groups({7}, 0, {{2}, {3}}, true);
+  batch.add_sequence_groups({1, 2, 3}, 4, {{0, 1}, {-1, 5}}, true);  // group 1 released its first block
+  EXPECT_EQ(batch.num_kv_groups(), 2);
+  EXPECT_EQ(batch.max_blocks_per_seq, 2);
+  EXPECT_EQ(batch.block_tables, (std::vector<int32_t>{2, -1, 0, 1}));
+  EXPECT_EQ(batch.tables_of_group(1), (std::vector<int32_t>{3, -1, -1, 5}));
+  EXPECT_EQ(slot_mapping(batch, 4, 0), (std::vector<int32_t>{8, 4, 5, 6}));
+  EXPECT_EQ(slot_mapping(batch, 4, 1), (std::vector<int32_t>{12, 20, 21, 22}));
+  EXPECT_THROW(batch.add_sequence({4}, 0, {6}, true), InvalidArgument);  // one group of two
+  // A model whose cache has one group refuses a batch of two.
+  LlamaModel model(tiny_llama(), ModelOptions{});
+  KvStorage kv(model.config(), 8, 4);
+  EXPECT_THROW(model.forward(batch, kv), InvalidArgument);
+}
+
 TEST(BatchingTest, RejectsBadInput) {
   LlamaModel model(tiny_llama(), ModelOptions{});
   KvStorage kv(model.config(), 2, 4);
