@@ -17,19 +17,13 @@
 #include "engine/loader/safetensors.h"
 #include "engine/model/generate.h"
 #include "engine/model/llama_model.h"
+#include "tests/common/reference_tensors.h"
 #include "tests/common/test_paths.h"
 
 namespace kvs {
 namespace {
 
-template <typename T>
-std::vector<T> read_tensor(const SafetensorsFile& file, const std::string& name) {
-  const SafetensorsTensor* tensor = file.find(name);
-  if (tensor == nullptr) throw std::runtime_error("reference tensor missing: " + name);
-  std::vector<T> out(tensor->num_bytes / sizeof(T));
-  std::memcpy(out.data(), tensor->data, tensor->num_bytes);
-  return out;
-}
+using test::read_tensor;
 
 class TinyArchVsLlamaCpp : public ::testing::TestWithParam<std::string> {};
 

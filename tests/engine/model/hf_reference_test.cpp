@@ -14,6 +14,7 @@
 #include "engine/loader/safetensors.h"
 #include "engine/model/generate.h"
 #include "engine/model/llama_model.h"
+#include "tests/common/reference_tensors.h"
 #include "tests/common/test_paths.h"
 
 namespace kvs {
@@ -21,14 +22,7 @@ namespace {
 
 std::string model_dir(const std::string& name) { return test::fixtures_dir() + "/models/" + name; }
 
-template <typename T>
-std::vector<T> read_tensor(const SafetensorsFile& file, const std::string& name) {
-  const SafetensorsTensor* tensor = file.find(name);
-  if (tensor == nullptr) throw std::runtime_error("reference tensor missing: " + name);
-  std::vector<T> out(tensor->num_bytes / sizeof(T));
-  std::memcpy(out.data(), tensor->data, tensor->num_bytes);
-  return out;
-}
+using test::read_tensor;
 
 class HfReferenceTest : public ::testing::TestWithParam<std::string> {};
 

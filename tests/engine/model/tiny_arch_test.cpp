@@ -18,6 +18,7 @@
 #include "engine/loader/safetensors.h"
 #include "engine/model/generate.h"
 #include "engine/model/llama_model.h"
+#include "tests/common/reference_tensors.h"
 #include "tests/common/test_paths.h"
 
 namespace kvs {
@@ -25,14 +26,7 @@ namespace {
 
 std::string data_dir() { return test::source_dir() + "/tests/data/tiny_arch"; }
 
-template <typename T>
-std::vector<T> read_tensor(const SafetensorsFile& file, const std::string& name) {
-  const SafetensorsTensor* tensor = file.find(name);
-  if (tensor == nullptr) throw std::runtime_error("reference tensor missing: " + name);
-  std::vector<T> out(tensor->num_bytes / sizeof(T));
-  std::memcpy(out.data(), tensor->data, tensor->num_bytes);
-  return out;
-}
+using test::read_tensor;
 
 // max |a - b| / max |b|: float32 against float32 with other summation orders.
 double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
