@@ -16,9 +16,10 @@
 namespace kvs::kernels::detail {
 namespace {
 
+using k_decode::load256;
+using k_decode::shift_right_16;
+using k_decode::sum_lanes;
 using simd::horizontal_sum;
-
-inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // Scale vector for a 32-element chunk with two 16-element sub-blocks: int16
 // lanes 0..7 (elements 0..15) hold `lo`, lanes 8..15 hold `hi`.
@@ -31,8 +32,6 @@ inline __m256i two_scales(int lo, int hi) {
 inline __m256i scaled_products(__m256i u, __m256i x, __m256i scale) {
   return _mm256_madd_epi16(scale, _mm256_maddubs_epi16(u, x));
 }
-
-inline __m256i shift_right_16(__m256i v, int bits) { return _mm256_srl_epi16(v, _mm_cvtsi32_si128(bits)); }
 
 }  // namespace
 
@@ -140,25 +139,16 @@ float dot_q4_k_avx2(const BlockQ4_K* w, const ActivationBlockQ8K* x, int64_t num
   return horizontal_sum(acc) + _mm_cvtss_f32(acc_mins);
 }
 
-namespace {
-inline int32_t sum_int_lanes(__m256i v) {
-  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
-  return _mm_cvtsi128_si32(sum);
-}
-}  // namespace
-
 void block_sums_q4_k_avx2(const BlockQ4_K& w, const ActivationBlockQ8K& x, int32_t* s1, int32_t* s2) {
   uint8_t scales[8], mins[8];
   unpack_q4_k_scales(w.scales, scales, mins);
-  *s1 = sum_int_lanes(q45_scaled_sums<BlockQ4_K, false>(w, x, scales));
-  *s2 = sum_int_lanes(_mm256_set_m128i(_mm_setzero_si128(), q45_min_lanes(mins, x.bsums)));
+  *s1 = sum_lanes(q45_scaled_sums<BlockQ4_K, false>(w, x, scales));
+  *s2 = sum_lanes(_mm256_set_m128i(_mm_setzero_si128(), q45_min_lanes(mins, x.bsums)));
 }
 
 void block_sums_q2_k_avx2(const BlockQ2_K& w, const ActivationBlockQ8K& x, int32_t* s1, int32_t* s2) {
-  *s1 = sum_int_lanes(q2_k_scaled_sums(w, x));
-  *s2 = sum_int_lanes(q2_k_min_lanes(w, x));
+  *s1 = sum_lanes(q2_k_scaled_sums(w, x));
+  *s2 = sum_lanes(q2_k_min_lanes(w, x));
 }
 
 float dot_q5_k_avx2(const BlockQ5_K* w, const ActivationBlockQ8K* x, int64_t num_blocks) {

@@ -33,11 +33,7 @@ int32_t block_sum(const uint8_t* nibbles, const int8_t* table, const int8_t* x) 
   const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
   // maddubs needs an unsigned operand: |w| * (x with w's sign); pairs fit int16.
   const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w));
-  const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(quads), _mm256_extracti128_si256(quads, 1));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
-  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
-  return _mm_cvtsi128_si32(sum);
+  return detail::k_decode::sum_lanes(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 #else
   int32_t sum = 0;
   for (int j = 0; j < kQuantBlock / 2; ++j) {
