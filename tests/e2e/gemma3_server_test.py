@@ -15,51 +15,26 @@ Usage: gemma3_server_test.py --binary build/kvserve --model GEMMA.gguf --referen
 """
 import argparse
 import json
-import socket
-import subprocess
+import os
 import sys
-import tempfile
-import time
 import unittest
-import urllib.request
 
 import openai
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
 
 ARGS = None
 NUM_PROMPTS = 6
 NUM_TOKENS = 24
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(kvs_server.Server):
     def __init__(self):
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([ARGS.binary, "serve", "--model", ARGS.model, "--port", str(self.port),
-                                      "--grpc-port", "0", "--threads", "1", "--kv-cache-memory", "64MiB"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError("server exited early:\n" + self.log.read().decode(errors="replace"))
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        self.client = openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="-", max_retries=0)
-        self.model = self.client.models.list().data[0].id
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-        self.log.close()
+        super().__init__(ARGS.binary, "--model", ARGS.model, "--threads", "1", "--kv-cache-memory", "64MiB",
+                         grpc=False)
+        self.client = kvs_server.Server.client(self)
+        self.model = self.model_id()
 
 
 class Gemma3Server(unittest.TestCase):
@@ -111,20 +86,11 @@ class Gemma3Server(unittest.TestCase):
 
 
     def test_metrics_show_window_groups(self):
-        from prometheus_client.parser import text_string_to_metric_families
-
         server = self.server
         prompt, _ = self.expected[0]
         server.client.completions.create(model=server.model, prompt=prompt, max_tokens=2, temperature=0)
-        deadline = time.time() + 30
-        while True:  # the engine publishes its metrics after the step that finished the request
-            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10) as response:
-                body = response.read().decode()
-            values = {(s.name, s.labels.get("group")): s.value
-                      for f in text_string_to_metric_families(body) for s in f.samples}
-            if values.get(("kvserve:kv_blocks_used", None)) == 0 or time.time() > deadline:
-                break
-            time.sleep(0.05)
+        server.wait_idle(timeout=30)  # the engine publishes its metrics after the step that finished the request
+        values = {(name, labels.get("group")): value for name, labels, value in server.metric_samples()}
         self.assertEqual(values[("kvserve:kv_layers_per_block", None)], 3)
         self.assertEqual(values[("kvserve:kv_blocks_in_use", "full")], 0)
         self.assertEqual(values[("kvserve:kv_blocks_in_use", "sliding_window")], 0)

@@ -12,19 +12,18 @@ bad values stop the server at start with a clear message.
 Usage: kv_policy_server_test.py --binary build/kvserve [--model PATH] [unittest args]
 """
 import argparse
-import http.client
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 import openai
-from prometheus_client.parser import text_string_to_metric_families
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
+from kvs_server import free_port  # noqa: E402
 
 ARGS = None
 # Well over 40 tokens, so a budget of 16 must evict during prefill and decode.
@@ -37,75 +36,28 @@ SERIES = ["kvserve:kv_evicted_tokens_total", "kvserve:kv_recomputed_tokens_total
           "kvserve:kv_recompute_seconds_total"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def serve_args(*extra):
+    return ["--kv-cache-memory", "64MiB", "--threads", "1", *extra] + (["--model", ARGS.model] if ARGS.model else [])
 
 
-def serve_command(port, *extra):
-    cmd = [ARGS.binary, "serve", "--port", str(port), "--grpc-port", str(free_port()), "--kv-cache-memory", "64MiB",
-           "--threads", "1", *extra]
-    return cmd + (["--model", ARGS.model] if ARGS.model else [])
-
-
-class Server:
+class Server(kvs_server.Server):
     """One `kvserve serve` process; stopped with SIGTERM."""
 
     def __init__(self, *extra):
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(serve_command(self.port, *extra), stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited early:\n" + self.output())
-            try:
-                if self.raw("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not come up:\n" + self.output())
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+        super().__init__(ARGS.binary, *serve_args(*extra))
 
     def raw(self, method, path, body=None):
-        """Returns (status, body bytes)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-        try:
-            headers = {"Content-Type": "application/json"} if body is not None else {}
-            conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
-            res = conn.getresponse()
-            return res.status, res.read()
-        finally:
-            conn.close()
-
-    def client(self):
-        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="unused", max_retries=0)
+        """Returns (status, body bytes); `body` is sent as JSON."""
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        status, _, data = super().raw(method, path, None if body is None else json.dumps(body), headers, timeout=120)
+        return status, data
 
     def policy_samples(self):
         """{(series, policy): value} for the per-policy KV series in /metrics."""
-        status, body = self.raw("GET", "/metrics")
-        assert status == 200, status
-        return {(s.name, s.labels["policy"]): s.value
-                for f in text_string_to_metric_families(body.decode()) for s in f.samples if "policy" in s.labels}
+        return {(name, labels["policy"]): value for name, labels, value in self.metric_samples() if "policy" in labels}
 
     def wait_idle(self, timeout=30):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            status, body = self.raw("GET", "/metrics")
-            values = {s.name: s.value for f in text_string_to_metric_families(body.decode()) for s in f.samples}
-            if values.get("kvserve:active_requests") == 0 and values.get("kvserve:kv_blocks_used") == 0:
-                return
-            time.sleep(0.05)
-        raise AssertionError("server not idle")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=60)
+        super().wait_idle(timeout)
 
 
 SERVER = None
@@ -190,7 +142,8 @@ class ServerDefaultTest(unittest.TestCase):
                               (["--kv-policy", "lru", "--kv-budget", "16"], "lru"),
                               (["--kv-policy", "streaming", "--kv-budget", "2.5"], "--kv-budget")]:
             with self.subTest(extra=extra):
-                run = subprocess.run(serve_command(free_port(), *extra), capture_output=True, text=True, timeout=60)
+                run = subprocess.run([ARGS.binary, "serve", "--port", str(free_port()), "--grpc-port", str(free_port()),
+                                      *serve_args(*extra)], capture_output=True, text=True, timeout=60)
                 self.assertEqual(run.returncode, 1, run.stderr)
                 self.assertIn("kvserve: error:", run.stderr)
                 self.assertIn(needle, run.stderr)

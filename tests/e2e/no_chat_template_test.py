@@ -13,50 +13,26 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
-import urllib.request
 
 import openai
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
 
 ARGS = None
 FOLDER = None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(kvs_server.Server):
     def __init__(self, *extra):
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([ARGS.binary, "serve", "--model", FOLDER, "--port", str(self.port), "--grpc-port",
-                                      "0", "--threads", "1", "--kv-cache-memory", "32MiB", *extra],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                self.log.seek(0)
-                raise RuntimeError("server exited early:\n" + self.log.read().decode(errors="replace"))
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        self.client = openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="-", max_retries=0)
-        self.model = self.client.models.list().data[0].id
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-        self.log.close()
+        super().__init__(ARGS.binary, "--model", FOLDER, "--threads", "1", "--kv-cache-memory", "32MiB", *extra,
+                         grpc=False)
+        self.client = kvs_server.Server.client(self)
+        self.model = self.model_id()
 
 
 class NoChatTemplate(unittest.TestCase):

@@ -19,7 +19,6 @@ import math
 import os
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,84 +26,25 @@ import time
 import unittest
 
 import openai
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families
 
 ARGS = None
 API_KEY = "test-key-123"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One `kvserve serve` process; stopped with SIGTERM."""
+class Server(kvs_server.Server):
+    """One `kvserve serve` process with this file's flags; stopped with SIGTERM."""
 
     def __init__(self, *extra):
-        self.port = free_port()
-        cmd = [ARGS.binary, "serve", "--port", str(self.port), "--grpc-port", str(free_port()), "--kv-cache-memory", "64MiB",
-               "--max-body-bytes", "65536", "--threads", "1", "--drain-timeout", "120", *extra]
-        if ARGS.model:
-            cmd += ["--model", ARGS.model]
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited early:\n" + self.output())
-            try:
-                if self.raw("GET", "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not come up:\n" + self.output())
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def raw(self, method, path, body=None, headers=None, timeout=60):
-        """Returns (status, headers dict, body bytes)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            res = conn.getresponse()
-            return res.status, dict(res.getheaders()), res.read()
-        finally:
-            conn.close()
+        model = ["--model", ARGS.model] if ARGS.model else []
+        super().__init__(ARGS.binary, "--kv-cache-memory", "64MiB", "--max-body-bytes", "65536", "--threads", "1",
+                         "--drain-timeout", "120", *extra, *model, startup_timeout=60)
 
     def client(self, key=API_KEY):
-        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=key, max_retries=0)
-
-    def metrics(self):
-        status, _, body = self.raw("GET", "/metrics")
-        assert status == 200
-        values = {}
-        for family in text_string_to_metric_families(body.decode()):
-            for sample in family.samples:
-                if not sample.labels or set(sample.labels) == {"model_name"}:
-                    values[sample.name] = sample.value
-        return values
-
-    def wait_idle(self, timeout=20):
-        """Waits until no request runs or waits and no KV block is used."""
-        deadline = time.time() + timeout
-        m = self.metrics()
-        while time.time() < deadline:
-            m = self.metrics()
-            if (m["kvserve:kv_blocks_used"] == 0 and m["vllm:num_requests_running"] == 0
-                    and m["vllm:num_requests_waiting"] == 0 and m["kvserve:active_requests"] == 0):
-                return m
-            time.sleep(0.05)
-        raise AssertionError(f"server not idle: {m}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=60)
-        return code
+        return super().client(key)
 
 
 SERVER = None

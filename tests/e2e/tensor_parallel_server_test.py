@@ -15,77 +15,41 @@ Usage: tensor_parallel_server_test.py --binary build/kvserve --model PATH [unitt
 """
 import argparse
 import concurrent.futures
-import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-import openai
-from prometheus_client.parser import text_string_to_metric_families
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
+from kvs_server import free_port  # noqa: E402
 
 ARGS = None
 PROMPTS = ["The capital of France is", "Once upon a time, in a small village,", "The three primary colors are",
            "def add(a, b):\n", "Water boils at a temperature of", "La tour Eiffel se trouve à"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def serve_args(*extra):
+    return ["--model", ARGS.model, "--kv-cache-memory", "64MiB", "--threads", "1", "--f32-weights",
+            "--kv-cache-dtype", "f32", *extra]
 
 
-def command(port, grpc_port, *extra):
-    return [ARGS.binary, "serve", "--model", ARGS.model, "--port", str(port), "--grpc-port", str(grpc_port),
-            "--kv-cache-memory", "64MiB", "--threads", "1", "--f32-weights", "--kv-cache-dtype", "f32", *extra]
-
-
-class Server:
+class Server(kvs_server.Server):
     def __init__(self, *extra):
-        self.port = free_port()
-        self.grpc_port = free_port()
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command(self.port, self.grpc_port, *extra), stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited early:\n" + self.output())
-            try:
-                if self.raw("/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not come up:\n" + self.output())
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def raw(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request("GET", path)
-            res = conn.getresponse()
-            return res.status, res.read()
-        finally:
-            conn.close()
+        super().__init__(ARGS.binary, *serve_args(*extra))
 
     def metrics(self):
-        _, body = self.raw("/metrics")
-        return {s.name: s.value for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+        return {name: value for name, _, value in self.metric_samples()}
 
     def client(self):
-        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key="-", max_retries=0)
+        return super().client("-")
 
     def stop(self):
         """SIGTERM; returns the exit status (0 = drained and joined its rank threads cleanly)."""
-        self.proc.terminate()
-        return self.proc.wait(timeout=60)
+        return super().stop(timeout=60)
 
 
 WHOLE = None
@@ -176,7 +140,8 @@ class TensorParallelServerTest(unittest.TestCase):
 
 class RefusedSizeTest(unittest.TestCase):
     def test_a_size_that_does_not_divide_the_heads_is_refused_at_start(self):
-        proc = subprocess.run(command(free_port(), free_port(), "--tensor-parallel-size", "2"), capture_output=True, text=True,
+        proc = subprocess.run([ARGS.binary, "serve", "--port", str(free_port()), "--grpc-port", str(free_port()),
+                               *serve_args("--tensor-parallel-size", "2")], capture_output=True, text=True,
                               timeout=120)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("tensor parallel size 2 does not divide the model's 9 attention heads",

@@ -25,14 +25,14 @@ import argparse
 import http.client
 import json
 import random
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import os
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import kvs_server  # noqa: E402
 
 ARGS = None
 # A sanitizer build (CMake KVS_SANITIZE; the asan-ubsan preset) keeps freed
@@ -45,58 +45,20 @@ SANITIZED_WHY = ("a sanitizer build (" + SANITIZED + ") measures the sanitizer's
                  "(quarantine, shadow memory); LeakSanitizer checks at exit instead")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(kvs_server.Server):
     def __init__(self, *extra):
-        self.port = free_port()
-        self.log = tempfile.TemporaryFile()
-        cmd = [ARGS.binary, "serve", "--model", ARGS.model, "--port", str(self.port), "--grpc-port", "0",
-               "--threads", str(ARGS.threads), *extra]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited early:\n" + self.output())
-            try:
-                if self.get("/health")[0] == 200:
-                    self.model = json.loads(self.get("/v1/models")[1])["data"][0]["id"]
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not come up")
+        super().__init__(ARGS.binary, "--model", ARGS.model, "--threads", str(ARGS.threads), *extra, grpc=False)
+        self.model = self.model_id()
 
     def output(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
+        return super().output()[-4000:]
 
     def get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("GET", path)
-            res = conn.getresponse()
-            return res.status, res.read().decode()
-        finally:
-            conn.close()
+        status, _, body = self.raw("GET", path, timeout=30)
+        return status, body.decode()
 
     def metric(self, name):
-        _, text = self.get("/metrics")
-        total = 0.0
-        for line in text.splitlines():
-            if line.startswith(name + "{") or line.startswith(name + " "):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
-
-    def rss_bytes(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
+        return self.metric_sum(name)
 
     def wait_idle(self, timeout=120):
         deadline = time.time() + timeout
@@ -107,8 +69,7 @@ class Server:
         return False
 
     def stop(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=120)
+        return super().stop(timeout=120)
 
 
 WORDS = ("the cache holds keys and values for every token a model has seen so far while it writes "
