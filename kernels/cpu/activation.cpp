@@ -40,7 +40,7 @@ float gelu_tanh_ggml(float x) {
 
 const std::vector<uint16_t>& gelu_half_table() {
   static const std::vector<uint16_t> table = [] {
-    std::vector<uint16_t> out(65536);
+    std::vector<uint16_t> out(65536 + 2);  // +2: a 4-byte gather of the last entry stays inside
     for (uint32_t bits = 0; bits < 65536; ++bits) {
       out[bits] = fp32_to_fp16(gelu_tanh_ggml(fp16_to_fp32(static_cast<uint16_t>(bits))));
     }
@@ -53,7 +53,24 @@ const std::vector<uint16_t>& gelu_half_table() {
 
 void gelu_tanh_mul(const float* gate, const float* up, float* out, int64_t n) {
   const std::vector<uint16_t>& table = gelu_half_table();
-  for (int64_t i = 0; i < n; ++i) {
+  int64_t i = 0;
+#if defined(__AVX2__) && defined(__F16C__)
+  // The scalar loop below, eight at a time: the same half rounding (F16C,
+  // nearest even), the same table entries (a 32-bit gather, low 16 bits),
+  // the same clamps and product.
+  const int* entries = reinterpret_cast<const int*>(table.data());
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256i index = _mm256_cvtepu16_epi32(_mm256_cvtps_ph(g, _MM_FROUND_TO_NEAREST_INT));
+    const __m256i looked_up = _mm256_and_si256(_mm256_i32gather_epi32(entries, index, 2), _mm256_set1_epi32(0xffff));
+    __m256 activated = _mm256_cvtph_ps(
+        _mm_packus_epi32(_mm256_castsi256_si128(looked_up), _mm256_extracti128_si256(looked_up, 1)));
+    activated = _mm256_blendv_ps(activated, _mm256_setzero_ps(), _mm256_cmp_ps(g, _mm256_set1_ps(-10.0f), _CMP_LE_OQ));
+    activated = _mm256_blendv_ps(activated, g, _mm256_cmp_ps(g, _mm256_set1_ps(10.0f), _CMP_GE_OQ));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(activated, _mm256_loadu_ps(up + i)));
+  }
+#endif
+  for (; i < n; ++i) {
     const float g = gate[i];
     float activated;
     if (g <= -10.0f) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
 #include <immintrin.h>
@@ -72,6 +73,18 @@ struct ScalarRowOps {
       for (int64_t d = 0; d < n; ++d) acc[d] = std::fma(weight[p], row[d], acc[d]);
     }
   }
+  // out[d] = sum16_llamacpp of the 16 lanes at d: lanes[l * n + d] (16
+  // lanes), or, with 64 lanes, (l + l_32) + (l_16 + l_48) per lane l < 16.
+  void combine(const float* lanes, int64_t num_lanes, int64_t n, float* out) const {
+    float combined[16];
+    for (int64_t d = 0; d < n; ++d) {
+      for (int l = 0; l < 16; ++l) {
+        const float* lane = lanes + l * n + d;
+        combined[l] = num_lanes == 16 ? lane[0] : (lane[0] + lane[32 * n]) + (lane[16 * n] + lane[48 * n]);
+      }
+      out[d] = sum16_llamacpp(combined);
+    }
+  }
 };
 
 #if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
@@ -86,6 +99,16 @@ inline float sum16(__m256 lo, __m256 hi) {
   const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));  // (0 + 2), (1 + 3)
   return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
+
+// sum16_llamacpp of v[0..15], column by column (lane d of the result: the
+// sum of lane d of the 16 vectors, in sum16_llamacpp's order).
+template <class V, class Add>
+inline V sum16_tree(V* v, Add add) {
+  for (int i = 0; i < 8; ++i) v[i] = add(v[i + 8], v[i]);
+  for (int i = 0; i < 4; ++i) v[i] = add(v[i + 4], v[i]);
+  return add(add(v[0], v[2]), add(v[1], v[3]));
+}
+inline __m256 sum16_columns(__m256* v) { return sum16_tree(v, [](__m256 a, __m256 b) { return _mm256_add_ps(a, b); }); }
 
 // The same operations as ScalarRowOps lane for lane (the same fused
 // multiply-adds into the same accumulators, the same sums), eight floats at a
@@ -195,8 +218,41 @@ struct SimdRowOps {
       }
     }
   }
+  // ScalarRowOps::combine for eight d at a time (the same additions, lane d).
+  void combine(const float* lanes, int64_t num_lanes, int64_t n, float* out) const {
+    if (n % 8 != 0) return scalar.combine(lanes, num_lanes, n, out);
+    combine_columns(lanes, num_lanes, n, out);
+  }
+  static void combine_columns(const float* lanes, int64_t num_lanes, int64_t n, float* out) {
+    for (int64_t d = 0; d < n; d += 8) {
+      __m256 v[16];
+      for (int l = 0; l < 16; ++l) {
+        const float* lane = lanes + l * n + d;
+        v[l] = num_lanes == 16 ? _mm256_loadu_ps(lane)
+                               : _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(lane), _mm256_loadu_ps(lane + 32 * n)),
+                                               _mm256_add_ps(_mm256_loadu_ps(lane + 16 * n), _mm256_loadu_ps(lane + 48 * n)));
+      }
+      _mm256_storeu_ps(out + d, sum16_columns(v));
+    }
+  }
 };
 #endif
+
+// Softmax of scores p[first, window) (zero elsewhere, up to the next multiple
+// of 16) in place, as soft_max_ext: 16-wide exp blocks from position 0, each
+// block's sum added in double; then rounded to halves (P is a half matrix).
+void softmax_to_halves(float* probabilities, int64_t first, int64_t window, float max_score) {
+  const int64_t padded = (window + 15) / 16 * 16;
+  double sum = 0.0;
+  for (int64_t block = 0; block < padded; block += 16) {
+    for (int64_t p = std::max(block, first); p < std::min(window, block + 16); ++p) {
+      probabilities[p] = exp_llamacpp(probabilities[p] - max_score);
+    }
+    sum += static_cast<double>(sum16_llamacpp(probabilities + block));
+  }
+  const float inverse_sum = static_cast<float>(1.0 / sum);
+  for (int64_t p = first; p < window; ++p) probabilities[p] = round_to_half(probabilities[p] * inverse_sum);
+}
 
 template <class RowOps>
 void attend(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table, int64_t block_size,
@@ -225,16 +281,7 @@ void attend(const float* q, const uint16_t* keys, const uint16_t* values, const 
     if (logits_out != nullptr) logits_out[p] = probabilities[p];
     max_score = std::max(max_score, probabilities[p]);
   }
-  // Softmax: 16-wide exp blocks, each block's sum added in double.
-  double sum = 0.0;
-  for (int64_t block = 0; block < padded; block += 16) {
-    for (int64_t p = std::max(block, first); p < std::min(window, block + 16); ++p) {
-      probabilities[p] = exp_llamacpp(probabilities[p] - max_score);
-    }
-    sum += static_cast<double>(sum16_llamacpp(probabilities.data() + block));
-  }
-  const float inverse_sum = static_cast<float>(1.0 / sum);
-  for (int64_t p = first; p < window; ++p) probabilities[p] = round_to_half(probabilities[p] * inverse_sum);
+  softmax_to_halves(probabilities.data(), first, window, max_score);
 
   // P·V: position p accumulates into lane p % num_lanes, all head_dim outputs at once.
   const bool batched = order == HalfMatmulOrder::kBatched && head_dim % 4 == 0;
@@ -242,17 +289,100 @@ void attend(const float* q, const uint16_t* keys, const uint16_t* values, const 
   std::vector<float>& lanes = scratch.lanes;
   lanes.assign(static_cast<size_t>(num_lanes * head_dim), 0.0f);
   ops.weighted_sum(probabilities.data(), value_rows, first, window, num_lanes, head_dim, lanes.data());
-  float combined[16];
-  for (int64_t d = 0; d < head_dim; ++d) {
-    for (int l = 0; l < 16; ++l) {
-      const float* lane = lanes.data() + l * head_dim + d;
-      combined[l] = batched ? lane[0]
-                            : (lane[0] + lane[32 * head_dim]) + (lane[16 * head_dim] + lane[48 * head_dim]);
+  ops.combine(lanes.data(), num_lanes, head_dim, out);
+}
+
+
+#if defined(__AVX512F__) && defined(__F16C__) && defined(__FMA__)
+#define KVS_HALF_GROUP 1
+inline __m512 load_halves16(const uint16_t* h) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h)));
+}
+inline __m256 high_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+// SimdRowOps::scores (batched order, n % 16 == 0) for G queries at once:
+// each key chunk converted once, for every query. Lanes 0..7 of a 512-bit
+// accumulator are SimdRowOps' `lo`, lanes 8..15 its `hi`.
+template <int G>
+void group_scores(const float* const* query, const PagedRows<uint16_t>& keys, int64_t first, int64_t window,
+                  int64_t n, float scale, float* const* out) {
+  int64_t p = first;
+  for (; p + 8 <= window; p += 8) {
+    const uint16_t* k[8];
+    for (int j = 0; j < 8; ++j) k[j] = keys.row(p + j);
+    __m512 acc[G][8];
+    for (int g = 0; g < G; ++g) {
+      for (int j = 0; j < 8; ++j) acc[g][j] = _mm512_setzero_ps();
     }
-    out[d] = sum16_llamacpp(combined);
+    for (int64_t i = 0; i < n; i += 16) {
+      __m512 qv[G];
+      for (int g = 0; g < G; ++g) qv[g] = _mm512_loadu_ps(query[g] + i);
+      for (int j = 0; j < 8; ++j) {
+        const __m512 kv = load_halves16(k[j] + i);
+        for (int g = 0; g < G; ++g) acc[g][j] = _mm512_fmadd_ps(kv, qv[g], acc[g][j]);
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      __m256 eight[8];
+      for (int j = 0; j < 8; ++j) eight[j] = _mm256_add_ps(high_half(acc[g][j]), _mm512_castps512_ps256(acc[g][j]));
+      SimdRowOps::transpose8(eight);
+      const __m256 four[4] = {_mm256_add_ps(eight[4], eight[0]), _mm256_add_ps(eight[5], eight[1]),
+                              _mm256_add_ps(eight[6], eight[2]), _mm256_add_ps(eight[7], eight[3])};
+      const __m256 sums = _mm256_add_ps(_mm256_add_ps(four[0], four[2]), _mm256_add_ps(four[1], four[3]));
+      _mm256_storeu_ps(out[g] + p, _mm256_mul_ps(sums, _mm256_set1_ps(scale)));
+    }
+  }
+  for (; p < window; ++p) {
+    for (int g = 0; g < G; ++g) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int64_t i = 0; i < n; i += 16) acc = _mm512_fmadd_ps(load_halves16(keys.row(p) + i), _mm512_loadu_ps(query[g] + i), acc);
+      out[g][p] = sum16(_mm512_castps512_ps256(acc), high_half(acc)) * scale;
+    }
   }
 }
 
+// SimdRowOps::weighted_sum (16 lanes, n % 64 == 0) for G queries at once:
+// each value row converted once, for every query's weights.
+template <int G>
+void group_weighted_sum(const float* const* weight, const uint16_t* const* rows, int64_t first, int64_t window,
+                        int64_t n, float* const* lanes) {
+  constexpr int64_t kLanes = 16;
+  for (int64_t l = 0; l < kLanes; ++l) {
+    const int64_t p0 = first + ((l - first) % kLanes + kLanes) % kLanes;  // first p >= first in lane l
+    for (int64_t d = 0; d < n; d += 64) {
+      __m512 acc[G][4];
+      for (int g = 0; g < G; ++g) {
+        for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_setzero_ps();
+      }
+      for (int64_t p = p0; p < window; p += kLanes) {
+        __m512 v[4];
+        for (int c = 0; c < 4; ++c) v[c] = load_halves16(rows[p] + d + 16 * c);
+        for (int g = 0; g < G; ++g) {
+          const __m512 w = _mm512_set1_ps(weight[g][p]);
+          for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_fmadd_ps(w, v[c], acc[g][c]);
+        }
+      }
+      for (int g = 0; g < G; ++g) {
+        for (int c = 0; c < 4; ++c) _mm512_storeu_ps(lanes[g] + l * n + d + 16 * c, acc[g][c]);
+      }
+    }
+  }
+}
+
+template <int G>
+void group_chunk(const float* const* query, const PagedRows<uint16_t>& keys, const uint16_t* const* value_rows,
+                 int64_t first, int64_t window, int64_t n, float scale, float* const* probabilities,
+                 float* const* lanes, float* const* out) {
+  group_scores<G>(query, keys, first, window, n, scale, probabilities);
+  for (int g = 0; g < G; ++g) {
+    float max_score = -INFINITY;
+    for (int64_t p = first; p < window; ++p) max_score = std::max(max_score, probabilities[g][p]);
+    softmax_to_halves(probabilities[g], first, window, max_score);
+  }
+  group_weighted_sum<G>(probabilities, value_rows, first, window, n, lanes);
+  for (int g = 0; g < G; ++g) SimdRowOps::combine_columns(lanes[g], 16, n, out[g]);
+}
+#endif
 }  // namespace
 
 void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* values, const int32_t* table,
@@ -276,6 +406,59 @@ void attend_one_half_reference(const float* q, const uint16_t* keys, const uint1
                                int64_t num_blocks, float* logits_out, int64_t first) {
   attend<ScalarRowOps>(q, keys, values, table, block_size, kv_row, kv_offset, head_dim, window, scale, order,
                        scratch, out, overlay_keys, overlay_values, num_blocks, logits_out, first);
+}
+
+void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, const uint16_t* keys,
+                       const uint16_t* values, const int32_t* table, int64_t block_size, int64_t kv_row,
+                       int64_t kv_offset, int64_t head_dim, int64_t window, float scale,
+                       HalfAttentionScratch& scratch, float* out, int64_t out_stride, const uint16_t* overlay_keys,
+                       const uint16_t* overlay_values, int64_t num_blocks, int64_t first) {
+#ifdef KVS_HALF_GROUP
+  if (head_dim % 64 == 0) {
+    const PagedRows<uint16_t> key_rows{keys, overlay_keys, table, num_blocks, block_size, kv_row, kv_offset};
+    const PagedRows<uint16_t> value_rows{values, overlay_values, table, num_blocks, block_size, kv_row, kv_offset};
+    constexpr int64_t kChunk = 4;
+    const int64_t padded = (window + 15) / 16 * 16;
+    scratch.query.resize(static_cast<size_t>(kChunk * head_dim));
+    scratch.probabilities.resize(static_cast<size_t>(kChunk * padded));
+    scratch.lanes.resize(static_cast<size_t>(kChunk * 16 * head_dim));
+    scratch.value_rows.resize(static_cast<size_t>(window));
+    for (int64_t p = first; p < window; ++p) scratch.value_rows[p] = value_rows.row(p);
+    for (int64_t q0 = 0; q0 < num_queries; q0 += kChunk) {
+      const int64_t count = std::min(kChunk, num_queries - q0);
+      const float* query[kChunk];
+      float* probabilities[kChunk];
+      float* lanes[kChunk];
+      float* outs[kChunk];
+      for (int64_t g = 0; g < count; ++g) {
+        float* rounded = scratch.query.data() + g * head_dim;
+        const float* source = q + (q0 + g) * q_stride;
+        for (int64_t i = 0; i < head_dim; ++i) rounded[i] = round_to_half(source[i]);
+        query[g] = rounded;
+        probabilities[g] = scratch.probabilities.data() + g * padded;
+        std::fill(probabilities[g], probabilities[g] + padded, 0.0f);
+        lanes[g] = scratch.lanes.data() + g * 16 * head_dim;
+        outs[g] = out + (q0 + g) * out_stride;
+      }
+      const auto run = [&](auto chunk) {
+        group_chunk<decltype(chunk)::value>(query, key_rows, scratch.value_rows.data(), first, window, head_dim,
+                                            scale, probabilities, lanes, outs);
+      };
+      switch (count) {
+        case 4: run(std::integral_constant<int, 4>{}); break;
+        case 3: run(std::integral_constant<int, 3>{}); break;
+        case 2: run(std::integral_constant<int, 2>{}); break;
+        default: run(std::integral_constant<int, 1>{}); break;
+      }
+    }
+    return;
+  }
+#endif
+  for (int64_t g = 0; g < num_queries; ++g) {
+    attend_one_half(q + g * q_stride, keys, values, table, block_size, kv_row, kv_offset, head_dim, window, scale,
+                    HalfMatmulOrder::kBatched, scratch, out + g * out_stride, overlay_keys, overlay_values,
+                    num_blocks, nullptr, first);
+  }
 }
 
 }  // namespace kvs::kernels

@@ -25,23 +25,26 @@ void rows_one_by_one(WeightFormat format, const void* w_rows, size_t row_bytes, 
 }
 
 #ifdef KVS_K_ROWS8
-// Rows [0, 8): the same operations per row, the 8 rows in the lanes.
-void eight_rows(WeightFormat format, const uint8_t* w_rows, size_t row_bytes, const ActivationBlockQ8K* x,
-                int64_t num_tokens, int64_t num_blocks, float* out, int64_t out_stride) {
-  thread_local detail::DecodedK8 w;
+// Rows [0, L::kRows): the same operations per row, the rows in the lanes.
+template <class L>
+void lane_rows(WeightFormat format, const uint8_t* w_rows, size_t row_bytes, const ActivationBlockQ8K* x,
+               int64_t num_tokens, int64_t num_blocks, float* out, int64_t out_stride) {
+  using I = typename L::I;
+  using F = typename L::F;
+  thread_local detail::DecodedKRows<L::kRows> w;
   for (int64_t b = 0; b < num_blocks; ++b) {
-    detail::decode_k8(format, w_rows, row_bytes, b, &w);
-    const __m256 d = _mm256_load_ps(w.d), minus_dmin = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_load_ps(w.dmin));
+    detail::decode_k_rows<L::kRows>(format, w_rows, row_bytes, b, &w);
+    const F d = L::loadf_aligned(w.d), minus_dmin = L::sub(L::zerof(), L::loadf_aligned(w.dmin));
     for (int64_t t = 0; t < num_tokens; ++t) {
       const ActivationBlockQ8K& xb = x[t * num_blocks + b];
-      __m256i s1[8], s2[8];
-      detail::k8_chunk_sums(w, xb, s1, s2);
-      __m256i scaled = s1[0], mins = s2[0];
-      for (int c = 1; c < 8; ++c) scaled = _mm256_add_epi32(scaled, s1[c]), mins = _mm256_add_epi32(mins, s2[c]);
-      __m256 result = _mm256_mul_ps(_mm256_cvtepi32_ps(scaled), d);
-      if (w.has_min) result = _mm256_fmadd_ps(minus_dmin, _mm256_cvtepi32_ps(mins), result);
+      I s1[8], s2[8];
+      detail::k_rows_chunk_sums<L>(w, xb, s1, s2);
+      I scaled = s1[0], mins = s2[0];
+      for (int c = 1; c < 8; ++c) scaled = L::add(scaled, s1[c]), mins = L::add(mins, s2[c]);
+      F result = L::mul(L::to_float(scaled), d);
+      if (w.has_min) result = L::fmadd(minus_dmin, L::to_float(mins), result);
       float* y = out + t * out_stride;
-      _mm256_storeu_ps(y, _mm256_fmadd_ps(result, _mm256_set1_ps(xb.d), _mm256_loadu_ps(y)));
+      L::storef(y, L::fmadd(result, L::setf(xb.d), L::loadf(y)));
     }
   }
 }
@@ -58,8 +61,15 @@ void dot_quantized_tile_k_tiled(WeightFormat format, const void* w_rows, size_t 
   const auto* rows = static_cast<const uint8_t*>(w_rows);
   int64_t r0 = 0;
 #ifdef KVS_K_ROWS8
+#ifdef KVS_K_ROWS16
+  for (; r0 + 16 <= num_rows; r0 += 16) {
+    lane_rows<detail::Lanes16>(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r0,
+                               out_stride);
+  }
+#endif
   for (; r0 + 8 <= num_rows; r0 += 8) {
-    eight_rows(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r0, out_stride);
+    lane_rows<detail::Lanes8>(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r0,
+                              out_stride);
   }
 #endif
   rows_one_by_one(format, rows + r0 * row_bytes, row_bytes, num_rows - r0, x, num_tokens, num_blocks, out + r0,

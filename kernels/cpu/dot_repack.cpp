@@ -106,35 +106,38 @@ void repacked_rows_one_by_one(WeightFormat format, const void* w_rows, size_t ro
 }
 
 #ifdef KVS_K_ROWS8
-// Rows [0, 8): the same operations per row, the 8 rows in the lanes.
-void repacked_eight_rows(WeightFormat format, const uint8_t* w_rows, size_t row_bytes, const ActivationBlockQ8K* x,
-                         int64_t num_tokens, int64_t gemm_tokens, int64_t num_blocks, int gemm_chunks, float* out,
-                         int64_t out_stride, float* mins, int64_t mins_stride) {
-  thread_local detail::DecodedK8 w;
+// Rows [0, L::kRows): the same operations per row, the rows in the lanes.
+template <class L>
+void repacked_lane_rows(WeightFormat format, const uint8_t* w_rows, size_t row_bytes, const ActivationBlockQ8K* x,
+                        int64_t num_tokens, int64_t gemm_tokens, int64_t num_blocks, int gemm_chunks, float* out,
+                        int64_t out_stride, float* mins, int64_t mins_stride) {
+  using I = typename L::I;
+  using F = typename L::F;
+  thread_local detail::DecodedKRows<L::kRows> w;
   for (int64_t b = 0; b < num_blocks; ++b) {
-    detail::decode_k8(format, w_rows, row_bytes, b, &w);
-    const __m256 d = _mm256_load_ps(w.d), dmin = _mm256_load_ps(w.dmin);
+    detail::decode_k_rows<L::kRows>(format, w_rows, row_bytes, b, &w);
+    const F d = L::loadf_aligned(w.d), dmin = L::loadf_aligned(w.dmin);
     for (int64_t t = 0; t < num_tokens; ++t) {
       const ActivationBlockQ8K& xb = x[t * num_blocks + b];
-      const __m256 xd = _mm256_set1_ps(xb.d);
-      const __m256 scale = _mm256_mul_ps(d, xd), min_scale = _mm256_mul_ps(dmin, xd);
-      __m256i s1[8], s2[8];
-      detail::k8_chunk_sums(w, xb, s1, s2);
+      const F xd = L::setf(xb.d);
+      const F scale = L::mul(d, xd), min_scale = L::mul(dmin, xd);
+      I s1[8], s2[8];
+      detail::k_rows_chunk_sums<L>(w, xb, s1, s2);
       float* yp = out + t * out_stride;
       float* mp = mins + t * mins_stride;
-      __m256 y = _mm256_loadu_ps(yp), m = _mm256_loadu_ps(mp);
+      F y = L::loadf(yp), m = L::loadf(mp);
       const int chunks = t < gemm_tokens ? gemm_chunks : 8;
       for (int c0 = 0; c0 < 8; c0 += chunks) {
-        __m256i scaled = s1[c0], min_sum = s2[c0];
+        I scaled = s1[c0], min_sum = s2[c0];
         for (int c = c0 + 1; c < c0 + chunks; ++c) {
-          scaled = _mm256_add_epi32(scaled, s1[c]);
-          min_sum = _mm256_add_epi32(min_sum, s2[c]);
+          scaled = L::add(scaled, s1[c]);
+          min_sum = L::add(min_sum, s2[c]);
         }
-        y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), scale, y);
-        m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_sum), min_scale, m);
+        y = L::fmadd(L::to_float(scaled), scale, y);
+        m = L::fmadd(L::to_float(min_sum), min_scale, m);
       }
-      _mm256_storeu_ps(yp, y);
-      _mm256_storeu_ps(mp, m);
+      L::storef(yp, y);
+      L::storef(mp, m);
     }
   }
 }
@@ -183,9 +186,15 @@ void dot_quantized_tile_repacked_k(WeightFormat format, const void* w_rows, size
   int64_t r0 = 0;
 #ifdef KVS_K_ROWS8
   if (num_tokens > 1) {  // one token: no reuse to pay for the interleaving
+#ifdef KVS_K_ROWS16
+    for (; r0 + 16 <= num_rows; r0 += 16) {
+      repacked_lane_rows<detail::Lanes16>(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, gemm_tokens,
+                                          num_blocks, gemm_chunks, out + r0, out_stride, mins.data() + r0, num_rows);
+    }
+#endif
     for (; r0 + 8 <= num_rows; r0 += 8) {
-      repacked_eight_rows(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, gemm_tokens, num_blocks,
-                          gemm_chunks, out + r0, out_stride, mins.data() + r0, num_rows);
+      repacked_lane_rows<detail::Lanes8>(format, rows + r0 * row_bytes, row_bytes, x, num_tokens, gemm_tokens,
+                                         num_blocks, gemm_chunks, out + r0, out_stride, mins.data() + r0, num_rows);
     }
   }
 #endif

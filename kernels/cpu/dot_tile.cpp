@@ -1,6 +1,7 @@
 #include "kernels/cpu/dot_tile.h"
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
@@ -187,41 +188,42 @@ void micro_tile(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, 
 // the same operands as in micro_tile (the same integer products, the same
 // scale w.d * x.d, the same fused multiply-add, the same 8-lane horizontal
 // sum of each half), two pairs per instruction.
+//
+// `wu` holds the R rows' blocks already unpacked (wu[r * num_blocks + b]),
+// once for all of a call's tokens (rows_all_tokens), so the inner loop only
+// loads them.
 template <class Traits, int R>
-void micro_tile2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
+void micro_tile2(const typename Traits::Unpacked* wu, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
                  int64_t out_stride) {
   constexpr int T = 8;
-  using Block = typename Traits::Block;
   __m512 acc[R][T / 2];
   __m256 offsets[R];
   for (int r = 0; r < R; ++r) {
     offsets[r] = _mm256_setzero_ps();
     for (int i = 0; i < T / 2; ++i) acc[r][i] = _mm512_setzero_ps();
   }
-  // Lane j of half h of pair i's scale vector: lane 2i + h of the 8-token scales.
-  __m512i pick[T / 2];
-  for (int i = 0; i < T / 2; ++i) {
-    pick[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * i)), _mm256_set1_epi32(2 * i + 1), 1);
-  }
   for (int64_t b = 0; b < num_blocks; ++b) {
-    const __m256 xd = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d);
     __m256 xs;
     if constexpr (Traits::kOffsets) xs = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
     __m512i x2[T / 2];
+    __m512 xd2[T / 2];  // pair i: token 2i's x.d in the low half, token 2i + 1's in the high half
     for (int i = 0; i < T / 2; ++i) {
-      const auto load = [&](int t) {
-        return Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[t * num_blocks + b].q)));
+      const ActivationBlockQ8& lo = x[2 * i * num_blocks + b];
+      const ActivationBlockQ8& hi = x[(2 * i + 1) * num_blocks + b];
+      const auto load = [](const ActivationBlockQ8& xb) {
+        return Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
       };
-      x2[i] = _mm512_inserti64x4(_mm512_castsi256_si512(load(2 * i)), load(2 * i + 1), 1);
+      x2[i] = _mm512_inserti64x4(_mm512_castsi256_si512(load(lo)), load(hi), 1);
+      xd2[i] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo.d)), _mm256_set1_ps(hi.d), 1);
     }
     for (int r = 0; r < R; ++r) {
-      const typename Traits::Unpacked wb = Traits::unpack(reinterpret_cast<const Block*>(w + r * row_bytes)[b]);
-      const __m512 scales = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_set1_ps(wb.d), xd));
+      const typename Traits::Unpacked& wb = wu[r * num_blocks + b];
+      const __m512 wd = _mm512_set1_ps(wb.d);
       if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb.m), xs, offsets[r]);
       const typename Traits::Wide wide = Traits::widen(wb);
       for (int i = 0; i < T / 2; ++i) {
-        const __m512 scale = _mm512_permutexvar_ps(pick[i], scales);
-        acc[r][i] = _mm512_fmadd_ps(Traits::products2(wide, x2[i]), scale, acc[r][i]);
+        // the same w.d * x.d per token as micro_tile's scales
+        acc[r][i] = _mm512_fmadd_ps(Traits::products2(wide, x2[i]), _mm512_mul_ps(wd, xd2[i]), acc[r][i]);
       }
     }
   }
@@ -244,14 +246,26 @@ template <class Traits, int R>
 void rows_all_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_tokens,
                      int64_t num_blocks, float* out, int64_t out_stride) {
   int64_t t = 0;
-  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
 #ifdef KVS_TILE_512
-    micro_tile2<Traits, R>(w, row_bytes, x + t * num_blocks, num_blocks, out + t * out_stride, out_stride);
+  if (num_tokens >= kTileTokens) {
+    // Unpack the R rows once for every 8-token tile of this call.
+    using Unpacked = typename Traits::Unpacked;
+    thread_local std::vector<Unpacked> unpacked;
+    unpacked.resize(static_cast<size_t>(R * num_blocks));
+    for (int r = 0; r < R; ++r) {
+      const auto* row = reinterpret_cast<const typename Traits::Block*>(w + r * row_bytes);
+      for (int64_t b = 0; b < num_blocks; ++b) unpacked[r * num_blocks + b] = Traits::unpack(row[b]);
+    }
+    for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+      micro_tile2<Traits, R>(unpacked.data(), x + t * num_blocks, num_blocks, out + t * out_stride, out_stride);
+    }
+  }
 #else
+  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
     micro_tile<Traits, R, kTileTokens>(w, row_bytes, x + t * num_blocks, num_blocks, out + t * out_stride,
                                        out_stride);
-#endif
   }
+#endif
   const ActivationBlockQ8* xt = x + t * num_blocks;
   float* ot = out + t * out_stride;
   switch (num_tokens - t) {

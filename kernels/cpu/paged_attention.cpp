@@ -106,7 +106,9 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
   const int64_t head_dim = cache.head_dim;
   const int64_t group = num_heads / cache.num_kv_heads;
   const int64_t kv_row = cache.num_kv_heads * head_dim;
-  const int64_t work = static_cast<int64_t>(row_seq.size()) * num_heads;
+  // One work item: a query row and one KV head's group of query heads.
+  const int64_t num_kv_heads = cache.num_kv_heads;
+  const int64_t work = static_cast<int64_t>(row_seq.size()) * num_kv_heads;
   const bool half = cache.dtype == KvDType::F16;
   int64_t num_scores = 0;
   if (side != nullptr) {
@@ -127,34 +129,45 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
     HalfAttentionScratch half_scratch;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < work; ++item) {
-      const int64_t t = item / num_heads, h = item % num_heads;
+      const int64_t t = item / num_kv_heads, kv_head = item % num_kv_heads;
       const int64_t s = row_seq[t];
       const int64_t query_len = batch.cu_query_lens[s + 1] - batch.cu_query_lens[s];
       const int64_t row_in_seq = t - batch.cu_query_lens[s];
       const int64_t position = batch.context_lens[s] - query_len + row_in_seq;  // cache index
       const int64_t window = position + 1;
       const int64_t first = batch.sliding_window > 0 ? std::max<int64_t>(0, window - batch.sliding_window) : 0;
-      const float* qh = q + t * q_row_stride + h * head_dim;
       const int32_t* table = batch.block_tables + s * batch.max_blocks_per_seq;
-      const int64_t kv_offset = (h / group) * head_dim;
-      float* oh = out + (t * num_heads + h) * head_dim;
+      const int64_t kv_offset = kv_head * head_dim;
       const bool want_scores = side != nullptr && side->row_begin[s] >= 0 && row_in_seq >= side->row_begin[s];
-      if (want_scores) logits.resize(static_cast<size_t>(window));
-      float* logits_out = want_scores ? logits.data() : nullptr;
-      if (half) {
-        const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
-        attend_one_half(qh, static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
-                        cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch, oh,
-                        static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),
-                        cache.num_blocks, logits_out, first);
-      } else {
-        const PagedRows<float> keys{static_cast<const float*>(cache.k), static_cast<const float*>(cache.overlay_k),
-                                    table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
-        const PagedRows<float> values{static_cast<const float*>(cache.v), static_cast<const float*>(cache.overlay_v),
-                                      table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
-        attend_one_float(qh, keys, values, head_dim, first, window, scale, scores, oh, logits_out);
+      if (half && query_len >= 2 && !want_scores) {  // the group's heads together, one pass over K and V
+        attend_group_half(q + t * q_row_stride + kv_head * group * head_dim, head_dim, group,
+                          static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
+                          cache.block_size, kv_row, kv_offset, head_dim, window, scale, half_scratch,
+                          out + (t * num_heads + kv_head * group) * head_dim, head_dim,
+                          static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),
+                          cache.num_blocks, first);
+        continue;
       }
-      if (want_scores) accumulate_scores(*side, s, h, position, logits.data(), window, score_work, acc + side->offsets[s]);
+      for (int64_t h = kv_head * group; h < (kv_head + 1) * group; ++h) {
+        const float* qh = q + t * q_row_stride + h * head_dim;
+        float* oh = out + (t * num_heads + h) * head_dim;
+        if (want_scores) logits.resize(static_cast<size_t>(window));
+        float* logits_out = want_scores ? logits.data() : nullptr;
+        if (half) {
+          const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
+          attend_one_half(qh, static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
+                          cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch, oh,
+                          static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),
+                          cache.num_blocks, logits_out, first);
+        } else {
+          const PagedRows<float> keys{static_cast<const float*>(cache.k), static_cast<const float*>(cache.overlay_k),
+                                      table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
+          const PagedRows<float> values{static_cast<const float*>(cache.v), static_cast<const float*>(cache.overlay_v),
+                                        table, cache.num_blocks, cache.block_size, kv_row, kv_offset};
+          attend_one_float(qh, keys, values, head_dim, first, window, scale, scores, oh, logits_out);
+        }
+        if (want_scores) accumulate_scores(*side, s, h, position, logits.data(), window, score_work, acc + side->offsets[s]);
+      }
     }
   }
   if (side == nullptr) return;

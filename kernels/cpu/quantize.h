@@ -23,6 +23,9 @@ void quantize_activations(const float* x, ActivationBlockQ8* out, int64_t n);
 // (the element of largest magnitude, the first one on ties), q =
 // round-half-even(iscale * x) capped at 127, d = 1 / iscale, bsums exact.
 void quantize_activations_q8_k(const float* x, ActivationBlockQ8K* out, int64_t n);
+// The same, portable and one element at a time: the reference the SIMD form
+// (AVX2 builds) must equal bit for bit.
+void quantize_activations_q8_k_reference(const float* x, ActivationBlockQ8K* out, int64_t n);
 
 // Quantizes `n` floats (a multiple of 32) into GGML Q8_0 / Q4_0 / Q4_1 blocks
 // (the reference rounding of ggml's quantize_row_*_ref). For tests and tools.

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <limits>
 #include <vector>
 
 #include "kernels/cpu/dot.h"
@@ -116,6 +117,36 @@ TEST(ExtendedQuantFormats, DotIsCloseToTheFloatDotOfTheDequantizedOperands) {
       EXPECT_NEAR(dots(format, w.data(), x).first, expected, tolerance) << format_name(format) << " " << num_blocks;
     }
   }
+}
+
+// The SIMD quantizer (AVX2 builds) equals the one-element-at-a-time
+// reference bit for bit: random blocks of several scales, an all-zero block,
+// the largest magnitude twice with both signs (the first one wins), halfway
+// products, a NaN (skipped by the maximum, quantized to 0) and a block too
+// small for its scale.
+TEST(QuantizeQ8K, SimdEqualsTheReference) {
+  std::mt19937 rng(21);
+  const int64_t blocks = 9;
+  std::vector<float> x = random_activations(blocks * kQuantBlockK, rng);
+  for (int64_t i = 0; i < kQuantBlockK; ++i) x[i] *= 1e3f, x[kQuantBlockK + i] *= 1e-3f;
+  std::fill(x.begin() + 2 * kQuantBlockK, x.begin() + 3 * kQuantBlockK, 0.0f);
+  x[3 * kQuantBlockK + 10] = 6.0f, x[3 * kQuantBlockK + 200] = -6.0f;   // ties: +6 first
+  x[4 * kQuantBlockK + 7] = -6.0f, x[4 * kQuantBlockK + 9] = 6.0f;      // ties: -6 first
+  for (int j = 0; j < 40; ++j) x[5 * kQuantBlockK + 20 + j] = 6.0f * (j + 0.5f) / 127.0f;  // halfway
+  x[5 * kQuantBlockK + 3] = -6.0f;
+  x[6 * kQuantBlockK + 5] = std::numeric_limits<float>::quiet_NaN();
+  // so small that iscale overflows: every product is +-inf or NaN, which ggml quantizes to 0
+  for (int64_t i = 0; i < kQuantBlockK; ++i) x[7 * kQuantBlockK + i] = static_cast<float>(i) * 1e-40f;
+  std::vector<ActivationBlockQ8K> got(blocks), want(blocks);
+  quantize_activations_q8_k(x.data(), got.data(), static_cast<int64_t>(x.size()));
+  quantize_activations_q8_k_reference(x.data(), want.data(), static_cast<int64_t>(x.size()));
+  for (int64_t b = 0; b < blocks; ++b) {
+    EXPECT_EQ(float_bits(got[b].d), float_bits(want[b].d)) << "block " << b;
+    for (int j = 0; j < kQuantBlockK; ++j) ASSERT_EQ(got[b].q[j], want[b].q[j]) << "block " << b << " at " << j;
+    for (int k = 0; k < kQuantBlockK / 16; ++k) ASSERT_EQ(got[b].bsums[k], want[b].bsums[k]) << b << " " << k;
+  }
+  for (int j = 0; j < kQuantBlockK; ++j) EXPECT_EQ(want[7].q[j], 0) << j;
+  EXPECT_EQ(want[6].q[5], 0);  // the NaN, as ggml's nearest_int gives
 }
 
 TEST(QuantizeQ8K, ScalesRoundsAndSumsAsGgml) {

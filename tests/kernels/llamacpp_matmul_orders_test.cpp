@@ -194,7 +194,9 @@ TEST(LlamaCppMatmulOrders, RepackedQ4_KTakesTheGemmForWholeGroupsOfFourTokens) {
   std::mt19937 rng(34);
   for (WeightFormat format : {WeightFormat::Q4_K, WeightFormat::Q2_K}) {
     if (!llamacpp_repacks(format, 8)) continue;  // Q2_K: AVX-512 builds only, as llama.cpp
-    const Case c(format, 16, 1024, 6, rng);  // tokens 0..3 through the GEMM, 4..5 the GEMV
+    // tokens 0..3 through the GEMM, 4..5 the GEMV; 24 rows: chunks of 16 (16 rows in
+    // 512-bit lanes on AVX-512 VNNI builds) and 8 (8 in 256-bit lanes)
+    const Case c(format, 24, 1024, 6, rng);
     const auto repacked = [&](int64_t r, int64_t t, bool gemm) {
       float y = 0.0f;
       dot_quantized_tile_repacked_k(c.format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, gemm ? 1 : 0,
@@ -211,7 +213,9 @@ TEST(LlamaCppMatmulOrders, TiledKQuantsFromEightTokens) {
   std::mt19937 rng(35);
   for (WeightFormat format : kKQuants) {
     for (int64_t tokens : {7, 8, 19}) {
-      const Case c(format, 12, 512, tokens, rng);  // 12 rows: never repacked; 8 in SIMD lanes, 4 alone
+      // 28 rows: never repacked; chunks of 16 (in 512-bit lanes on AVX-512 VNNI builds)
+      // and 12 (8 in 256-bit lanes, 4 alone)
+      const Case c(format, 28, 512, tokens, rng);
       const auto tiled = [&](int64_t r, int64_t t) {
         float y = 0.0f;
         dot_quantized_tile_k_tiled(format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, c.num_in / kQuantBlockK,

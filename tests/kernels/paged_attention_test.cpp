@@ -231,6 +231,44 @@ TEST(HalfAttentionTest, SimdEqualsThePortableReference) {
   }
 }
 
+// A GQA group's query heads attended together (one pass over K and V) give
+// each head's attend_one_half result bit for bit: head dims with and without
+// the 64-multiple fast path, groups of 1 to 5 (chunks of 4 plus a rest),
+// windows that start past 0 and end off a multiple of 8 or 16.
+TEST(HalfAttentionTest, GroupEqualsOneHeadAtATime) {
+  using test::float_bits;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 2.0f);
+  for (int64_t dim : {64, 256, 80}) {
+    const int64_t kv_heads = 2, block = 16, blocks = 9, len = 139;
+    std::vector<uint16_t> k(blocks * block * kv_heads * dim), v(k.size());
+    for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(dist(rng)), v[i] = fp32_to_fp16(dist(rng));
+    std::vector<int32_t> table{3, 0, 8, 1, 7, 2, 6, 4, 5};
+    for (int64_t group : {1, 3, 4, 5}) {
+      std::vector<float> q(group * dim);
+      for (float& x : q) x = dist(rng);
+      for (int64_t first : {0, 37}) {
+        for (int64_t window : {len, int64_t{61}}) {
+          HalfAttentionScratch scratch;
+          std::vector<float> got(group * dim), want(dim);
+          attend_group_half(q.data(), dim, group, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim,
+                            window, 0.09f, scratch, got.data(), dim, nullptr, nullptr, blocks, first);
+          for (int64_t g = 0; g < group; ++g) {
+            attend_one_half(q.data() + g * dim, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim,
+                            window, 0.09f, HalfMatmulOrder::kBatched, scratch, want.data(), nullptr, nullptr, blocks,
+                            nullptr, first);
+            for (int64_t i = 0; i < dim; ++i) {
+              ASSERT_EQ(float_bits(got[g * dim + i]), float_bits(want[i]))
+                  << "dim " << dim << " group " << group << " head " << g << " first " << first << " window "
+                  << window << " at " << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(PagedAttentionTest, RejectsBadArguments) {
   std::vector<float> k(64), v(64), q(64), out(64);
   PagedKvLayer cache{k.data(), v.data(), KvDType::F32, 1, 4, 2, 8};

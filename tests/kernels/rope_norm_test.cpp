@@ -150,6 +150,36 @@ TEST(ActivationTest, SiluTimesUp) {
   for (int i = 32; i < 37; ++i) EXPECT_EQ(out[i], gate[i] / (1.0f + std::exp(-gate[i])) * up[i]) << i;
 }
 
+// The eight-wide GELU path (AVX2 + F16C builds; n >= 8) gives what the
+// one-element path (n = 1, the scalar loop) gives, bit for bit: random
+// floats (not only halves), the +-10 clamps and their neighbours, infinities,
+// NaN, and aliasing out with gate.
+TEST(ActivationTest, GeluTanhMulVectorEqualsOneAtATime) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 4.0f);
+  std::vector<float> gate(4099), up(gate.size());
+  for (size_t i = 0; i < gate.size(); ++i) gate[i] = dist(rng), up[i] = dist(rng);
+  const float edges[] = {-10.0f, 10.0f, std::nextafter(-10.0f, 0.0f), std::nextafter(10.0f, 0.0f), -65504.0f,
+                         70000.0f, -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity(),
+                         std::numeric_limits<float>::quiet_NaN(), 0.0f, -0.0f, 1e-8f};
+  for (size_t i = 0; i < std::size(edges); ++i) gate[7 * i + 3] = edges[i];
+  std::vector<float> vector_out(gate.size()), one(gate.size());
+  gelu_tanh_mul(gate.data(), up.data(), vector_out.data(), static_cast<int64_t>(gate.size()));
+  for (size_t i = 0; i < gate.size(); ++i) gelu_tanh_mul(&gate[i], &up[i], &one[i], 1);
+  for (size_t i = 0; i < gate.size(); ++i) {
+    if (std::isnan(one[i])) {
+      EXPECT_TRUE(std::isnan(vector_out[i])) << i;
+    } else {
+      EXPECT_EQ(vector_out[i], one[i]) << "gate " << gate[i] << " at " << i;
+    }
+  }
+  std::vector<float> aliased = gate;
+  gelu_tanh_mul(aliased.data(), up.data(), aliased.data(), static_cast<int64_t>(aliased.size()));
+  for (size_t i = 0; i < gate.size(); ++i) {
+    if (!std::isnan(one[i])) EXPECT_EQ(aliased[i], one[i]) << i;
+  }
+}
+
 TEST(LlamaCppArithTest, ExpIsWithinTwoUlpsOfExp) {
   // Relative error below 2^-22: two units in the last place of a float (the
   // routine's own bound is about 1.95).
