@@ -189,11 +189,36 @@ void micro_tile(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, 
 // scale w.d * x.d, the same fused multiply-add, the same 8-lane horizontal
 // sum of each half), two pairs per instruction.
 //
-// `wu` holds the R rows' blocks already unpacked (wu[r * num_blocks + b]),
-// once for all of a call's tokens (rows_all_tokens), so the inner loop only
-// loads them.
+// `wu` holds the R rows' blocks already unpacked (wu[r * num_blocks + b]) and
+// `xp` the 8 tokens' blocks prepared as pairs (PreparedX8), both once per
+// call (tile_512), so the inner loop only loads them.
+template <class Traits>
+struct PreparedX8 {
+  __m512i x2[4];  // pair i: token 2i's prepared block in the low half, token 2i + 1's in the high half
+  __m512 xd2[4];  // pair i: token 2i's x.d in the low half, token 2i + 1's in the high half
+  __m256 xs;      // lane t: token t's d_times_sum (formats with offsets)
+  static PreparedX8 make(const ActivationBlockQ8* x, int64_t num_blocks, int64_t b) {
+    PreparedX8 p;
+    if constexpr (Traits::kOffsets) {
+      p.xs = gather_tokens<8>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
+    } else {
+      p.xs = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < 4; ++i) {
+      const ActivationBlockQ8& lo = x[2 * i * num_blocks + b];
+      const ActivationBlockQ8& hi = x[(2 * i + 1) * num_blocks + b];
+      const auto load = [](const ActivationBlockQ8& xb) {
+        return Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
+      };
+      p.x2[i] = _mm512_inserti64x4(_mm512_castsi256_si512(load(lo)), load(hi), 1);
+      p.xd2[i] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo.d)), _mm256_set1_ps(hi.d), 1);
+    }
+    return p;
+  }
+};
+
 template <class Traits, int R>
-void micro_tile2(const typename Traits::Unpacked* wu, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
+void micro_tile2(const typename Traits::Unpacked* wu, const PreparedX8<Traits>* xp, int64_t num_blocks, float* out,
                  int64_t out_stride) {
   constexpr int T = 8;
   __m512 acc[R][T / 2];
@@ -203,27 +228,15 @@ void micro_tile2(const typename Traits::Unpacked* wu, const ActivationBlockQ8* x
     for (int i = 0; i < T / 2; ++i) acc[r][i] = _mm512_setzero_ps();
   }
   for (int64_t b = 0; b < num_blocks; ++b) {
-    __m256 xs;
-    if constexpr (Traits::kOffsets) xs = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
-    __m512i x2[T / 2];
-    __m512 xd2[T / 2];  // pair i: token 2i's x.d in the low half, token 2i + 1's in the high half
-    for (int i = 0; i < T / 2; ++i) {
-      const ActivationBlockQ8& lo = x[2 * i * num_blocks + b];
-      const ActivationBlockQ8& hi = x[(2 * i + 1) * num_blocks + b];
-      const auto load = [](const ActivationBlockQ8& xb) {
-        return Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
-      };
-      x2[i] = _mm512_inserti64x4(_mm512_castsi256_si512(load(lo)), load(hi), 1);
-      xd2[i] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(lo.d)), _mm256_set1_ps(hi.d), 1);
-    }
+    const PreparedX8<Traits>& x = xp[b];
     for (int r = 0; r < R; ++r) {
       const typename Traits::Unpacked& wb = wu[r * num_blocks + b];
       const __m512 wd = _mm512_set1_ps(wb.d);
-      if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb.m), xs, offsets[r]);
+      if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb.m), x.xs, offsets[r]);
       const typename Traits::Wide wide = Traits::widen(wb);
       for (int i = 0; i < T / 2; ++i) {
         // the same w.d * x.d per token as micro_tile's scales
-        acc[r][i] = _mm512_fmadd_ps(Traits::products2(wide, x2[i]), _mm512_mul_ps(wd, xd2[i]), acc[r][i]);
+        acc[r][i] = _mm512_fmadd_ps(Traits::products2(wide, x.x2[i]), _mm512_mul_ps(wd, x.xd2[i]), acc[r][i]);
       }
     }
   }
@@ -242,33 +255,13 @@ void micro_tile2(const typename Traits::Unpacked* wu, const ActivationBlockQ8* x
 
 constexpr int kTileTokens = 8;  // one 8-float vector of per-token scales
 
+// Tokens [t0, num_tokens) (fewer than 8) of R rows, through micro_tile.
 template <class Traits, int R>
-void rows_all_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_tokens,
-                     int64_t num_blocks, float* out, int64_t out_stride) {
-  int64_t t = 0;
-#ifdef KVS_TILE_512
-  if (num_tokens >= kTileTokens) {
-    // Unpack the R rows once for every 8-token tile of this call.
-    using Unpacked = typename Traits::Unpacked;
-    thread_local std::vector<Unpacked> unpacked;
-    unpacked.resize(static_cast<size_t>(R * num_blocks));
-    for (int r = 0; r < R; ++r) {
-      const auto* row = reinterpret_cast<const typename Traits::Block*>(w + r * row_bytes);
-      for (int64_t b = 0; b < num_blocks; ++b) unpacked[r * num_blocks + b] = Traits::unpack(row[b]);
-    }
-    for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
-      micro_tile2<Traits, R>(unpacked.data(), x + t * num_blocks, num_blocks, out + t * out_stride, out_stride);
-    }
-  }
-#else
-  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
-    micro_tile<Traits, R, kTileTokens>(w, row_bytes, x + t * num_blocks, num_blocks, out + t * out_stride,
-                                       out_stride);
-  }
-#endif
-  const ActivationBlockQ8* xt = x + t * num_blocks;
-  float* ot = out + t * out_stride;
-  switch (num_tokens - t) {
+void rows_tail_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t t0, int64_t num_tokens,
+                      int64_t num_blocks, float* out, int64_t out_stride) {
+  const ActivationBlockQ8* xt = x + t0 * num_blocks;
+  float* ot = out + t0 * out_stride;
+  switch (num_tokens - t0) {
     case 7: micro_tile<Traits, R, 7>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
     case 6: micro_tile<Traits, R, 6>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
     case 5: micro_tile<Traits, R, 5>(w, row_bytes, xt, num_blocks, ot, out_stride); break;
@@ -285,13 +278,54 @@ constexpr int kTileRows = 4;  // 4 x 8 accumulators fit AVX-512VL's 32 registers
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
+  int64_t t = 0;
+#ifdef KVS_TILE_512
+  if (num_tokens >= kTileTokens) {
+    // Every row unpacked once, each 8-token tile's activations prepared once,
+    // for all of this call's row groups.
+    thread_local std::vector<typename Traits::Unpacked> unpacked;
+    thread_local std::vector<PreparedX8<Traits>> prepared;
+    unpacked.resize(static_cast<size_t>(num_rows * num_blocks));
+    prepared.resize(static_cast<size_t>(num_blocks));
+    for (int64_t r = 0; r < num_rows; ++r) {
+      const auto* row = reinterpret_cast<const typename Traits::Block*>(w + r * row_bytes);
+      for (int64_t b = 0; b < num_blocks; ++b) unpacked[r * num_blocks + b] = Traits::unpack(row[b]);
+    }
+    for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+      const ActivationBlockQ8* xt = x + t * num_blocks;
+      for (int64_t b = 0; b < num_blocks; ++b) prepared[b] = PreparedX8<Traits>::make(xt, num_blocks, b);
+      float* ot = out + t * out_stride;
+      int64_t r = 0;
+      for (; r + kTileRows <= num_rows; r += kTileRows) {
+        micro_tile2<Traits, kTileRows>(unpacked.data() + r * num_blocks, prepared.data(), num_blocks, ot + r,
+                                       out_stride);
+      }
+      for (; r < num_rows; ++r) {
+        micro_tile2<Traits, 1>(unpacked.data() + r * num_blocks, prepared.data(), num_blocks, ot + r, out_stride);
+      }
+    }
+  }
+#else
+  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+    int64_t r = 0;
+    for (; r + kTileRows <= num_rows; r += kTileRows) {
+      micro_tile<Traits, kTileRows, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
+                                                 out + t * out_stride + r, out_stride);
+    }
+    for (; r < num_rows; ++r) {
+      micro_tile<Traits, 1, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
+                                         out + t * out_stride + r, out_stride);
+    }
+  }
+#endif
+  if (t == num_tokens) return;
   int64_t r = 0;
   for (; r + kTileRows <= num_rows; r += kTileRows) {
-    rows_all_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r,
-                                       out_stride);
+    rows_tail_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r,
+                                        out_stride);
   }
   for (; r < num_rows; ++r) {
-    rows_all_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, num_tokens, num_blocks, out + r, out_stride);
+    rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
   }
 }
 

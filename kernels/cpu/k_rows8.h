@@ -1,5 +1,5 @@
 #pragma once
-// Eight weight rows of a K-quant block at once: the exact integer sums of
+// Eight (or sixteen) weight rows of a K-quant block at once: the exact integer sums of
 // k_block_sums.h with the rows in SIMD lanes (lane r = row r), so a token's
 // per-chunk sums for 8 rows come out of one pass with no horizontal adds.
 // The multi-token paths of llama.cpp's tiled K-quant matmul (dot_k_tiled.cpp)
