@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
+#include "kernels/cpu/dot_gemv512.h"
 #include "kernels/cpu/dot_k_tiled.h"
 #include "kernels/cpu/dot_repack.h"
 #include "kernels/cpu/dot_tile.h"
@@ -25,6 +26,8 @@ int g_num_threads = 0;
 // once per few tokens and keeps the chunk's rows in L1 across the tile.
 constexpr int64_t kTokenTile = 64;
 constexpr int64_t kRowChunk = 16;
+constexpr int64_t kGemvRows = 64;
+constexpr int64_t kPrefetchRowsAhead = 4;  // the one-token path's software prefetch distance, in rows  // rows per task of the one-token path (dot_gemv512.h)
 
 // One quantized segment against activations `xq` (num_tokens rows of
 // num_blocks blocks); writes y[t * y_stride + n] for its num_out columns.
@@ -36,7 +39,13 @@ void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const A
   const int64_t num_out = segment.num_out;
   if (num_tokens == 1) {  // one decode stream: a dot product per row
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t n = 0; n < num_out; ++n) y[n] = dot(weights + static_cast<size_t>(n) * row_bytes, xq);
+    for (int64_t n = 0; n < num_out; ++n) {
+      if (n + kPrefetchRowsAhead < num_out) {  // memory-bound: fetch a later row while this one computes
+        const uint8_t* ahead = weights + static_cast<size_t>(n + kPrefetchRowsAhead) * row_bytes;
+        for (size_t at = 0; at < row_bytes; at += 64) __builtin_prefetch(ahead + at);
+      }
+      y[n] = dot(weights + static_cast<size_t>(n) * row_bytes, xq);
+    }
     return;
   }
   const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
@@ -158,6 +167,18 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
             dot_quantized_tile(format, rows, rows_bytes, num_rows, xq, tokens, blocks_q8, out, stride);
           }
         };
+        if (num_tokens == 1 && !repacked && rows_512_supported(format)) {  // decode: two rows per register
+          const auto* weights = static_cast<const uint8_t*>(s.w);
+          const int64_t chunks = (s.num_out + kGemvRows - 1) / kGemvRows;
+#pragma omp parallel for num_threads(threads) schedule(static)
+          for (int64_t c = 0; c < chunks; ++c) {
+            const int64_t n0 = c * kGemvRows;
+            dot_quantized_rows_512(format, weights + static_cast<size_t>(n0) * row_bytes, row_bytes,
+                                   std::min(kGemvRows, s.num_out - n0), s.num_out - n0, scratch.quantized.data(),
+                                   blocks_q8, y_seg + n0);
+          }
+          break;
+        }
         quantized_segment(
             s, blocks_q8, scratch.quantized.data(), num_tokens, y_seg, total_out, threads,
             [&](const uint8_t* row, const ActivationBlockQ8* xq) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/dot.h"
+#include "kernels/cpu/dot_gemv512.h"
 #include "kernels/cpu/dot_simd.h"
 #include "kernels/cpu/dot_tile.h"
 #include "kernels/cpu/half.h"
@@ -51,6 +52,36 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 
 const WeightFormat kFormats[] = {WeightFormat::Q8_0, WeightFormat::Q4_0, WeightFormat::Q4_1,
                                  WeightFormat::Q5_0, WeightFormat::Q5_1, WeightFormat::IQ4_NL};
+
+// The one-token path with two rows per 512-bit register (decode GEMVs)
+// equals vec_dot row by row, odd row counts included; formats it has no path
+// for (and builds without AVX-512 VNNI) say so and write nothing.
+TEST(DotTileTest, TwoRowGemvEqualsVecDot) {
+  for (WeightFormat format : kFormats) {
+    for (int64_t blocks : {1, 18}) {
+      for (int64_t rows : {1, 2, 7, 64}) {
+        const std::vector<uint8_t> w = random_rows(format, rows, blocks, 3 + rows);
+        const size_t row_bytes = static_cast<size_t>(blocks) * block_size(format);
+        const std::vector<float> x = random_floats(static_cast<size_t>(blocks * kQuantBlock), 5);
+        std::vector<ActivationBlockQ8> xq(static_cast<size_t>(blocks));
+        quantize_activations(x.data(), xq.data(), blocks * kQuantBlock);
+        std::vector<float> out(static_cast<size_t>(rows) + 1, -1.0f);
+        const bool done =
+            dot_quantized_rows_512(format, w.data(), row_bytes, rows, rows, xq.data(), blocks, out.data());
+        EXPECT_EQ(done, rows_512_supported(format)) << format_name(format);
+        EXPECT_EQ(out[rows], -1.0f) << "wrote past the rows";
+        if (!done) {
+          EXPECT_EQ(out[0], -1.0f) << "wrote although it had no path";
+          continue;
+        }
+        for (int64_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(bits(out[r]), bits(dot_quantized(format, w.data() + r * row_bytes, xq.data(), blocks)))
+              << format_name(format) << " blocks " << blocks << " rows " << rows << " at " << r;
+        }
+      }
+    }
+  }
+}
 
 TEST(DotTileTest, BitIdenticalToPerPairDot) {
   for (WeightFormat format : kFormats) {
