@@ -341,12 +341,38 @@ void group_scores(const float* const* query, const PagedRows<uint16_t>& keys, in
   }
 }
 
-// SimdRowOps::weighted_sum (16 lanes, n % 64 == 0) for G queries at once:
+// SimdRowOps::score in the single order (ggml_vec_dot_f16: four 16-lane
+// accumulators over blocks of 64, combined as (a0 + a2) + (a1 + a3), then
+// sum16; n % 64 == 0, so no double tail) for G queries at once, one
+// position at a time: each key row converted once, for every query.
+template <int G>
+void group_scores_single(const float* const* query, const PagedRows<uint16_t>& keys, int64_t first, int64_t window,
+                         int64_t n, float scale, float* const* out) {
+  for (int64_t p = first; p < window; ++p) {
+    const uint16_t* k = keys.row(p);
+    __m512 acc[G][4];
+    for (int g = 0; g < G; ++g) {
+      for (int a = 0; a < 4; ++a) acc[g][a] = _mm512_setzero_ps();
+    }
+    for (int64_t i = 0; i < n; i += 64) {
+      for (int a = 0; a < 4; ++a) {
+        const __m512 kv = load_halves16(k + i + 16 * a);
+        for (int g = 0; g < G; ++g) acc[g][a] = _mm512_fmadd_ps(kv, _mm512_loadu_ps(query[g] + i + 16 * a), acc[g][a]);
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      const __m512 combined = _mm512_add_ps(_mm512_add_ps(acc[g][0], acc[g][2]), _mm512_add_ps(acc[g][1], acc[g][3]));
+      out[g][p] = sum16(_mm512_castps512_ps256(combined), high_half(combined)) * scale;
+    }
+  }
+}
+
+// SimdRowOps::weighted_sum (16 or 64 lanes, n % 64 == 0) for G queries at once:
 // each value row converted once, for every query's weights.
 template <int G>
 void group_weighted_sum(const float* const* weight, const uint16_t* const* rows, int64_t first, int64_t window,
-                        int64_t n, float* const* lanes) {
-  constexpr int64_t kLanes = 16;
+                        int64_t num_lanes, int64_t n, float* const* lanes) {
+  const int64_t kLanes = num_lanes;
   for (int64_t l = 0; l < kLanes; ++l) {
     const int64_t p0 = first + ((l - first) % kLanes + kLanes) % kLanes;  // first p >= first in lane l
     for (int64_t d = 0; d < n; d += 64) {
@@ -370,17 +396,23 @@ void group_weighted_sum(const float* const* weight, const uint16_t* const* rows,
 }
 
 template <int G>
-void group_chunk(const float* const* query, const PagedRows<uint16_t>& keys, const uint16_t* const* value_rows,
-                 int64_t first, int64_t window, int64_t n, float scale, float* const* probabilities,
-                 float* const* lanes, float* const* out) {
-  group_scores<G>(query, keys, first, window, n, scale, probabilities);
+void group_chunk(HalfMatmulOrder order, const float* const* query, const PagedRows<uint16_t>& keys,
+                 const uint16_t* const* value_rows, int64_t first, int64_t window, int64_t n, float scale,
+                 float* const* probabilities, float* const* lanes, float* const* out) {
+  const bool batched = order == HalfMatmulOrder::kBatched;
+  const int64_t num_lanes = batched ? 16 : 64;
+  if (batched) {
+    group_scores<G>(query, keys, first, window, n, scale, probabilities);
+  } else {
+    group_scores_single<G>(query, keys, first, window, n, scale, probabilities);
+  }
   for (int g = 0; g < G; ++g) {
     float max_score = -INFINITY;
     for (int64_t p = first; p < window; ++p) max_score = std::max(max_score, probabilities[g][p]);
     softmax_to_halves(probabilities[g], first, window, max_score);
   }
-  group_weighted_sum<G>(probabilities, value_rows, first, window, n, lanes);
-  for (int g = 0; g < G; ++g) SimdRowOps::combine_columns(lanes[g], 16, n, out[g]);
+  group_weighted_sum<G>(probabilities, value_rows, first, window, num_lanes, n, lanes);
+  for (int g = 0; g < G; ++g) SimdRowOps::combine_columns(lanes[g], num_lanes, n, out[g]);
 }
 #endif
 }  // namespace
@@ -410,7 +442,7 @@ void attend_one_half_reference(const float* q, const uint16_t* keys, const uint1
 
 void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, const uint16_t* keys,
                        const uint16_t* values, const int32_t* table, int64_t block_size, int64_t kv_row,
-                       int64_t kv_offset, int64_t head_dim, int64_t window, float scale,
+                       int64_t kv_offset, int64_t head_dim, int64_t window, float scale, HalfMatmulOrder order,
                        HalfAttentionScratch& scratch, float* out, int64_t out_stride, const uint16_t* overlay_keys,
                        const uint16_t* overlay_values, int64_t num_blocks, int64_t first) {
 #ifdef KVS_HALF_GROUP
@@ -421,7 +453,8 @@ void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, co
     const int64_t padded = (window + 15) / 16 * 16;
     scratch.query.resize(static_cast<size_t>(kChunk * head_dim));
     scratch.probabilities.resize(static_cast<size_t>(kChunk * padded));
-    scratch.lanes.resize(static_cast<size_t>(kChunk * 16 * head_dim));
+    const int64_t num_lanes = order == HalfMatmulOrder::kBatched ? 16 : 64;
+    scratch.lanes.resize(static_cast<size_t>(kChunk * num_lanes * head_dim));
     scratch.value_rows.resize(static_cast<size_t>(window));
     for (int64_t p = first; p < window; ++p) scratch.value_rows[p] = value_rows.row(p);
     for (int64_t q0 = 0; q0 < num_queries; q0 += kChunk) {
@@ -437,12 +470,12 @@ void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, co
         query[g] = rounded;
         probabilities[g] = scratch.probabilities.data() + g * padded;
         std::fill(probabilities[g], probabilities[g] + padded, 0.0f);
-        lanes[g] = scratch.lanes.data() + g * 16 * head_dim;
+        lanes[g] = scratch.lanes.data() + g * num_lanes * head_dim;
         outs[g] = out + (q0 + g) * out_stride;
       }
       const auto run = [&](auto chunk) {
-        group_chunk<decltype(chunk)::value>(query, key_rows, scratch.value_rows.data(), first, window, head_dim,
-                                            scale, probabilities, lanes, outs);
+        group_chunk<decltype(chunk)::value>(order, query, key_rows, scratch.value_rows.data(), first, window,
+                                            head_dim, scale, probabilities, lanes, outs);
       };
       switch (count) {
         case 4: run(std::integral_constant<int, 4>{}); break;
@@ -456,8 +489,7 @@ void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, co
 #endif
   for (int64_t g = 0; g < num_queries; ++g) {
     attend_one_half(q + g * q_stride, keys, values, table, block_size, kv_row, kv_offset, head_dim, window, scale,
-                    HalfMatmulOrder::kBatched, scratch, out + g * out_stride, overlay_keys, overlay_values,
-                    num_blocks, nullptr, first);
+                    order, scratch, out + g * out_stride, overlay_keys, overlay_values, num_blocks, nullptr, first);
   }
 }
 

@@ -139,10 +139,11 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
       const int32_t* table = batch.block_tables + s * batch.max_blocks_per_seq;
       const int64_t kv_offset = kv_head * head_dim;
       const bool want_scores = side != nullptr && side->row_begin[s] >= 0 && row_in_seq >= side->row_begin[s];
-      if (half && query_len >= 2 && !want_scores) {  // the group's heads together, one pass over K and V
+      if (half && !want_scores) {  // the group's heads together, one pass over K and V
+        const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
         attend_group_half(q + t * q_row_stride + kv_head * group * head_dim, head_dim, group,
                           static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
-                          cache.block_size, kv_row, kv_offset, head_dim, window, scale, half_scratch,
+                          cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch,
                           out + (t * num_heads + kv_head * group) * head_dim, head_dim,
                           static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),
                           cache.num_blocks, first);

@@ -232,7 +232,7 @@ TEST(HalfAttentionTest, SimdEqualsThePortableReference) {
 }
 
 // A GQA group's query heads attended together (one pass over K and V) give
-// each head's attend_one_half result bit for bit: head dims with and without
+// each head's attend_one_half result bit for bit, in both orders: head dims with and without
 // the 64-multiple fast path, groups of 1 to 5 (chunks of 4 plus a rest),
 // windows that start past 0 and end off a multiple of 8 or 16.
 TEST(HalfAttentionTest, GroupEqualsOneHeadAtATime) {
@@ -249,18 +249,19 @@ TEST(HalfAttentionTest, GroupEqualsOneHeadAtATime) {
       for (float& x : q) x = dist(rng);
       for (int64_t first : {0, 37}) {
         for (int64_t window : {len, int64_t{61}}) {
-          HalfAttentionScratch scratch;
-          std::vector<float> got(group * dim), want(dim);
-          attend_group_half(q.data(), dim, group, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim,
-                            window, 0.09f, scratch, got.data(), dim, nullptr, nullptr, blocks, first);
-          for (int64_t g = 0; g < group; ++g) {
-            attend_one_half(q.data() + g * dim, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim,
-                            window, 0.09f, HalfMatmulOrder::kBatched, scratch, want.data(), nullptr, nullptr, blocks,
-                            nullptr, first);
-            for (int64_t i = 0; i < dim; ++i) {
-              ASSERT_EQ(float_bits(got[g * dim + i]), float_bits(want[i]))
-                  << "dim " << dim << " group " << group << " head " << g << " first " << first << " window "
-                  << window << " at " << i;
+          for (HalfMatmulOrder order : {HalfMatmulOrder::kBatched, HalfMatmulOrder::kSingle}) {
+            HalfAttentionScratch scratch;
+            std::vector<float> got(group * dim), want(dim);
+            attend_group_half(q.data(), dim, group, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim,
+                              window, 0.09f, order, scratch, got.data(), dim, nullptr, nullptr, blocks, first);
+            for (int64_t g = 0; g < group; ++g) {
+              attend_one_half(q.data() + g * dim, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim,
+                              window, 0.09f, order, scratch, want.data(), nullptr, nullptr, blocks, nullptr, first);
+              for (int64_t i = 0; i < dim; ++i) {
+                ASSERT_EQ(float_bits(got[g * dim + i]), float_bits(want[i]))
+                    << "dim " << dim << " group " << group << " head " << g << " first " << first << " window "
+                    << window << " order " << static_cast<int>(order) << " at " << i;
+              }
             }
           }
         }
