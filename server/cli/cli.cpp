@@ -119,6 +119,13 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
                   "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)");
   cmd->add_flag("--f32-weights", c.f32_weights, "Dequantize weights and compute in F32 (slower, more memory)");
   cmd->add_option("--http-threads", c.http_threads, "HTTP connections served at once");
+  cmd->add_option("--max-model-len", c.max_model_len,
+                  "Context length in tokens (prompt + output), at most the model's; 0 = the model's");
+  cmd->add_option("--log-format", c.log_format, "text, or json: one JSON object per line (time, level, message, "
+                                                "request_id)")
+      ->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--log-level", c.log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   cmd->add_option("--kv-policy", c.kv_policy, "Default KV compression policy: " + kv_policy_names() +
                                                   " (a request's kvserve.kv_policy overrides it)");
   cmd->add_option("--kv-budget", c.kv_budget,

@@ -10,6 +10,7 @@
 #include "server/api/api_error.h"
 #include "server/api/openai_parse.h"
 #include "server/http/openai_responses.h"
+#include "server/logging/log_setup.h"
 #include "server/serving/choice_builder.h"
 
 namespace kvs {
@@ -53,6 +54,7 @@ struct PreparedRun {
   GenerationOptions options;
   std::vector<ChoiceSpec> choices;
   std::vector<std::string> prefixes;  // echo text per choice
+  std::vector<std::vector<TokenLogprob>> prefix_tokens;  // echo + logprobs: the prompt's tokens per choice
   int64_t prompt_tokens = 0;          // summed over distinct prompts
 };
 
@@ -68,29 +70,36 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
       const std::string line = "data: " + dump(chunk) + "\n\n";
       return sink.write(line.data(), line.size());
     };
+    // Where each choice's next text starts (logprobs.text_offset is cumulative).
+    std::vector<size_t> offsets(prepared->prefixes.size(), 0);
     for (size_t i = 0; i < prepared->prefixes.size(); ++i) {
       if (meta.kind == ApiKind::kChat && !send(chat_role_chunk(meta, i, usage_field))) return false;
       if (!prepared->prefixes[i].empty()) {
         ChoiceDelta echo;
         echo.index = i;
         echo.text = prepared->prefixes[i];
-        if (!send(stream_chunk(meta, echo, usage_field))) return false;
+        if (i < prepared->prefix_tokens.size()) echo.tokens = prepared->prefix_tokens[i];
+        if (!send(stream_chunk(meta, echo, usage_field, 0))) return false;
+        offsets[i] = echo.text.size();
       }
     }
     std::vector<ChoiceDelta> deltas;
     while (run->poll(deltas, 0.05)) {
       for (const ChoiceDelta& delta : deltas) {
-        if (!send(stream_chunk(meta, delta, usage_field))) {
+        if (!send(stream_chunk(meta, delta, usage_field, offsets[delta.index]))) {
           run->cancel();  // the client went away: free its blocks now
           return false;
         }
+        for (const TokenLogprob& token : delta.tokens) offsets[delta.index] += token.text.size();
       }
       deltas.clear();
     }
     if (usage_field) {
       int64_t completion_tokens = 0;
       for (const ChoiceResult& r : run->results()) completion_tokens += r.num_output_tokens;
-      if (!send(usage_chunk(meta, prepared->prompt_tokens, completion_tokens))) return false;
+      if (!send(usage_chunk(meta, prepared->prompt_tokens, completion_tokens, cached_prompt_tokens(run->results())))) {
+        return false;
+      }
     }
     const std::string done = "data: [DONE]\n\n";
     sink.write(done.data(), done.size());
@@ -107,7 +116,8 @@ void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, htt
   for (const ChoiceResult& r : results) {
     if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error);
   }
-  res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prompt_tokens)),
+  res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prefix_tokens,
+                                     prepared->prompt_tokens)),
                   "application/json");
 }
 
@@ -138,6 +148,7 @@ void with_engine_errors(Body&& body) {
 }  // namespace
 
 void handle_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
+  const RequestLogScope log_scope(res.get_header_value("X-Request-Id"));
   check_content_type(req);
   CompletionRequest request = parse_completion_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();
@@ -152,14 +163,27 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
       add_choices(context, request.options, ids, prepared->choices);
       prepared->prompt_tokens += static_cast<int64_t>(ids.size());
       std::string echo;
-      if (request.echo) echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;
-      for (int64_t j = 0; j < request.options.n; ++j) prepared->prefixes.push_back(echo);
+      std::vector<TokenLogprob> echo_tokens;
+      if (request.echo && request.options.logprobs) {
+        // The echoed text is then the prompt tokens' bytes, so that
+        // logprobs.tokens concatenate to the text as they do for the output.
+        echo_tokens = score_prompt(context.engine, *context.bundle.tokenizer, ids, request.options.top_logprobs,
+                                   request.options.priority);
+        for (const TokenLogprob& token : echo_tokens) echo += token.text;
+      } else if (request.echo) {
+        echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;
+      }
+      for (int64_t j = 0; j < request.options.n; ++j) {
+        prepared->prefixes.push_back(echo);
+        prepared->prefix_tokens.push_back(echo_tokens);
+      }
     }
     respond(context, prepared, res);
   });
 }
 
 void handle_chat_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
+  const RequestLogScope log_scope(res.get_header_value("X-Request-Id"));
   check_content_type(req);
   ChatRequest request = parse_chat_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();

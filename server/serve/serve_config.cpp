@@ -37,6 +37,11 @@ void ServeConfig::validate() const {
   check(threads >= 0, "--threads must be >= 0");
   check(tensor_parallel_size >= 1, "--tensor-parallel-size must be >= 1");
   check(http_threads >= 2, "--http-threads must be >= 2");
+  check(max_model_len == 0 || max_model_len >= 2, "--max-model-len must be >= 2 (0 = the model's context)");
+  check(log_format == "text" || log_format == "json", "--log-format must be text or json");
+  check(log_level == "trace" || log_level == "debug" || log_level == "info" || log_level == "warn" ||
+            log_level == "error" || log_level == "critical" || log_level == "off",
+        "--log-level must be trace, debug, info, warn, error, critical or off");
   for (const std::string& key : api_keys) check(!key.empty(), "--api-key must not be empty");
   kv_policy_from_flags(kv_policy, kv_budget);
 }
@@ -129,6 +134,9 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
       else if (key == "tensor_parallel_size") config.tensor_parallel_size = value.get<int>();
       else if (key == "f32_weights") config.f32_weights = value.get<bool>();
       else if (key == "http_threads") config.http_threads = value.get<int>();
+      else if (key == "max_model_len") config.max_model_len = value.get<int64_t>();
+      else if (key == "log_format") config.log_format = value.get<std::string>();
+      else if (key == "log_level") config.log_level = value.get<std::string>();
       else if (key == "kv_policy") config.kv_policy = value.get<std::string>();
       else if (key == "kv_budget") config.kv_budget = value.get<double>();
       else throw InvalidArgument("config file " + path + ": unknown key '" + raw_key + "'");

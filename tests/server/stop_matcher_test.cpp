@@ -52,5 +52,16 @@ TEST(StopMatcherTest, HoldsTheLongestPossiblePrefix) {
   EXPECT_TRUE(m.stopped());
 }
 
+TEST(StopMatcherTest, IncludeStopKeepsTheMatchedStringTheLongestAtATie) {
+  StopMatcher m({"ab", "abc"}, /*include_stop=*/true);
+  EXPECT_EQ(m.push("xxa"), "xx");
+  EXPECT_EQ(m.push("bcz"), "abc");
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(m.push("more"), "");
+  StopMatcher split({"END"}, /*include_stop=*/true);
+  EXPECT_EQ(split.push("done E"), "done ");
+  EXPECT_EQ(split.push("ND!"), "END");
+}
+
 }  // namespace
 }  // namespace kvs
