@@ -35,12 +35,12 @@ std::string utc_time(std::chrono::system_clock::time_point time) {
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    nlohmann::json line = {{"time", utc_time(msg.time)},
+    nlohmann::ordered_json line = {{"time", utc_time(msg.time)},
                            {"level", std::string(spdlog::level::to_string_view(msg.level).data(),
                                                  spdlog::level::to_string_view(msg.level).size())},
                            {"message", std::string(msg.payload.data(), msg.payload.size())}};
     if (!t_request_id.empty()) line["request_id"] = t_request_id;
-    const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     dest.append(text.data(), text.data() + text.size());
   }
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }

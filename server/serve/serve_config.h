@@ -56,8 +56,9 @@ KvPolicySpec kv_policy_from_flags(const std::string& policy, double budget);
 
 // "512MiB" -> bytes. Throws InvalidArgument.
 int64_t parse_byte_size(const std::string& text);
-// Overlays the fields present in a JSON file (keys = the CLI flag names with
-// '_' or '-'). Throws InvalidArgument on unknown keys or bad types.
+// Overlays the fields present in a JSON file (keys = the CLI flag names of
+// serve_flags() with '_' or '-'). Throws InvalidArgument on unknown keys, bad
+// types or a value outside a flag's choices.
 void load_serve_config_file(const std::string& path, ServeConfig& config);
 // Keys from --api-key and the key file.
 std::vector<std::string> resolve_api_keys(const ServeConfig& config);
