@@ -114,7 +114,7 @@ void GenerationRun::handle_event(size_t index, const TokenEvent& event, std::vec
     choice.last_token = std::chrono::steady_clock::now();
     ++result.num_output_tokens;
     const std::string piece = choice.detokenizer.push(event.token_id);
-    delta.text = choice.matcher.push(piece);
+    delta.text = choice.matcher.push(piece, result.num_output_tokens >= choice.spec.min_tokens);
     if (choice.spec.want_logprobs) {
       TokenLogprob token = token_logprob(tokenizer_, event);
       delta.tokens.push_back(token);

@@ -55,6 +55,7 @@ struct ChoiceSpec {
   Request request;
   std::vector<std::string> stop;  // stop strings
   bool include_stop_str = false;  // a matched stop string stays at the end of the text
+  int64_t min_tokens = 0;         // vLLM: stop strings are not looked for before this many tokens
   bool want_logprobs = false;
   // The first choice of its prompt: its prompt (and cached prompt tokens)
   // count once in usage; the other n - 1 choices share that prompt.

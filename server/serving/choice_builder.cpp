@@ -51,6 +51,7 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
     }
     spec.stop = options.stop;
     spec.include_stop_str = options.include_stop_str_in_output;
+    spec.min_tokens = options.sampling.min_tokens;
     spec.counts_prompt = j == 0;
     spec.want_logprobs = options.logprobs;
     spec.request.num_logprobs = options.logprobs ? static_cast<int32_t>(options.top_logprobs) : -1;

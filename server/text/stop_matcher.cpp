@@ -5,10 +5,10 @@
 
 namespace kvs {
 
-std::string StopMatcher::push(const std::string& text) {
+std::string StopMatcher::push(const std::string& text, bool may_stop) {
   if (stopped_) return "";
   pending_ += text;
-  if (stops_.empty()) return std::exchange(pending_, "");
+  if (stops_.empty() || !may_stop) return std::exchange(pending_, "");
   size_t first = std::string::npos, first_size = 0;
   for (const std::string& stop : stops_) {
     const size_t at = pending_.find(stop);

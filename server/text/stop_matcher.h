@@ -17,7 +17,9 @@ class StopMatcher {
   // Appends `text`; returns what may be emitted now. After a match, stopped()
   // is true, the returned text ends right before the stop string (or right
   // after it with include_stop), and later pushes return "".
-  std::string push(const std::string& text);
+  // may_stop == false (vLLM's min_tokens not yet reached): `text` and what
+  // was held back are emitted without looking for a stop string.
+  std::string push(const std::string& text, bool may_stop = true);
   // The held-back text (call at the end of the stream when not stopped).
   std::string flush();
   bool stopped() const { return stopped_; }

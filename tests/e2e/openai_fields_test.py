@@ -147,6 +147,12 @@ class FieldsTest(unittest.TestCase):
                           extra_body={"stop_token_ids": stop_id, "min_tokens": 6})
         self.assertGreaterEqual(r.usage.completion_tokens, 6)
         self.assertNotIn(first, r.choices[0].logprobs.tokens[:5])
+        # Stop strings are not looked for before min_tokens either (vLLM).
+        whole = self.complete(prompt="1, 2, 3, 4, 5,", max_tokens=10).choices[0].text
+        self.assertIn(",", whole[:4])
+        r = self.complete(prompt="1, 2, 3, 4, 5,", max_tokens=10, stop=[","], extra_body={"min_tokens": 6})
+        self.assertGreaterEqual(r.usage.completion_tokens, 6)
+        self.assertIn(",", r.choices[0].text)
         self.assert_bad_request("min_tokens", lambda: self.complete(prompt="Hi", max_tokens=2,
                                                                     extra_body={"min_tokens": 3}))
 

@@ -63,5 +63,14 @@ TEST(StopMatcherTest, IncludeStopKeepsTheMatchedStringTheLongestAtATie) {
   EXPECT_EQ(split.push("ND!"), "END");
 }
 
+TEST(StopMatcherTest, NoMatchingWhileStoppingIsNotAllowed) {
+  StopMatcher m({"ab"});
+  EXPECT_EQ(m.push("xa", /*may_stop=*/false), "xa");
+  EXPECT_EQ(m.push("b", /*may_stop=*/false), "b");
+  EXPECT_FALSE(m.stopped());
+  EXPECT_EQ(m.push("cab"), "c");
+  EXPECT_TRUE(m.stopped());
+}
+
 }  // namespace
 }  // namespace kvs
