@@ -55,21 +55,49 @@ struct PreparedRun {
   std::vector<ChoiceSpec> choices;
   std::vector<std::string> prefixes;  // echo text per choice
   std::vector<std::vector<TokenLogprob>> prefix_tokens;  // echo + logprobs: the prompt's tokens per choice
+  // echo + logprobs: the prompt to score for each choice ("" = none), scored
+  // once admitted (score_echoed_prompts), with this many alternatives.
+  std::vector<std::vector<int32_t>> echo_prompts;
+  int64_t echo_top_logprobs = 0;
   int64_t prompt_tokens = 0;          // summed over distinct prompts
 };
+
+// echo + logprobs: the prompt tokens' logprobs become each choice's echoed
+// prefix (the text is the tokens' bytes, so logprobs.tokens concatenate to
+// it). One scoring run per distinct prompt; called once the request holds its
+// admission slot, so scoring is bounded like generation.
+void score_echoed_prompts(ServingContext& context, PreparedRun& prepared) {
+  for (size_t i = 0; i < prepared.echo_prompts.size(); ++i) {
+    if (prepared.echo_prompts[i].empty()) continue;
+    if (i > 0 && prepared.echo_prompts[i] == prepared.echo_prompts[i - 1]) {
+      prepared.prefix_tokens[i] = prepared.prefix_tokens[i - 1];  // the n choices of one prompt
+    } else {
+      prepared.prefix_tokens[i] = score_prompt(context.engine, *context.bundle.tokenizer, prepared.echo_prompts[i],
+                                               prepared.echo_top_logprobs, prepared.options.priority);
+    }
+    prepared.prefixes[i].clear();
+    for (const TokenLogprob& token : prepared.prefix_tokens[i]) prepared.prefixes[i] += token.text;
+  }
+}
 
 void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
   auto slot = std::make_shared<AdmissionSlot>(context);
   auto run = std::make_shared<GenerationRun>(context.engine, *context.bundle.tokenizer, context.metrics,
                                              std::move(prepared->choices));
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [slot, run, prepared](size_t, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("text/event-stream", [&context, slot, run, prepared](size_t, httplib::DataSink& sink) {
     const ResponseMeta& meta = prepared->meta;
     const bool usage_field = prepared->options.include_usage;
     const auto send = [&sink](const json& chunk) {
       const std::string line = "data: " + dump(chunk) + "\n\n";
       return sink.write(line.data(), line.size());
     };
+    try {
+      score_echoed_prompts(context, *prepared);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: scoring the echoed prompt failed: {}", meta.id, e.what());
+      return false;  // ends the stream; the run's destructor cancels the choices
+    }
     // Where each choice's next text starts (logprobs.text_offset is cumulative).
     std::vector<size_t> offsets(prepared->prefixes.size(), 0);
     for (size_t i = 0; i < prepared->prefixes.size(); ++i) {
@@ -111,6 +139,7 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
 void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
   if (prepared->options.stream) return stream_response(context, std::move(prepared), res);
   AdmissionSlot slot(context);
+  score_echoed_prompts(context, *prepared);
   GenerationRun run(context.engine, *context.bundle.tokenizer, context.metrics, std::move(prepared->choices));
   const std::vector<ChoiceResult> results = run.run_to_end();
   for (const ChoiceResult& r : results) {
@@ -163,20 +192,14 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
       add_choices(context, request.options, ids, prepared->choices);
       prepared->prompt_tokens += static_cast<int64_t>(ids.size());
       std::string echo;
-      std::vector<TokenLogprob> echo_tokens;
-      if (request.echo && request.options.logprobs) {
-        // The echoed text is then the prompt tokens' bytes, so that
-        // logprobs.tokens concatenate to the text as they do for the output.
-        echo_tokens = score_prompt(context.engine, *context.bundle.tokenizer, ids, request.options.top_logprobs,
-                                   request.options.priority);
-        for (const TokenLogprob& token : echo_tokens) echo += token.text;
-      } else if (request.echo) {
-        echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;
-      }
+      if (request.echo) echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;
+      const bool score = request.echo && request.options.logprobs;  // scored once admitted
       for (int64_t j = 0; j < request.options.n; ++j) {
         prepared->prefixes.push_back(echo);
-        prepared->prefix_tokens.push_back(echo_tokens);
+        prepared->prefix_tokens.emplace_back();
+        prepared->echo_prompts.push_back(score ? ids : std::vector<int32_t>{});
       }
+      prepared->echo_top_logprobs = request.options.top_logprobs;
     }
     respond(context, prepared, res);
   });

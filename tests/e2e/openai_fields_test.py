@@ -222,6 +222,13 @@ class FieldsTest(unittest.TestCase):
             forced = self.complete(prompt=ids[:k], max_tokens=1, logprobs=0, logit_bias={str(ids[k]): 100})
             self.assertAlmostEqual(forced.choices[0].logprobs.token_logprobs[0], choice_lp.token_logprobs[k], delta=0.05)
             self.assertEqual(forced.choices[0].logprobs.tokens[0], choice_lp.tokens[k])
+        # n = 2: both choices echo the same prompt logprobs.
+        both = self.complete(prompt=self.PROMPT, max_tokens=1, echo=True, logprobs=1, n=2).choices
+        for c in both:
+            self.assertEqual(c.logprobs.tokens[:len(ids)], choice_lp.tokens[:len(ids)])
+            self.assertIsNone(c.logprobs.token_logprobs[0])
+            for got, want in zip(c.logprobs.token_logprobs[1:len(ids)], choice_lp.token_logprobs[1:len(ids)]):
+                self.assertAlmostEqual(got, want, delta=1e-3)
         # Streamed: the first chunk carries the prompt's tokens.
         chunks = list(self.complete(prompt=self.PROMPT, max_tokens=2, echo=True, logprobs=1, stream=True))
         self.assertEqual(chunks[0].choices[0].logprobs.tokens, choice_lp.tokens[:len(ids)])
