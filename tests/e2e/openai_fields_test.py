@@ -346,6 +346,20 @@ class FieldsTest(unittest.TestCase):
         self.assertEqual(r.usage.completion_tokens, 2)
 
 
+class LogLevelTest(unittest.TestCase):
+    def test_log_level_warn_drops_info_lines(self):
+        model = ["--model", ARGS.model] if ARGS.model else []
+        with Server(ARGS.binary, *model, "--threads", "1", "--kv-cache-memory", "16MiB", "--log-level", "warn",
+                    startup_timeout=60) as quiet:
+            status, headers, _ = quiet.raw("POST", "/v1/completions", json.dumps({"prompt": "Hi", "max_tokens": 1}),
+                                           {"Content-Type": "application/json", "X-Request-Id": "quiet-1"})
+            self.assertEqual((status, headers["X-Request-Id"]), (200, "quiet-1"))
+            self.assertEqual(quiet.stop(), 0)
+            # At info the access line and the start-up lines would be there.
+            self.assertNotIn("quiet-1", quiet.output())
+            self.assertNotIn("serving", quiet.output())
+
+
 def main():
     global ARGS
     parser = argparse.ArgumentParser()
