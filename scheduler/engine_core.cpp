@@ -106,9 +106,16 @@ void EngineCore::add(uint64_t id, const Request& request) {
       throw InvalidArgument("forced output token id " + std::to_string(token) + " is outside the vocabulary");
     }
   }
+  for (const auto& [token, bias] : request.sampling.logit_bias) {
+    if (token < 0 || token >= model_.config().vocab_size) {
+      throw InvalidArgument("logit_bias token id " + std::to_string(token) + " is outside the vocabulary");
+    }
+  }
   validate(request);
   const KvPolicySpec policy = compressor_.resolve(request);
-  auto sampler = std::make_unique<Sampler>(request.sampling, std::random_device{}());
+  SamplingParams sampling = request.sampling;
+  if (sampling.min_tokens > 0) sampling.min_tokens_suppressed = request.stop_token_ids;  // vLLM's min_tokens
+  auto sampler = std::make_unique<Sampler>(sampling, std::random_device{}());
   scheduler_.add(id, request);
   samplers_[id] = std::move(sampler);
   compressor_.add(id, policy, request);

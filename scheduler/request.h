@@ -16,7 +16,8 @@ struct Request {
   std::vector<int32_t> prompt_token_ids;  // non-empty
   int64_t max_tokens = 16;                // >= 1; prompt + max_tokens must fit the context and the pool
   SamplingParams sampling;                // no seed: a random one is drawn
-  std::vector<int32_t> stop_token_ids;    // finishing tokens (emitted, then the request ends)
+  std::vector<int32_t> stop_token_ids;    // finishing tokens (emitted, then the request ends); with
+                                          // sampling.min_tokens > 0 they cannot be sampled before it
   int32_t priority = 0;                   // lower runs first (vLLM's convention); FCFS within a priority
   // Log-probabilities in the events: < 0 none (TokenEvent::logprob stays 0);
   // 0 the sampled token's; k > 0 also the k most likely tokens.

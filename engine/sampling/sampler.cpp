@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "engine/errors.h"
 #include "engine/sampling/candidate_selection.h"
@@ -40,6 +41,26 @@ void scale_logits(float* logits, int64_t vocab_size, float temperature) {
 // std::uniform_real_distribution.
 double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
+void check_id(int32_t id, int64_t vocab_size, const char* field) {
+  if (id < 0 || id >= vocab_size) {
+    throw InvalidArgument(std::string("sampler: ") + field + " token id " + std::to_string(id) +
+                          " is outside the vocabulary");
+  }
+}
+
+// logit_bias, then min_tokens' bans.
+void apply_bias(float* logits, int64_t vocab_size, const SamplingParams& params, size_t num_output_tokens) {
+  for (const auto& [id, bias] : params.logit_bias) {
+    check_id(id, vocab_size, "logit_bias");
+    logits[id] += bias;
+  }
+  if (static_cast<int64_t>(num_output_tokens) >= params.min_tokens) return;
+  for (const int32_t id : params.min_tokens_suppressed) {
+    check_id(id, vocab_size, "min_tokens");
+    logits[id] = -std::numeric_limits<float>::infinity();
+  }
+}
+
 }  // namespace
 
 Sampler::Sampler(const SamplingParams& params, uint64_t fallback_seed)
@@ -51,6 +72,7 @@ int32_t Sampler::sample(float* logits, int64_t vocab_size,
                         const std::vector<int32_t>& prompt_tokens,
                         const std::vector<int32_t>& output_tokens) {
   if (vocab_size <= 0) throw InvalidArgument("sampler: vocab_size must be positive");
+  apply_bias(logits, vocab_size, params_, output_tokens.size());
   sampling::apply_penalties(logits, vocab_size, prompt_tokens, output_tokens, params_, seen_bits_,
                             sorted_output_);
   if (params_.temperature < kGreedyTemperature) return argmax(logits, vocab_size);

@@ -2,6 +2,7 @@
 // Turns one row of logits into the next token.
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace kvs {
@@ -11,7 +12,13 @@ namespace kvs {
 // those. repetition_penalty (>0, 1 = off) applies to every token seen in prompt
 // or output (CTRL-style: positive logits divided, negative multiplied);
 // presence/frequency penalties (OpenAI, -2..2) apply to tokens of the output
-// so far. validate() throws InvalidArgument naming the bad field.
+// so far. logit_bias (OpenAI) adds a bias in [-100, 100] to a token's raw logit
+// before anything else; +100 all but forces the token, -100 all but bans it.
+// min_tokens (vLLM): while fewer than min_tokens tokens have been output, the
+// min_tokens_suppressed ids (EngineCore fills them with the request's stop /
+// EOS ids) get -inf, so the sequence cannot end early. Ids must be in the
+// vocabulary (sample() throws InvalidArgument otherwise).
+// validate() throws InvalidArgument naming the bad field.
 struct SamplingParams {
   float temperature = 0.0f;
   float top_p = 1.0f;
@@ -22,6 +29,9 @@ struct SamplingParams {
   float frequency_penalty = 0.0f;
   bool has_seed = false;
   uint64_t seed = 0;
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id -> bias, each in [-100, 100]
+  int64_t min_tokens = 0;                             // >= 0
+  std::vector<int32_t> min_tokens_suppressed;         // ids banned until min_tokens are output
 
   void validate() const;
 };
@@ -30,7 +40,7 @@ struct SamplingParams {
 // -> same tokens. Not thread-safe; one per sequence.
 //
 // Order of operations (vLLM's, with top-k before top-p as in Hugging Face):
-// penalties -> temperature -> top-k -> top-p (over the top-k, renormalised) ->
+// logit_bias and min_tokens -> penalties -> temperature -> top-k -> top-p (over the top-k, renormalised) ->
 // min-p (tokens below min_p * the top probability dropped) -> one draw from the
 // kept tokens' renormalised probabilities. NOTE: temperature < 1e-5 is greedy,
 // as in vLLM (_SAMPLING_EPS); dividing by it would overflow.

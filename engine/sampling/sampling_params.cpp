@@ -33,6 +33,11 @@ void SamplingParams::validate() const {
   if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f)) {
     fail("frequency_penalty", "in [-2, 2]", frequency_penalty);
   }
+  for (const auto& [id, bias] : logit_bias) {
+    if (id < 0) fail("logit_bias", "keyed by token ids >= 0", id);
+    if (!(bias >= -100.0f && bias <= 100.0f)) fail("logit_bias", "a bias in [-100, 100]", bias);
+  }
+  if (min_tokens < 0) fail("min_tokens", ">= 0", min_tokens);
 }
 
 }  // namespace kvs

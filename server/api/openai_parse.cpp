@@ -1,6 +1,8 @@
 #include "server/api/openai_parse.h"
 
+#include <cctype>
 #include <limits>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -94,6 +96,52 @@ void parse_stop(const json& doc, GenerationOptions& options) {
   }
 }
 
+// OpenAI's logit_bias: {"token id": bias}. Ids are checked against the
+// vocabulary later (add_choices); here the shape and the range.
+void parse_logit_bias(const json& doc, SamplingParams& s) {
+  const json* biases = field(doc, "logit_bias");
+  if (biases == nullptr) return;
+  if (!biases->is_object()) bad("logit_bias", "'logit_bias' must be an object mapping token ids to biases");
+  for (const auto& [key, value] : biases->items()) {
+    size_t used = 0;
+    long long id = -1;
+    try {
+      id = std::stoll(key, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (key.empty() || used != key.size() || id < 0 || id > std::numeric_limits<int32_t>::max() ||
+        !std::isdigit(static_cast<unsigned char>(key[0]))) {
+      bad("logit_bias", "'logit_bias' keys must be token ids, got '" + key + "'");
+    }
+    if (!value.is_number()) bad("logit_bias", "'logit_bias' values must be numbers");
+    const double bias = value.get<double>();
+    if (!(bias >= -100.0 && bias <= 100.0)) {
+      bad("logit_bias", "'logit_bias' values must be in [-100, 100], got " + value.dump() + " for token " + key);
+    }
+    s.logit_bias.emplace_back(static_cast<int32_t>(id), static_cast<float>(bias));
+  }
+}
+
+// Fields of OpenAI's API that kvserve does not implement: a 400 naming the
+// field rather than a response that silently ignores it.
+void reject_unimplemented(const json& doc) {
+  if (const json* format = field(doc, "response_format")) {
+    if (!format->is_object() || string_field(*format, "type") != "text") {
+      bad("response_format", "'response_format' other than {\"type\": \"text\"} is not supported");
+    }
+  }
+  for (const char* name : {"tools", "tool_choice", "functions", "function_call"}) {
+    if (field(doc, name) != nullptr) bad(name, std::string("'") + name + "' (tool / function calling) is not supported");
+  }
+  if (const json* suffix = field(doc, "suffix")) {
+    if (!suffix->is_string() || !suffix->get<std::string>().empty()) bad("suffix", "'suffix' is not supported");
+  }
+  const int64_t best_of = integer(doc, "best_of", 1);
+  if (best_of < 1) bad("best_of", "'best_of' must be at least 1");
+  if (best_of > 1) bad("best_of", "'best_of' greater than 1 is not supported");
+}
+
 // Everything but the prompt / messages and the logprobs fields (their shape
 // differs between the two endpoints).
 // The `kvserve` object carries our own options; being our namespace, it is
@@ -127,17 +175,19 @@ void parse_kvserve_extension(const json& doc, GenerationOptions& options) {
 GenerationOptions parse_options(const json& doc) {
   GenerationOptions options;
   options.model = string_field(doc, "model");
-  if (field(doc, "max_completion_tokens") != nullptr) {
-    options.max_tokens = integer(doc, "max_completion_tokens", 0);
-  } else if (field(doc, "max_tokens") != nullptr) {
-    options.max_tokens = integer(doc, "max_tokens", 0);
-  }
-  if (options.max_tokens && *options.max_tokens < 1) bad("max_tokens", "'max_tokens' must be at least 1");
+  // max_completion_tokens (OpenAI's newer name) wins; errors name the field given.
+  const char* max_name = field(doc, "max_completion_tokens") != nullptr ? "max_completion_tokens" : "max_tokens";
+  if (field(doc, max_name) != nullptr) options.max_tokens = integer(doc, max_name, 0);
+  if (options.max_tokens && *options.max_tokens < 1) bad(max_name, std::string("'") + max_name + "' must be at least 1");
   SamplingParams& s = options.sampling;
   s.temperature = static_cast<float>(number(doc, "temperature", 1.0));
   s.top_p = static_cast<float>(number(doc, "top_p", 1.0));
-  s.top_k = static_cast<int32_t>(integer(doc, "top_k", 0));
-  if (s.top_k < 0) s.top_k = 0;  // vLLM: -1 = off
+  // vLLM: -1 and 0 both consider every token; other negatives are an error.
+  const int64_t top_k = integer(doc, "top_k", 0);
+  if (top_k < -1 || top_k > std::numeric_limits<int32_t>::max()) {
+    bad("top_k", "'top_k' must be -1 or 0 (disabled) or at least 1, got " + std::to_string(top_k));
+  }
+  s.top_k = static_cast<int32_t>(top_k);
   s.min_p = static_cast<float>(number(doc, "min_p", 0.0));
   s.presence_penalty = static_cast<float>(number(doc, "presence_penalty", 0.0));
   s.frequency_penalty = static_cast<float>(number(doc, "frequency_penalty", 0.0));
@@ -147,6 +197,12 @@ GenerationOptions parse_options(const json& doc) {
     if (!seed.is_number_integer()) bad("seed", "'seed' must be an integer");
     s.has_seed = true;
     s.seed = seed.is_number_unsigned() ? seed.get<uint64_t>() : static_cast<uint64_t>(seed.get<int64_t>());
+  }
+  parse_logit_bias(doc, s);
+  s.min_tokens = integer(doc, "min_tokens", 0);
+  if (s.min_tokens < 0) bad("min_tokens", "'min_tokens' must be at least 0");
+  if (options.max_tokens && s.min_tokens > *options.max_tokens) {
+    bad("min_tokens", "'min_tokens' must not exceed '" + std::string(max_name) + "'");
   }
   try {
     s.validate();
@@ -163,8 +219,19 @@ GenerationOptions parse_options(const json& doc) {
     options.include_usage = boolean(*stream_options, "include_usage", false);
   }
   options.ignore_eos = boolean(doc, "ignore_eos", false);
+  options.include_stop_str_in_output = boolean(doc, "include_stop_str_in_output", false);
   options.user = string_field(doc, "user");
   parse_kvserve_extension(doc, options);
+  if (field(doc, "priority") != nullptr) {
+    const int64_t priority = integer(doc, "priority", 0);
+    if (priority < -1000000 || priority > 1000000) bad("priority", "'priority' must be within +-1000000");
+    const json* extension = field(doc, "kvserve");
+    if (extension != nullptr && field(*extension, "priority") != nullptr && priority != options.priority) {
+      bad("priority", "'priority' and 'kvserve.priority' differ; give it once");
+    }
+    options.priority = static_cast<int32_t>(priority);
+  }
+  reject_unimplemented(doc);
   return options;
 }
 
@@ -212,6 +279,26 @@ std::string message_content(const json& message) {
   return text;
 }
 
+std::vector<ChatMessage> parse_messages(const json& messages) {
+  std::vector<ChatMessage> out;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& message = messages[i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!message.is_object()) bad(where, "each message must be an object");
+    const json* role_value = field(message, "role");
+    if (role_value == nullptr || !role_value->is_string()) bad(where + ".role", "each message needs a string 'role'");
+    std::string role = role_value->get<std::string>();
+    // OpenAI's roles; "developer" is OpenAI's newer name for "system".
+    if (role != "system" && role != "user" && role != "assistant" && role != "tool" && role != "developer") {
+      bad(where + ".role", "'" + role + "' is not one of 'system', 'user', 'assistant', 'tool', 'developer' - '" +
+                               where + ".role'");
+    }
+    if (role == "developer") role = "system";
+    out.push_back({role, message_content(message)});
+  }
+  return out;
+}
+
 }  // namespace
 
 CompletionRequest parse_completion_request(const std::string& body) {
@@ -235,17 +322,42 @@ ChatRequest parse_chat_request(const std::string& body) {
   if (messages == nullptr || !messages->is_array() || messages->empty()) {
     bad("messages", "'messages' must be a non-empty list");
   }
-  for (const json& message : *messages) {
-    if (!message.is_object()) bad("messages", "each message must be an object");
-    const std::string role = string_field(message, "role");
-    if (role.empty()) bad("messages", "each message needs a 'role'");
-    request.messages.push_back({role, message_content(message)});
-  }
+  request.messages = parse_messages(*messages);
   request.options.logprobs = boolean(doc, "logprobs", false);
   request.options.top_logprobs = integer(doc, "top_logprobs", 0);
   if (request.options.top_logprobs < 0 || request.options.top_logprobs > 20) {
     bad("top_logprobs", "'top_logprobs' must be between 0 and 20");
   }
+  return request;
+}
+
+TokenizeRequest parse_tokenize_request(const std::string& body) {
+  const json doc = parse_object(body);
+  TokenizeRequest request;
+  request.model = string_field(doc, "model");
+  const json* prompt = field(doc, "prompt");
+  const json* messages = field(doc, "messages");
+  if ((prompt == nullptr) == (messages == nullptr)) bad("prompt", "give exactly one of 'prompt' and 'messages'");
+  if (prompt != nullptr) {
+    if (!prompt->is_string()) bad("prompt", "'prompt' must be a string");
+    request.prompt = prompt->get<std::string>();
+    request.add_special_tokens = boolean(doc, "add_special_tokens", true);
+  } else {
+    if (!messages->is_array() || messages->empty()) bad("messages", "'messages' must be a non-empty list");
+    request.is_chat = true;
+    request.messages = parse_messages(*messages);
+    request.add_generation_prompt = boolean(doc, "add_generation_prompt", true);
+  }
+  return request;
+}
+
+DetokenizeRequest parse_detokenize_request(const std::string& body) {
+  const json doc = parse_object(body);
+  DetokenizeRequest request;
+  request.model = string_field(doc, "model");
+  const json* tokens = field(doc, "tokens");
+  if (tokens == nullptr || !tokens->is_array()) bad("tokens", "'tokens' must be a list of token ids");
+  request.tokens = token_ids(*tokens, "tokens");
   return request;
 }
 

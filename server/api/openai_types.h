@@ -18,14 +18,19 @@ struct GenerationOptions {
   std::optional<int64_t> max_tokens;     // unset = up to the context
   SamplingParams sampling;
   int64_t n = 1;                         // choices per prompt, >= 1
-  std::vector<std::string> stop;         // stop strings (not included in the output)
+  std::vector<std::string> stop;         // stop strings (not in the output unless include_stop_str_in_output)
+  bool include_stop_str_in_output = false;  // vLLM extension: a matched stop string ends the text
   std::vector<int32_t> stop_token_ids;   // vLLM extension: extra finishing tokens
   bool stream = false;
   bool include_usage = false;            // stream_options.include_usage
   bool logprobs = false;
   int64_t top_logprobs = 0;              // alternatives per position (0..20)
   bool ignore_eos = false;               // vLLM extension
+  // logit_bias (token id -> bias in [-100, 100]) and vLLM's min_tokens travel
+  // in `sampling` (SamplingParams::logit_bias, ::min_tokens).
   std::string user;
+  // Scheduling priority, lower runs first (vLLM's top-level `priority`, or
+  // the older `kvserve.priority`; giving both with different values is a 400).
   // The `kvserve` extension object: our own options. Keys: "priority"
   // (integer, lower runs first; default 0), "kv_policy" (a policy name) and
   // "kv_budget" (a number). Unknown keys are a 400. The KV pair is as given,
@@ -46,12 +51,28 @@ struct PromptInput {
 struct CompletionRequest {
   GenerationOptions options;
   std::vector<PromptInput> prompts;  // non-empty
-  bool echo = false;
+  bool echo = false;  // with logprobs: the prompt tokens' logprobs come first (the first one null)
 };
 
 struct ChatRequest {
   GenerationOptions options;
   std::vector<ChatMessage> messages;  // non-empty
+};
+
+// POST /tokenize (vLLM): a prompt, or messages rendered by the chat template.
+struct TokenizeRequest {
+  std::string model;                   // "" = the served model
+  bool is_chat = false;                // messages given instead of prompt
+  std::string prompt;
+  std::vector<ChatMessage> messages;
+  bool add_generation_prompt = true;   // chat only
+  bool add_special_tokens = true;      // prompt only: BOS where the model wants one (as /v1/completions)
+};
+
+// POST /detokenize (vLLM).
+struct DetokenizeRequest {
+  std::string model;
+  std::vector<int32_t> tokens;
 };
 
 }  // namespace kvs

@@ -6,10 +6,13 @@
 
 #include <functional>
 #include <iostream>
+#include <type_traits>
+#include <variant>
 
 #include "engine/errors.h"
 #include "kvcache/kv_policy_spec.h"
 #include "server/cli/commands.h"
+#include "server/serve/serve_flags.h"
 
 namespace kvs {
 namespace {
@@ -64,6 +67,23 @@ void add_export(CLI::App& app, ExportCommand& e, std::function<int()>& action) {
   cmd->callback([&] { action = [&e] { return run_export(e); }; });
 }
 
+// One row of the serve flag table as a CLI11 option (a switch for a bool,
+// repeatable for a list).
+void add_serve_flag(CLI::App& cmd, const ServeFlag& flag) {
+  const std::string name = "--" + flag.name;
+  std::visit(
+      [&](auto* field) {
+        using T = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          cmd.add_flag(name, *field, flag.help);
+        } else {
+          CLI::Option* option = cmd.add_option(name, *field, flag.help);
+          if (!flag.choices.empty()) option->check(CLI::IsMember(flag.choices));
+        }
+      },
+      flag.target);
+}
+
 void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
   ServeConfig& c = s.config;
   CLI::App* cmd = app.add_subcommand("serve", "Serve the model over OpenAI-compatible HTTP and gRPC");
@@ -81,48 +101,7 @@ void add_serve(CLI::App& app, ServeCommand& s, std::function<int()>& action) {
          },
          "JSON config file (keys = flag names); flags override it")
       ->trigger_on_parse();
-  cmd->add_option("--model", c.model, "A .gguf file or a Hugging Face folder (default: the bundled SmolLM2)");
-  cmd->add_option("--served-model-name", c.served_model_name, "Model name in the API (default: the file's stem)");
-  cmd->add_option("--chat-template", c.chat_template, "Chat template style instead of the model's own (chatml, llama3, ...)");
-  cmd->add_option("--host", c.host, "Address to listen on");
-  cmd->add_option("--port", c.port, "HTTP port");
-  cmd->add_option("--grpc-port", c.grpc_port, "gRPC port (0 = no gRPC)");
-  cmd->add_option("--api-key", c.api_keys, "Accepted API key (repeatable); none = no authentication");
-  cmd->add_option("--api-key-file", c.api_key_file, "File with one accepted API key per line");
-  cmd->add_flag("--protect-metrics", c.protect_metrics, "Require an API key for /metrics too");
-  cmd->add_option("--max-num-seqs", c.max_num_seqs, "Sequences running at once at most");
-  cmd->add_option("--max-num-batched-tokens", c.max_num_batched_tokens, "Tokens per engine step at most");
-  cmd->add_option("--kv-cache-memory", c.kv_cache_memory,
-                  "KV cache budget, e.g. 512MiB (default: 512MiB on the CPU, --gpu-memory-utilization on CUDA)");
-  cmd->add_option("--kv-cache-dtype", c.kv_cache_dtype, "KV cache element type (auto: f16 on the CPU, bf16 on CUDA)")
-      ->check(CLI::IsMember({"auto", "f16", "f32", "bf16"}));
-  cmd->add_option("--device", c.device, "cpu, cuda, or auto (CUDA when built with it and a GPU is present)")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--gpu-memory-utilization", c.gpu_memory_utilization,
-                  "CUDA: fraction of the GPU's memory this server may use, weights and KV cache included");
-  cmd->add_flag("--enforce-eager", c.enforce_eager, "CUDA: run every step eagerly (no CUDA graphs)");
-  cmd->add_option("--max-queue", c.max_queue, "API requests queued beyond --max-num-seqs; more get 429");
-  cmd->add_option("--drain-timeout", c.drain_timeout, "Seconds SIGTERM waits for in-flight requests");
-  cmd->add_option("--max-body-bytes", c.limits.max_body_bytes, "Larger request bodies get 413 (gRPC: larger messages are refused)");
-  cmd->add_option("--max-header-bytes", c.limits.max_header_bytes,
-                  "Request headers (names + values, summed) beyond this get 431; gRPC: the metadata size limit");
-  cmd->add_option("--max-n", c.limits.max_n, "Choices per prompt ('n') a request may ask for");
-  cmd->add_option("--max-tokens-limit", c.limits.max_tokens,
-                  "Tokens a request may generate ('max_tokens' above it: 400; unset: capped to it); 0 = up to the context");
-  cmd->add_option("--max-stop", c.limits.max_stop, "Stop strings per request");
-  cmd->add_option("--max-stop-bytes", c.limits.max_stop_bytes, "Bytes per stop string");
-  cmd->add_option("--max-streams-per-key", c.limits.max_streams_per_key,
-                  "Streams (SSE, gRPC Generate) open at once per API key, more get 429; without keys all clients "
-                  "share one count; 0 = unlimited");
-  cmd->add_option("--threads", c.threads, "Model CPU threads (0 = all cores)");
-  cmd->add_option("--tensor-parallel-size", c.tensor_parallel_size,
-                  "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)");
-  cmd->add_flag("--f32-weights", c.f32_weights, "Dequantize weights and compute in F32 (slower, more memory)");
-  cmd->add_option("--http-threads", c.http_threads, "HTTP connections served at once");
-  cmd->add_option("--kv-policy", c.kv_policy, "Default KV compression policy: " + kv_policy_names() +
-                                                  " (a request's kvserve.kv_policy overrides it)");
-  cmd->add_option("--kv-budget", c.kv_budget,
-                  "Default KV tokens kept per sequence (integer >= 1) or a fraction in (0, 1); 0 = none");
+  for (const ServeFlag& flag : serve_flags(c)) add_serve_flag(*cmd, flag);
   cmd->callback([&] { action = [&s] { return run_serve(s); }; });
 }
 

@@ -13,6 +13,7 @@
 #include "server/cli/model_bundle.h"
 #include "server/grpc/grpc_server.h"
 #include "server/http/http_server.h"
+#include "server/logging/log_setup.h"
 #include "server/metrics/server_metrics.h"
 
 namespace kvs {
@@ -32,6 +33,7 @@ EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& b
   engine.scheduler.max_num_seqs = config.max_num_seqs;
   engine.scheduler.max_num_batched_tokens = config.max_num_batched_tokens;
   engine.kv_policy = kv_policy_from_flags(config.kv_policy, config.kv_budget);
+  engine.scheduler.max_model_len = config.max_model_len;  // 0 = the model's; above it the engine refuses
   return engine;
 }
 
@@ -76,6 +78,7 @@ void drain_on_signal(ServingContext& context, HttpServer& http, GrpcServer* grpc
 int run_serve(const ServeCommand& command) {
   ServeConfig config = command.config;
   config.validate();
+  configure_logging(config.log_format, config.log_level);
   const std::vector<std::string> keys = resolve_api_keys(config);
   install_shutdown_handlers();
   std::signal(SIGPIPE, SIG_IGN);
@@ -89,6 +92,7 @@ int run_serve(const ServeCommand& command) {
   device.enforce_eager = config.enforce_eager;
   device.max_num_seqs = config.max_num_seqs;
   device.max_num_batched_tokens = config.max_num_batched_tokens;
+  device.max_model_len = config.max_model_len;
   ModelBundle bundle = load_bundle(model_path, options, /*with_model=*/true, config.tensor_parallel_size, device);
   if (config.tensor_parallel_size > 1) {
     spdlog::info("kvserve: tensor parallel over {} CPU ranks (each rank: its heads, MLP columns, vocabulary rows "
@@ -96,7 +100,7 @@ int run_serve(const ServeCommand& command) {
   }
   EngineClient engine(*bundle.model, serve_engine_config(config, bundle));
   const std::string model_name =
-      config.served_model_name.empty() ? std::filesystem::path(model_path).stem().string() : config.served_model_name;
+      config.served_model_name.empty() ? model_name_from_path(model_path) : config.served_model_name;
   ServerMetrics metrics(model_name);
   ServingContext context{bundle, engine, metrics, ApiKeys(keys), model_name, std::nullopt, ""};
   try {

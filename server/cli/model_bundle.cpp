@@ -1,6 +1,8 @@
 #include "server/cli/model_bundle.h"
 
+
 #include <algorithm>
+#include <filesystem>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -101,12 +103,23 @@ ChatTemplate ModelBundle::chat_template(const std::string& override_name) const 
   return ChatTemplate::from_jinja(loaded->chat_template, bos, eos);
 }
 
+std::string model_name_from_path(const std::string& path) {
+  std::string trimmed = path;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  const std::filesystem::path p(trimmed);
+  // A folder keeps its whole name (a dot in "SmolLM2-1.7B" is no extension).
+  std::error_code error;
+  if (std::filesystem::is_directory(p, error)) return p.filename().string();
+  return p.stem().string();
+}
+
 std::vector<int32_t> ModelBundle::encode_prompt(const std::string& text) const {
   return tokenizer->encode(text, /*add_special=*/true, /*parse_special=*/false);
 }
 
-std::vector<int32_t> ModelBundle::encode_chat(const ChatTemplate& chat, const std::vector<ChatMessage>& messages) const {
-  const std::string rendered = chat.render(messages, /*add_generation_prompt=*/true);
+std::vector<int32_t> ModelBundle::encode_chat(const ChatTemplate& chat, const std::vector<ChatMessage>& messages,
+                                              bool add_generation_prompt) const {
+  const std::string rendered = chat.render(messages, add_generation_prompt);
   const std::string bos = token_text(tokenizer->spec().bos_id);
   const bool has_bos = !bos.empty() && rendered.compare(0, bos.size(), bos) == 0;
   return tokenizer->encode(rendered, /*add_special=*/!has_bos, /*parse_special=*/true);

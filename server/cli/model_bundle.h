@@ -43,7 +43,8 @@ struct ModelBundle {
   std::vector<int32_t> encode_prompt(const std::string& text) const;
   // Prompt ids for a conversation rendered by `chat` (special tokens parsed;
   // BOS added unless the template already wrote it).
-  std::vector<int32_t> encode_chat(const ChatTemplate& chat, const std::vector<ChatMessage>& messages) const;
+  std::vector<int32_t> encode_chat(const ChatTemplate& chat, const std::vector<ChatMessage>& messages,
+                                   bool add_generation_prompt = true) const;
   // Token ids that end generation (the tokenizer's end-of-generation set plus
   // the config's eos ids).
   std::vector<int32_t> stop_token_ids() const;
@@ -53,6 +54,10 @@ struct ModelBundle {
 // The default model: $KVSERVE_MODEL if set, else the file the set-up script
 // fetched into the repository's models/ folder.
 std::string default_model_path();
+// The API model name for a model path: a file's stem ("x/SmolLM2.gguf" ->
+// "SmolLM2") or a folder's name, trailing slashes ignored ("hf/SmolLM2/" ->
+// "SmolLM2"). "" only for a path with no name at all ("/").
+std::string model_name_from_path(const std::string& path);
 
 // Loads a .gguf file or HF folder. with_model = false loads the tokenizer only
 // (no forward-pass weights prepared). tensor_parallel_size > 1 shards the

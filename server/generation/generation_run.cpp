@@ -1,5 +1,7 @@
 #include "server/generation/generation_run.h"
 
+#include "server/api/api_error.h"
+
 namespace kvs {
 namespace {
 
@@ -7,7 +9,39 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// The token's bytes (not decode({id}), which drops a SentencePiece leading space).
+TokenLogprob token_logprob(const Tokenizer& tokenizer, const TokenEvent& event) {
+  TokenLogprob token{event.token_id, tokenizer.token_bytes(event.token_id), event.logprob, true, {}};
+  for (const auto& [id, logprob] : event.top_logprobs) token.top.emplace_back(tokenizer.token_bytes(id), logprob);
+  return token;
+}
+
 }  // namespace
+
+std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
+                                       const std::vector<int32_t>& prompt, int64_t top_logprobs, int32_t priority) {
+  std::vector<TokenLogprob> out;
+  if (prompt.empty()) return out;
+  out.push_back({prompt[0], tokenizer.token_bytes(prompt[0]), 0.0f, /*has_logprob=*/false, {}});
+  if (prompt.size() == 1) return out;
+  Request request;  // greedy, no penalties: the forced tokens are what counts
+  request.prompt_token_ids = {prompt[0]};
+  request.forced_output_ids.assign(prompt.begin() + 1, prompt.end());
+  request.max_tokens = static_cast<int64_t>(request.forced_output_ids.size());
+  request.num_logprobs = static_cast<int32_t>(top_logprobs);
+  request.priority = priority;
+  RequestHandle handle = engine.submit(request);
+  struct CancelOnExit {
+    RequestHandle& handle;
+    ~CancelOnExit() { handle.cancel(); }
+  } cancel_on_exit{handle};
+  TokenEvent event;
+  while (handle.next(event)) {
+    if (event.finish_reason == FinishReason::kError) throw ApiError(500, "scoring the prompt failed: " + event.error);
+    if (event.token_id >= 0) out.push_back(token_logprob(tokenizer, event));
+  }
+  return out;
+}
 
 GenerationRun::GenerationRun(EngineClient& engine, const Tokenizer& tokenizer, ServerMetrics& metrics,
                              std::vector<ChoiceSpec> choices)
@@ -23,6 +57,7 @@ GenerationRun::GenerationRun(EngineClient& engine, const Tokenizer& tokenizer, S
     throw;
   }
   results_.resize(choices_.size());
+  for (size_t i = 0; i < choices_.size(); ++i) results_[i].counts_prompt = choices_[i]->spec.counts_prompt;
 }
 
 GenerationRun::~GenerationRun() { cancel(); }
@@ -79,12 +114,9 @@ void GenerationRun::handle_event(size_t index, const TokenEvent& event, std::vec
     choice.last_token = std::chrono::steady_clock::now();
     ++result.num_output_tokens;
     const std::string piece = choice.detokenizer.push(event.token_id);
-    delta.text = choice.matcher.push(piece);
+    delta.text = choice.matcher.push(piece, result.num_output_tokens >= choice.spec.min_tokens);
     if (choice.spec.want_logprobs) {
-      TokenLogprob token{event.token_id, tokenizer_.decode({event.token_id}, /*skip_special=*/false), event.logprob, {}};
-      for (const auto& [id, logprob] : event.top_logprobs) {
-        token.top.emplace_back(tokenizer_.decode({id}, /*skip_special=*/false), logprob);
-      }
+      TokenLogprob token = token_logprob(tokenizer_, event);
       delta.tokens.push_back(token);
       result.tokens.push_back(token);
     }
@@ -97,6 +129,7 @@ void GenerationRun::handle_event(size_t index, const TokenEvent& event, std::vec
     }
   }
   if (event.finish_reason != FinishReason::kNone) {
+    result.num_cached_prompt_tokens = event.stats.num_cached_prompt_tokens;
     delta.text += choice.matcher.push(choice.detokenizer.flush());
     delta.text += choice.matcher.flush();
     result.text += delta.text;

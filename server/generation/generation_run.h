@@ -22,8 +22,12 @@ namespace kvs {
 
 struct TokenLogprob {
   int32_t token_id = -1;
-  std::string text;  // the token's own text (may be a partial UTF-8 sequence)
+  // The token's own bytes (Tokenizer::token_bytes: a SentencePiece "▁" keeps
+  // its space), so the texts of a choice's tokens concatenate to its text. May
+  // be a partial UTF-8 sequence.
+  std::string text;
   float logprob = 0.0f;
+  bool has_logprob = true;  // false for a prompt's first token (nothing precedes it)
   // The most likely tokens at this position (top_logprobs), best first.
   std::vector<std::pair<std::string, float>> top;
 };
@@ -42,14 +46,31 @@ struct ChoiceResult {
   std::vector<TokenLogprob> tokens;
   std::string finish_reason;
   int64_t num_output_tokens = 0;
+  int64_t num_cached_prompt_tokens = 0;  // prompt tokens the prefix cache held (RequestStats)
+  bool counts_prompt = true;             // ChoiceSpec::counts_prompt
   std::string error;  // finish_reason == "error"
 };
 
 struct ChoiceSpec {
   Request request;
   std::vector<std::string> stop;  // stop strings
+  bool include_stop_str = false;  // a matched stop string stays at the end of the text
+  int64_t min_tokens = 0;         // vLLM: stop strings are not looked for before this many tokens
   bool want_logprobs = false;
+  // The first choice of its prompt: its prompt (and cached prompt tokens)
+  // count once in usage; the other n - 1 choices share that prompt.
+  bool counts_prompt = true;
 };
+
+// The log-probabilities of each prompt token given the tokens before it
+// (completions' echo with logprobs; the first one has no logprob). Runs one
+// teacher-forced request (Request::forced_output_ids) to its end: prompt[0]
+// then each later prompt token forced, `top_logprobs` alternatives per
+// position. Off the fast path: it costs one engine step per prompt token and
+// runs only when a request asks for it. Throws ApiError 500 when the engine
+// fails it.
+std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
+                                       const std::vector<int32_t>& prompt, int64_t top_logprobs, int32_t priority);
 
 class GenerationRun {
  public:
@@ -72,7 +93,8 @@ class GenerationRun {
  private:
   struct Choice {
     Choice(ChoiceSpec s, RequestHandle h, const Tokenizer& tokenizer)
-        : spec(std::move(s)), handle(std::move(h)), detokenizer(tokenizer, /*skip_special=*/true), matcher(spec.stop) {}
+        : spec(std::move(s)), handle(std::move(h)), detokenizer(tokenizer, /*skip_special=*/true),
+          matcher(spec.stop, spec.include_stop_str) {}
     ChoiceSpec spec;
     RequestHandle handle;
     IncrementalDetokenizer detokenizer;

@@ -9,6 +9,8 @@
 #include "engine/errors.h"
 #include "server/api/api_error.h"
 #include "server/http/openai_handlers.h"
+#include "server/http/tokenize_handlers.h"
+#include "server/logging/log_setup.h"
 
 namespace kvs {
 namespace {
@@ -77,7 +79,10 @@ HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : con
   server_.set_payload_max_length(static_cast<size_t>(context_.limits.max_body_bytes));
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Every response carries its request id; the access line names it too.
-    res.set_header("X-Request-Id", "req-" + std::to_string(next_request_id_.fetch_add(1)));
+    // A client's own X-Request-Id is kept when it is usable (is_valid_request_id).
+    const std::string incoming = req.get_header_value("X-Request-Id");
+    res.set_header("X-Request-Id", is_valid_request_id(incoming) ? incoming
+                                                                 : "req-" + std::to_string(next_request_id_.fetch_add(1)));
     const int64_t max_header_bytes = context_.limits.max_header_bytes;
     if (header_bytes(req.headers) > max_header_bytes) {
       return refuse(res, 431, "The request headers are too large (at most " + std::to_string(max_header_bytes) +
@@ -100,6 +105,7 @@ HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : con
   // never reach the log.
   server_.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     context_.metrics.record_http(res.status);
+    const RequestLogScope scope(res.get_header_value("X-Request-Id"));
     spdlog::info("{} {} \"{} {}\" {} {}B", res.get_header_value("X-Request-Id"), req.remote_addr, req.method, req.path,
                  res.status, req.body.size());
   });
@@ -134,6 +140,12 @@ void HttpServer::add_routes() {
   }));
   server_.Post("/v1/chat/completions", guarded([&context](const httplib::Request& req, httplib::Response& res) {
     handle_chat_completions(context, req, res);
+  }));
+  server_.Post("/tokenize", guarded([&context](const httplib::Request& req, httplib::Response& res) {
+    handle_tokenize(context, req, res);
+  }));
+  server_.Post("/detokenize", guarded([&context](const httplib::Request& req, httplib::Response& res) {
+    handle_detokenize(context, req, res);
   }));
 }
 

@@ -10,6 +10,7 @@
 #include "server/api/api_error.h"
 #include "server/api/openai_parse.h"
 #include "server/http/openai_responses.h"
+#include "server/logging/log_setup.h"
 #include "server/serving/choice_builder.h"
 
 namespace kvs {
@@ -53,44 +54,80 @@ struct PreparedRun {
   GenerationOptions options;
   std::vector<ChoiceSpec> choices;
   std::vector<std::string> prefixes;  // echo text per choice
+  std::vector<std::vector<TokenLogprob>> prefix_tokens;  // echo + logprobs: the prompt's tokens per choice
+  // echo + logprobs: the prompt to score for each choice ("" = none), scored
+  // once admitted (score_echoed_prompts), with this many alternatives.
+  std::vector<std::vector<int32_t>> echo_prompts;
+  int64_t echo_top_logprobs = 0;
   int64_t prompt_tokens = 0;          // summed over distinct prompts
 };
+
+// echo + logprobs: the prompt tokens' logprobs become each choice's echoed
+// prefix (the text is the tokens' bytes, so logprobs.tokens concatenate to
+// it). One scoring run per distinct prompt; called once the request holds its
+// admission slot, so scoring is bounded like generation.
+void score_echoed_prompts(ServingContext& context, PreparedRun& prepared) {
+  for (size_t i = 0; i < prepared.echo_prompts.size(); ++i) {
+    if (prepared.echo_prompts[i].empty()) continue;
+    if (i > 0 && prepared.echo_prompts[i] == prepared.echo_prompts[i - 1]) {
+      prepared.prefix_tokens[i] = prepared.prefix_tokens[i - 1];  // the n choices of one prompt
+    } else {
+      prepared.prefix_tokens[i] = score_prompt(context.engine, *context.bundle.tokenizer, prepared.echo_prompts[i],
+                                               prepared.echo_top_logprobs, prepared.options.priority);
+    }
+    prepared.prefixes[i].clear();
+    for (const TokenLogprob& token : prepared.prefix_tokens[i]) prepared.prefixes[i] += token.text;
+  }
+}
 
 void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
   auto slot = std::make_shared<AdmissionSlot>(context);
   auto run = std::make_shared<GenerationRun>(context.engine, *context.bundle.tokenizer, context.metrics,
                                              std::move(prepared->choices));
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [slot, run, prepared](size_t, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("text/event-stream", [&context, slot, run, prepared](size_t, httplib::DataSink& sink) {
     const ResponseMeta& meta = prepared->meta;
     const bool usage_field = prepared->options.include_usage;
     const auto send = [&sink](const json& chunk) {
       const std::string line = "data: " + dump(chunk) + "\n\n";
       return sink.write(line.data(), line.size());
     };
+    try {
+      score_echoed_prompts(context, *prepared);
+    } catch (const std::exception& e) {
+      spdlog::error("{}: scoring the echoed prompt failed: {}", meta.id, e.what());
+      return false;  // ends the stream; the run's destructor cancels the choices
+    }
+    // Where each choice's next text starts (logprobs.text_offset is cumulative).
+    std::vector<size_t> offsets(prepared->prefixes.size(), 0);
     for (size_t i = 0; i < prepared->prefixes.size(); ++i) {
       if (meta.kind == ApiKind::kChat && !send(chat_role_chunk(meta, i, usage_field))) return false;
       if (!prepared->prefixes[i].empty()) {
         ChoiceDelta echo;
         echo.index = i;
         echo.text = prepared->prefixes[i];
-        if (!send(stream_chunk(meta, echo, usage_field))) return false;
+        if (i < prepared->prefix_tokens.size()) echo.tokens = prepared->prefix_tokens[i];
+        if (!send(stream_chunk(meta, echo, usage_field, 0))) return false;
+        offsets[i] = echo.text.size();
       }
     }
     std::vector<ChoiceDelta> deltas;
     while (run->poll(deltas, 0.05)) {
       for (const ChoiceDelta& delta : deltas) {
-        if (!send(stream_chunk(meta, delta, usage_field))) {
+        if (!send(stream_chunk(meta, delta, usage_field, offsets[delta.index]))) {
           run->cancel();  // the client went away: free its blocks now
           return false;
         }
+        for (const TokenLogprob& token : delta.tokens) offsets[delta.index] += token.text.size();
       }
       deltas.clear();
     }
     if (usage_field) {
       int64_t completion_tokens = 0;
       for (const ChoiceResult& r : run->results()) completion_tokens += r.num_output_tokens;
-      if (!send(usage_chunk(meta, prepared->prompt_tokens, completion_tokens))) return false;
+      if (!send(usage_chunk(meta, prepared->prompt_tokens, completion_tokens, cached_prompt_tokens(run->results())))) {
+        return false;
+      }
     }
     const std::string done = "data: [DONE]\n\n";
     sink.write(done.data(), done.size());
@@ -102,12 +139,14 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
 void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
   if (prepared->options.stream) return stream_response(context, std::move(prepared), res);
   AdmissionSlot slot(context);
+  score_echoed_prompts(context, *prepared);
   GenerationRun run(context.engine, *context.bundle.tokenizer, context.metrics, std::move(prepared->choices));
   const std::vector<ChoiceResult> results = run.run_to_end();
   for (const ChoiceResult& r : results) {
     if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error);
   }
-  res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prompt_tokens)),
+  res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prefix_tokens,
+                                     prepared->prompt_tokens)),
                   "application/json");
 }
 
@@ -138,6 +177,7 @@ void with_engine_errors(Body&& body) {
 }  // namespace
 
 void handle_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
+  const RequestLogScope log_scope(res.get_header_value("X-Request-Id"));
   check_content_type(req);
   CompletionRequest request = parse_completion_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();
@@ -153,13 +193,20 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
       prepared->prompt_tokens += static_cast<int64_t>(ids.size());
       std::string echo;
       if (request.echo) echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;
-      for (int64_t j = 0; j < request.options.n; ++j) prepared->prefixes.push_back(echo);
+      const bool score = request.echo && request.options.logprobs;  // scored once admitted
+      for (int64_t j = 0; j < request.options.n; ++j) {
+        prepared->prefixes.push_back(echo);
+        prepared->prefix_tokens.emplace_back();
+        prepared->echo_prompts.push_back(score ? ids : std::vector<int32_t>{});
+      }
+      prepared->echo_top_logprobs = request.options.top_logprobs;
     }
     respond(context, prepared, res);
   });
 }
 
 void handle_chat_completions(ServingContext& context, const httplib::Request& req, httplib::Response& res) {
+  const RequestLogScope log_scope(res.get_header_value("X-Request-Id"));
   check_content_type(req);
   ChatRequest request = parse_chat_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();

@@ -44,10 +44,19 @@ json token_bytes(const std::string& text) {
 
 }  // namespace
 
-json usage_json(int64_t prompt_tokens, int64_t completion_tokens) {
+json usage_json(int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
   return {{"prompt_tokens", prompt_tokens},
           {"completion_tokens", completion_tokens},
-          {"total_tokens", prompt_tokens + completion_tokens}};
+          {"total_tokens", prompt_tokens + completion_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
+}
+
+int64_t cached_prompt_tokens(const std::vector<ChoiceResult>& results) {
+  int64_t cached = 0;
+  for (const ChoiceResult& r : results) {
+    if (r.counts_prompt) cached += r.num_cached_prompt_tokens;
+  }
+  return cached;
 }
 
 json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprob>& tokens, size_t text_offset) {
@@ -69,10 +78,10 @@ json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprob>& to
   for (const TokenLogprob& t : tokens) {
     const std::string text = valid_utf8(t.text);
     out["tokens"].push_back(text);
-    out["token_logprobs"].push_back(t.logprob);
+    out["token_logprobs"].push_back(t.has_logprob ? json(t.logprob) : json(nullptr));
     json top = json::object();
     for (const auto& [alternative, logprob] : t.top) top[valid_utf8(alternative)] = logprob;
-    out["top_logprobs"].push_back(meta.top_logprobs > 0 ? top : json(nullptr));
+    out["top_logprobs"].push_back(meta.top_logprobs > 0 && t.has_logprob ? top : json(nullptr));
     out["text_offset"].push_back(offset);
     offset += t.text.size();
   }
@@ -80,7 +89,8 @@ json logprobs_json(const ResponseMeta& meta, const std::vector<TokenLogprob>& to
 }
 
 json full_response(const ResponseMeta& meta, const std::vector<ChoiceResult>& results,
-                   const std::vector<std::string>& prefixes, int64_t prompt_tokens) {
+                   const std::vector<std::string>& prefixes, const std::vector<std::vector<TokenLogprob>>& prefix_tokens,
+                   int64_t prompt_tokens) {
   json out = envelope(meta, false);
   json choices = json::array();
   int64_t completion_tokens = 0;
@@ -89,7 +99,15 @@ json full_response(const ResponseMeta& meta, const std::vector<ChoiceResult>& re
     completion_tokens += r.num_output_tokens;
     const std::string text = prefixes[i] + r.text;
     json choice = {{"index", i}, {"finish_reason", finish_json(r.finish_reason)}};
-    choice["logprobs"] = meta.logprobs ? logprobs_json(meta, r.tokens, prefixes[i].size()) : json(nullptr);
+    if (!meta.logprobs) {
+      choice["logprobs"] = nullptr;
+    } else if (i < prefix_tokens.size() && !prefix_tokens[i].empty()) {
+      std::vector<TokenLogprob> all = prefix_tokens[i];
+      all.insert(all.end(), r.tokens.begin(), r.tokens.end());
+      choice["logprobs"] = logprobs_json(meta, all, 0);
+    } else {
+      choice["logprobs"] = logprobs_json(meta, r.tokens, prefixes[i].size());
+    }
     if (meta.kind == ApiKind::kChat) {
       choice["message"] = {{"role", "assistant"}, {"content", text}};
     } else {
@@ -98,14 +116,14 @@ json full_response(const ResponseMeta& meta, const std::vector<ChoiceResult>& re
     choices.push_back(std::move(choice));
   }
   out["choices"] = std::move(choices);
-  out["usage"] = usage_json(prompt_tokens, completion_tokens);
+  out["usage"] = usage_json(prompt_tokens, completion_tokens, cached_prompt_tokens(results));
   return out;
 }
 
-json stream_chunk(const ResponseMeta& meta, const ChoiceDelta& delta, bool include_usage_field) {
+json stream_chunk(const ResponseMeta& meta, const ChoiceDelta& delta, bool include_usage_field, size_t text_offset) {
   json out = envelope(meta, true);
   json choice = {{"index", delta.index}, {"finish_reason", finish_json(delta.finish_reason)}};
-  choice["logprobs"] = meta.logprobs && !delta.tokens.empty() ? logprobs_json(meta, delta.tokens, 0) : json(nullptr);
+  choice["logprobs"] = meta.logprobs && !delta.tokens.empty() ? logprobs_json(meta, delta.tokens, text_offset) : json(nullptr);
   if (meta.kind == ApiKind::kChat) {
     choice["delta"] = delta.text.empty() ? json::object() : json{{"content", delta.text}};
   } else {
@@ -124,10 +142,10 @@ json chat_role_chunk(const ResponseMeta& meta, size_t index, bool include_usage_
   return out;
 }
 
-json usage_chunk(const ResponseMeta& meta, int64_t prompt_tokens, int64_t completion_tokens) {
+json usage_chunk(const ResponseMeta& meta, int64_t prompt_tokens, int64_t completion_tokens, int64_t cached_tokens) {
   json out = envelope(meta, true);
   out["choices"] = json::array();
-  out["usage"] = usage_json(prompt_tokens, completion_tokens);
+  out["usage"] = usage_json(prompt_tokens, completion_tokens, cached_tokens);
   return out;
 }
 

@@ -54,8 +54,20 @@ void render_kv_policies(std::string& out, const EngineMetrics& engine, const std
 
 }  // namespace
 
+std::string escape_label_value(const std::string& value) {
+  std::string out;
+  out.reserve(value.size());
+  for (const char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
 ServerMetrics::ServerMetrics(std::string model_name)
-    : labels_("model_name=\"" + model_name + "\""),
+    : labels_("model_name=\"" + escape_label_value(model_name) + "\""),
       ttft_(latency_buckets()),
       tpot_(latency_buckets()),
       e2e_(latency_buckets()),
@@ -106,7 +118,7 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
   sample(out, "vllm:num_preemptions_total", l, static_cast<double>(engine.num_preemptions));
   family(out, "vllm:request_success_total", "counter", "Count of finished requests by finish reason.");
   for (const auto& [reason, count] : finished_) {
-    sample(out, "vllm:request_success_total", l + ",finished_reason=\"" + reason + "\"", static_cast<double>(count));
+    sample(out, "vllm:request_success_total", l + ",finished_reason=\"" + escape_label_value(reason) + "\"", static_cast<double>(count));
   }
   family(out, "vllm:time_to_first_token_seconds", "histogram", "Histogram of time to first token in seconds.");
   ttft_.render(out, "vllm:time_to_first_token_seconds", l);

@@ -21,8 +21,13 @@ struct ChoiceRecord {
   std::string finish_reason;          // "stop", "length", "abort", "error"
 };
 
+// A Prometheus label value escaped per the text exposition format: backslash,
+// double quote and line feed become \\, \" and \n.
+std::string escape_label_value(const std::string& value);
+
 class ServerMetrics {
  public:
+  // model_name: any text; it is escaped in the model_name label.
   explicit ServerMetrics(std::string model_name);
   void record_choice(const ChoiceRecord& record);
   void record_inter_token(double seconds);

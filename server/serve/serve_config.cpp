@@ -1,12 +1,16 @@
 #include "server/serve/serve_config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <limits>
+#include <type_traits>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/errors.h"
+#include "server/serve/serve_flags.h"
 
 namespace kvs {
 
@@ -37,6 +41,11 @@ void ServeConfig::validate() const {
   check(threads >= 0, "--threads must be >= 0");
   check(tensor_parallel_size >= 1, "--tensor-parallel-size must be >= 1");
   check(http_threads >= 2, "--http-threads must be >= 2");
+  check(max_model_len == 0 || max_model_len >= 2, "--max-model-len must be >= 2 (0 = the model's context)");
+  check(log_format == "text" || log_format == "json", "--log-format must be text or json");
+  check(log_level == "trace" || log_level == "debug" || log_level == "info" || log_level == "warn" ||
+            log_level == "error" || log_level == "critical" || log_level == "off",
+        "--log-level must be trace, debug, info, warn, error, critical or off");
   for (const std::string& key : api_keys) check(!key.empty(), "--api-key must not be empty");
   kv_policy_from_flags(kv_policy, kv_budget);
 }
@@ -86,6 +95,34 @@ int64_t parse_byte_size(const std::string& text) {
   return static_cast<int64_t>(value * scale);
 }
 
+namespace {
+
+// One config-file value into the flag's field (nlohmann::json::exception on a
+// wrong type, InvalidArgument for a value outside the flag's choices).
+void set_from_json(const ServeFlag& flag, const nlohmann::json& value) {
+  std::visit(
+      [&](auto* field) {
+        using T = std::remove_pointer_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          field->push_back(value.get<std::string>());  // one key per entry, as a repeated flag
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          *field = flag.integer_as_text && value.is_number_integer() ? std::to_string(value.get<int64_t>())
+                                                                     : value.get<std::string>();
+          if (!flag.choices.empty() &&
+              std::find(flag.choices.begin(), flag.choices.end(), *field) == flag.choices.end()) {
+            std::string allowed;
+            for (const std::string& choice : flag.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
+            throw InvalidArgument("must be one of " + allowed);
+          }
+        } else {
+          *field = value.get<T>();
+        }
+      },
+      flag.target);
+}
+
+}  // namespace
+
 void load_serve_config_file(const std::string& path, ServeConfig& config) {
   std::ifstream in(path);
   if (!in) throw InvalidArgument("cannot read config file " + path);
@@ -96,44 +133,18 @@ void load_serve_config_file(const std::string& path, ServeConfig& config) {
     throw InvalidArgument("config file " + path + ": " + e.what());
   }
   if (!doc.is_object()) throw InvalidArgument("config file " + path + ": must be a JSON object");
+  const std::vector<ServeFlag> flags = serve_flags(config);
   for (const auto& [raw_key, value] : doc.items()) {
     std::string key = raw_key;
-    for (char& c : key) c = c == '-' ? '_' : c;
+    for (char& c : key) c = c == '_' ? '-' : c;
+    const auto flag = std::find_if(flags.begin(), flags.end(), [&key](const ServeFlag& f) { return f.name == key; });
+    if (flag == flags.end()) throw InvalidArgument("config file " + path + ": unknown key '" + raw_key + "'");
     try {
-      if (key == "model") config.model = value.get<std::string>();
-      else if (key == "served_model_name") config.served_model_name = value.get<std::string>();
-      else if (key == "chat_template") config.chat_template = value.get<std::string>();
-      else if (key == "host") config.host = value.get<std::string>();
-      else if (key == "port") config.port = value.get<int>();
-      else if (key == "grpc_port") config.grpc_port = value.get<int>();
-      else if (key == "api_key") config.api_keys.push_back(value.get<std::string>());
-      else if (key == "api_key_file") config.api_key_file = value.get<std::string>();
-      else if (key == "protect_metrics") config.protect_metrics = value.get<bool>();
-      else if (key == "max_num_seqs") config.max_num_seqs = value.get<int64_t>();
-      else if (key == "max_num_batched_tokens") config.max_num_batched_tokens = value.get<int64_t>();
-      else if (key == "kv_cache_memory") config.kv_cache_memory = value.is_string() ? value.get<std::string>() : std::to_string(value.get<int64_t>());
-      else if (key == "kv_cache_dtype") config.kv_cache_dtype = value.get<std::string>();
-      else if (key == "device") config.device = value.get<std::string>();
-      else if (key == "gpu_memory_utilization") config.gpu_memory_utilization = value.get<double>();
-      else if (key == "enforce_eager") config.enforce_eager = value.get<bool>();
-      else if (key == "max_queue") config.max_queue = value.get<int64_t>();
-      else if (key == "drain_timeout") config.drain_timeout = value.get<double>();
-      else if (key == "max_body_bytes") config.limits.max_body_bytes = value.get<int64_t>();
-      else if (key == "max_header_bytes") config.limits.max_header_bytes = value.get<int64_t>();
-      else if (key == "max_n") config.limits.max_n = value.get<int64_t>();
-      else if (key == "max_tokens_limit") config.limits.max_tokens = value.get<int64_t>();
-      else if (key == "max_stop") config.limits.max_stop = value.get<int64_t>();
-      else if (key == "max_stop_bytes") config.limits.max_stop_bytes = value.get<int64_t>();
-      else if (key == "max_streams_per_key") config.limits.max_streams_per_key = value.get<int64_t>();
-      else if (key == "threads") config.threads = value.get<int>();
-      else if (key == "tensor_parallel_size") config.tensor_parallel_size = value.get<int>();
-      else if (key == "f32_weights") config.f32_weights = value.get<bool>();
-      else if (key == "http_threads") config.http_threads = value.get<int>();
-      else if (key == "kv_policy") config.kv_policy = value.get<std::string>();
-      else if (key == "kv_budget") config.kv_budget = value.get<double>();
-      else throw InvalidArgument("config file " + path + ": unknown key '" + raw_key + "'");
+      set_from_json(*flag, value);
     } catch (const nlohmann::json::exception&) {
       throw InvalidArgument("config file " + path + ": bad type for '" + raw_key + "'");
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument("config file " + path + ": '" + raw_key + "' " + e.what());
     }
   }
 }

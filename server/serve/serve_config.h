@@ -37,6 +37,9 @@ struct ServeConfig {
   int tensor_parallel_size = 1;       // ranks the model is sharded over (engine/parallel)
   bool f32_weights = false;           // dequantize weights, plain F32 arithmetic (as `generate --f32-weights`)
   int http_threads = 64;              // concurrent HTTP connections served
+  int64_t max_model_len = 0;          // context cap in tokens (prompt + output); 0 = the model's own
+  std::string log_format = "text";    // "text" | "json" (one JSON object per line)
+  std::string log_level = "info";     // trace|debug|info|warn|error|critical|off
   std::string kv_policy = "none";     // default KV compression: none|streaming|h2o|snapkv|keyformer|residual
   double kv_budget = 0.0;             // tokens kept per sequence (integer >= 1) or a fraction in (0, 1);
                                       // 0 = none. With kv_policy none it is the budget a request's own
@@ -53,8 +56,9 @@ KvPolicySpec kv_policy_from_flags(const std::string& policy, double budget);
 
 // "512MiB" -> bytes. Throws InvalidArgument.
 int64_t parse_byte_size(const std::string& text);
-// Overlays the fields present in a JSON file (keys = the CLI flag names with
-// '_' or '-'). Throws InvalidArgument on unknown keys or bad types.
+// Overlays the fields present in a JSON file (keys = the CLI flag names of
+// serve_flags() with '_' or '-'). Throws InvalidArgument on unknown keys, bad
+// types or a value outside a flag's choices.
 void load_serve_config_file(const std::string& path, ServeConfig& config);
 // Keys from --api-key and the key file.
 std::vector<std::string> resolve_api_keys(const ServeConfig& config);

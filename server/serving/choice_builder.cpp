@@ -29,6 +29,12 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
   for (int32_t id : prompt) {
     if (id >= vocab) throw ApiError(400, "prompt token id " + std::to_string(id) + " is outside the vocabulary", "prompt");
   }
+  for (const auto& [id, bias] : options.sampling.logit_bias) {
+    if (id >= vocab) {
+      throw ApiError(400, "logit_bias token id " + std::to_string(id) + " is outside the vocabulary (" +
+                              std::to_string(vocab) + " tokens)", "logit_bias");
+    }
+  }
   const std::optional<KvPolicySpec> kv_policy =
       resolve_kv_policy(options.kv_policy, options.kv_budget, context.engine.config().kv_policy);
   for (int64_t j = 0; j < options.n; ++j) {
@@ -44,6 +50,9 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
       for (int32_t id : context.bundle.stop_token_ids()) spec.request.stop_token_ids.push_back(id);
     }
     spec.stop = options.stop;
+    spec.include_stop_str = options.include_stop_str_in_output;
+    spec.min_tokens = options.sampling.min_tokens;
+    spec.counts_prompt = j == 0;
     spec.want_logprobs = options.logprobs;
     spec.request.num_logprobs = options.logprobs ? static_cast<int32_t>(options.top_logprobs) : -1;
     choices.push_back(std::move(spec));

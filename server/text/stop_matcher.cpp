@@ -5,15 +5,21 @@
 
 namespace kvs {
 
-std::string StopMatcher::push(const std::string& text) {
+std::string StopMatcher::push(const std::string& text, bool may_stop) {
   if (stopped_) return "";
   pending_ += text;
-  if (stops_.empty()) return std::exchange(pending_, "");
-  size_t first = std::string::npos;
-  for (const std::string& stop : stops_) first = std::min(first, pending_.find(stop));
+  if (stops_.empty() || !may_stop) return std::exchange(pending_, "");
+  size_t first = std::string::npos, first_size = 0;
+  for (const std::string& stop : stops_) {
+    const size_t at = pending_.find(stop);
+    if (at < first || (at == first && at != std::string::npos && stop.size() > first_size)) {
+      first = at;
+      first_size = stop.size();
+    }
+  }
   if (first != std::string::npos) {
     stopped_ = true;
-    std::string out = pending_.substr(0, first);
+    std::string out = pending_.substr(0, include_stop_ ? first + first_size : first);
     pending_.clear();
     return out;
   }

@@ -9,12 +9,17 @@ namespace kvs {
 
 class StopMatcher {
  public:
-  explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+  // include_stop: a matched stop string is part of the text (vLLM's
+  // include_stop_str_in_output); otherwise the text ends right before it.
+  explicit StopMatcher(std::vector<std::string> stops, bool include_stop = false)
+      : stops_(std::move(stops)), include_stop_(include_stop) {}
 
   // Appends `text`; returns what may be emitted now. After a match, stopped()
-  // is true, the returned text ends right before the stop string, and later
-  // pushes return "".
-  std::string push(const std::string& text);
+  // is true, the returned text ends right before the stop string (or right
+  // after it with include_stop), and later pushes return "".
+  // may_stop == false (vLLM's min_tokens not yet reached): `text` and what
+  // was held back are emitted without looking for a stop string.
+  std::string push(const std::string& text, bool may_stop = true);
   // The held-back text (call at the end of the stream when not stopped).
   std::string flush();
   bool stopped() const { return stopped_; }
@@ -22,6 +27,7 @@ class StopMatcher {
  private:
   std::vector<std::string> stops_;
   std::string pending_;  // text not yet emitted (a possible stop-string prefix)
+  bool include_stop_ = false;
   bool stopped_ = false;
 };
 

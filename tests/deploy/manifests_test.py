@@ -127,10 +127,33 @@ class KubernetesManifests(unittest.TestCase):
         self.assertEqual(pre_stop[0], "sleep")
         self.assertGreaterEqual(grace, float(self.config["drain_timeout"]) + float(pre_stop[1]))
 
-    def test_gpu_requested_and_not_root(self):
-        self.assertEqual(self.container["resources"]["limits"]["nvidia.com/gpu"], 1)
+    def test_cpu_image_asks_for_no_gpu_and_not_root(self):
+        for container in self.pod["spec"]["containers"] + self.pod["spec"]["initContainers"]:
+            self.assertEqual(container["image"], "kvserve:cpu")
+        self.assertNotIn("nvidia.com/gpu", self.container["resources"].get("limits", {}))
+        self.assertNotIn("nvidia.com/gpu", self.container["resources"].get("requests", {}))
         self.assertTrue(self.pod["spec"]["securityContext"]["runAsNonRoot"])
         self.assertNotEqual(self.pod["spec"]["securityContext"]["runAsUser"], 0)
+
+    def test_gpu_overlay_gives_the_cuda_image_one_gpu(self):
+        overlay = yaml.safe_load(read("deploy", "k8s", "gpu", "kustomization.yaml"))
+        self.assertEqual(overlay["resources"], [".."])
+        patch = yaml.safe_load(read("deploy", "k8s", "gpu", overlay["patches"][0]["path"]))
+        self.assertEqual((patch["kind"], patch["metadata"]["name"]), ("Deployment", self.deployment["metadata"]["name"]))
+        # Apply the strategic-merge patch (containers merge by name) and validate the result.
+        merged = json.loads(json.dumps(self.deployment))
+        spec = merged["spec"]["template"]["spec"]
+        for key in ("containers", "initContainers"):
+            for change in patch["spec"]["template"]["spec"][key]:
+                target = next(c for c in spec[key] if c["name"] == change["name"])
+                target["image"] = change["image"]
+                if "resources" in change:
+                    target["resources"]["limits"].update(change["resources"]["limits"])
+        kubernetes_validate.validate(merged, K8S_VERSION, strict=True)
+        kvserve = next(c for c in spec["containers"] if c["name"] == "kvserve")
+        self.assertEqual(kvserve["image"], "kvserve:cuda")
+        self.assertEqual(kvserve["resources"]["limits"]["nvidia.com/gpu"], 1)
+        self.assertEqual({c["image"] for c in spec["initContainers"]}, {"kvserve:cuda"})
 
     def test_service_pdb_and_hpa_point_at_the_deployment(self):
         labels = self.pod["metadata"]["labels"]

@@ -2,6 +2,11 @@
 // the bad field.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "server/api/api_error.h"
 #include "server/api/openai_parse.h"
 
@@ -115,6 +120,87 @@ TEST(OpenAiParseTest, FuzzRegressionNumberOverflowIs400) {
   } catch (const ApiError& e) {
     EXPECT_EQ(e.code(), "invalid_json");
   }
+}
+
+}  // namespace
+}  // namespace kvs
+
+namespace kvs {
+namespace {
+
+std::string param_of(const std::string& body, bool chat = false) {
+  try {
+    if (chat) parse_chat_request(body);
+    else parse_completion_request(body);
+  } catch (const ApiError& e) {
+    return e.status() == 400 ? e.param() : "status " + std::to_string(e.status());
+  }
+  return "accepted";
+}
+
+TEST(OpenAiFieldsTest, UnimplementedFieldsAreA400NamingThem) {
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})", true),
+            "response_format");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"response_format":{"type":"text"}})", true),
+            "accepted");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"tools":[]})", true), "tools");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"tool_choice":"auto"})", true), "tool_choice");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"functions":[]})", true), "functions");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"function_call":"auto"})", true), "function_call");
+  EXPECT_EQ(param_of(R"({"prompt":"x","suffix":"y"})"), "suffix");
+  EXPECT_EQ(param_of(R"({"prompt":"x","suffix":""})"), "accepted");
+  EXPECT_EQ(param_of(R"({"prompt":"x","best_of":2})"), "best_of");
+  EXPECT_EQ(param_of(R"({"prompt":"x","best_of":1})"), "accepted");
+}
+
+TEST(OpenAiFieldsTest, LogitBiasMinTokensStopStringAndPriority) {
+  const CompletionRequest r = parse_completion_request(
+      R"({"prompt":"x","max_tokens":9,"logit_bias":{"12":-100,"7":2.5},"min_tokens":4,
+          "include_stop_str_in_output":true,"priority":-5})");
+  std::vector<std::pair<int32_t, float>> bias = r.options.sampling.logit_bias;
+  std::sort(bias.begin(), bias.end());
+  EXPECT_EQ(bias, (std::vector<std::pair<int32_t, float>>{{7, 2.5f}, {12, -100.0f}}));
+  EXPECT_EQ(r.options.sampling.min_tokens, 4);
+  EXPECT_TRUE(r.options.include_stop_str_in_output);
+  EXPECT_EQ(r.options.priority, -5);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","kvserve":{"priority":3}})").options.priority, 3);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","priority":3,"kvserve":{"priority":3}})").options.priority, 3);
+  EXPECT_EQ(param_of(R"({"prompt":"x","priority":1,"kvserve":{"priority":3}})"), "priority");
+  EXPECT_EQ(param_of(R"({"prompt":"x","logit_bias":{"a":1}})"), "logit_bias");
+  EXPECT_EQ(param_of(R"({"prompt":"x","logit_bias":{"-1":1}})"), "logit_bias");
+  EXPECT_EQ(param_of(R"({"prompt":"x","logit_bias":{"1":100.5}})"), "logit_bias");
+  EXPECT_EQ(param_of(R"({"prompt":"x","logit_bias":[1]})"), "logit_bias");
+  EXPECT_EQ(param_of(R"({"prompt":"x","max_tokens":2,"min_tokens":3})"), "min_tokens");
+  EXPECT_EQ(param_of(R"({"prompt":"x","min_tokens":-1})"), "min_tokens");
+}
+
+TEST(OpenAiFieldsTest, TopKMaxCompletionTokensAndRoles) {
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","top_k":-1})").options.sampling.top_k, -1);
+  EXPECT_EQ(parse_completion_request(R"({"prompt":"x","top_k":0})").options.sampling.top_k, 0);
+  EXPECT_EQ(param_of(R"({"prompt":"x","top_k":-2})"), "top_k");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"max_completion_tokens":0})", true),
+            "max_completion_tokens");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"}],"max_tokens":0})", true), "max_tokens");
+  EXPECT_EQ(param_of(R"({"messages":[{"role":"user","content":"x"},{"role":"wizard","content":"y"}]})", true),
+            "messages[1].role");
+  EXPECT_EQ(param_of(R"({"messages":[{"content":"x"}]})", true), "messages[0].role");
+  const ChatRequest chat = parse_chat_request(R"({"messages":[{"role":"developer","content":"d"},{"role":"user","content":"u"}]})");
+  EXPECT_EQ(chat.messages[0].role, "system");
+}
+
+TEST(OpenAiFieldsTest, TokenizeAndDetokenizeBodies) {
+  const TokenizeRequest prompt = parse_tokenize_request(R"({"prompt":"hi","add_special_tokens":false})");
+  EXPECT_FALSE(prompt.is_chat);
+  EXPECT_FALSE(prompt.add_special_tokens);
+  const TokenizeRequest chat =
+      parse_tokenize_request(R"({"messages":[{"role":"user","content":"x"}],"add_generation_prompt":false})");
+  EXPECT_TRUE(chat.is_chat);
+  EXPECT_FALSE(chat.add_generation_prompt);
+  EXPECT_THROW(parse_tokenize_request(R"({})"), ApiError);
+  EXPECT_THROW(parse_tokenize_request(R"({"prompt":"x","messages":[]})"), ApiError);
+  EXPECT_EQ(parse_detokenize_request(R"({"tokens":[1,2]})").tokens, (std::vector<int32_t>{1, 2}));
+  EXPECT_THROW(parse_detokenize_request(R"({"tokens":[-1]})"), ApiError);
+  EXPECT_THROW(parse_detokenize_request(R"({"tokens":"1"})"), ApiError);
 }
 
 }  // namespace

@@ -52,5 +52,25 @@ TEST(StopMatcherTest, HoldsTheLongestPossiblePrefix) {
   EXPECT_TRUE(m.stopped());
 }
 
+TEST(StopMatcherTest, IncludeStopKeepsTheMatchedStringTheLongestAtATie) {
+  StopMatcher m({"ab", "abc"}, /*include_stop=*/true);
+  EXPECT_EQ(m.push("xxa"), "xx");
+  EXPECT_EQ(m.push("bcz"), "abc");
+  EXPECT_TRUE(m.stopped());
+  EXPECT_EQ(m.push("more"), "");
+  StopMatcher split({"END"}, /*include_stop=*/true);
+  EXPECT_EQ(split.push("done E"), "done ");
+  EXPECT_EQ(split.push("ND!"), "END");
+}
+
+TEST(StopMatcherTest, NoMatchingWhileStoppingIsNotAllowed) {
+  StopMatcher m({"ab"});
+  EXPECT_EQ(m.push("xa", /*may_stop=*/false), "xa");
+  EXPECT_EQ(m.push("b", /*may_stop=*/false), "b");
+  EXPECT_FALSE(m.stopped());
+  EXPECT_EQ(m.push("cab"), "c");
+  EXPECT_TRUE(m.stopped());
+}
+
 }  // namespace
 }  // namespace kvs
