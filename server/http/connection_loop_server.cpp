@@ -136,6 +136,34 @@ bool ConnectionLoopServer::wait_for_request(socket_t sock) const {
   return false;
 }
 
+bool ConnectionLoopServer::refused_from_request_line(socket_t sock) const {
+  char head[512];
+  const ssize_t n = recv(sock, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return false;
+  const std::string line(head, static_cast<size_t>(n));
+  const size_t end = line.find("\r\n");
+  const size_t space = line.find(' ');
+  if (end == std::string::npos || space == std::string::npos || space > end) return false;  // let httplib judge it
+  const size_t target_end = line.find(' ', space + 1);
+  if (target_end == std::string::npos || target_end > end) return false;
+  const std::string method = line.substr(0, space);
+  std::string path = line.substr(space + 1, target_end - space - 1);
+  path = path.substr(0, path.find('?'));
+  std::string remote_addr;
+  int remote_port = -1;
+  address_of(sock, true, remote_addr, remote_port);
+  const std::optional<std::string> response = busy_refusal_(method, path, remote_addr);
+  if (!response) return false;
+  SocketStream stream(sock, 0, to_ms(write_timeout_sec_, write_timeout_usec_));
+  size_t sent = 0;
+  while (sent < response->size()) {
+    const ssize_t w = stream.write(response->data() + sent, response->size() - sent);
+    if (w <= 0) break;
+    sent += static_cast<size_t>(w);
+  }
+  return true;
+}
+
 bool ConnectionLoopServer::process_and_close_socket(socket_t sock) {
   // httplib writes a response's headers and body in separate sends: without
   // TCP_NODELAY the body waits for the client's delayed ACK (40 ms on Linux).
@@ -143,7 +171,12 @@ bool ConnectionLoopServer::process_and_close_socket(socket_t sock) {
   setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   CurrentConnection current(sock);
   SocketStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_), to_ms(write_timeout_sec_, write_timeout_usec_));
-  size_t count = TieredTaskQueue::on_overflow_thread() ? 1 : keep_alive_max_count_;
+  const bool overflow = TieredTaskQueue::on_overflow_thread();
+  if (overflow && busy_refusal_ && wait_for_request(sock) && refused_from_request_line(sock)) {
+    close_gracefully(sock);
+    return true;
+  }
+  size_t count = overflow ? 1 : keep_alive_max_count_;
   bool ok = false;
   while (count > 0 && svr_sock_ != INVALID_SOCKET && (stream.buffered() > 0 || wait_for_request(sock))) {
     bool connection_closed = false;

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -21,6 +22,9 @@ constexpr int kListenBacklog = 4096;  // capped by the kernel's somaxconn
 // Threads of the overflow tier (see TieredTaskQueue): each answers a probe or
 // a 429 and closes, so a few drain a burst of a thousand connections fast.
 constexpr size_t kOverflowThreads = 8;
+// At most this many main-tier threads for admitted requests, however large
+// --max-queue is (a deeper queue is for gRPC, which needs no thread per call).
+constexpr int64_t kMaxAdmittedConnections = 2048;
 using nlohmann::json;
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -34,16 +38,15 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
 
 // What the overflow tier still serves: probes, metrics and the model list,
 // all answered without the engine. Everything else gets 429 there.
-bool served_when_busy(const httplib::Request& req) {
-  if (req.method != "GET" && req.method != "HEAD") return false;
-  const std::string& path = req.path;
+bool served_when_busy(const std::string& method, const std::string& path) {
+  if (method != "GET" && method != "HEAD") return false;
   return path == "/health" || path == "/ready" || path == "/health/ready" || path == "/metrics" || path == "/v1/models" ||
          path.rfind("/v1/models/", 0) == 0;
 }
 
 // True on the overflow tier for a request it does not serve (see above).
 bool refused_when_busy(const httplib::Request& req) {
-  return TieredTaskQueue::on_overflow_thread() && !served_when_busy(req);
+  return TieredTaskQueue::on_overflow_thread() && !served_when_busy(req.method, req.path);
 }
 
 constexpr const char* kBusyMessage = "the server is at capacity (every connection slot is busy); retry later";
@@ -112,7 +115,8 @@ HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : con
   // One main-tier thread per sequence admission can hold (an admitted request
   // holds at least one), plus --http-threads for everything else on the main
   // tier (probes, keep-alive connections between requests, refused requests).
-  const size_t main_threads = static_cast<size_t>(config_.max_num_seqs + config_.max_queue + config_.http_threads);
+  const size_t main_threads = static_cast<size_t>(
+      std::min(config_.max_num_seqs + config_.max_queue, kMaxAdmittedConnections) + config_.http_threads);
   server_.new_task_queue = [main_threads] { return new TieredTaskQueue(main_threads, kOverflowThreads); };
   server_.set_payload_max_length(static_cast<size_t>(context_.limits.max_body_bytes));
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
@@ -140,6 +144,19 @@ HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : con
                           req.get_header_value("Content-Length", 0).find_first_not_of("0") != std::string::npos;
     if (refused_when_busy(req) && !has_body) return refuse(res, 429, kBusyMessage, "queue_full");
     return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // The overflow tier's usual answer, sent from the request line alone (the
+  // pre-routing handler and guarded() refuse what gets past it).
+  server_.set_busy_refusal([this](const std::string& method, const std::string& path,
+                                  const std::string& remote_addr) -> std::optional<std::string> {
+    if (served_when_busy(method, path)) return std::nullopt;
+    const std::string id = "req-" + std::to_string(next_request_id_.fetch_add(1));
+    const std::string body = error_body(429, kBusyMessage, "", "queue_full").dump();
+    context_.metrics.record_http(429);
+    spdlog::info("{} {} \"{} {}\" 429 (at capacity, body not read)", id, remote_addr, method, path);
+    return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nRetry-After: 1\r\nX-Request-Id: " + id +
+           "\r\nConnection: close\r\n\r\n" + body;
   });
   server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send_error(res, res.status, default_message(res.status));

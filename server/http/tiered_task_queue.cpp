@@ -1,16 +1,22 @@
 #include "server/http/tiered_task_queue.h"
 
+#include <algorithm>
+
 namespace kvs {
 namespace {
 
 thread_local bool t_overflow_thread = false;
+constexpr size_t kMainThreadsAtStart = 512;  // more start on demand
 
 }  // namespace
 
 TieredTaskQueue::TieredTaskQueue(size_t main_threads, size_t overflow_threads) : main_threads_(main_threads) {
-  threads_.reserve(main_threads + overflow_threads);
-  for (size_t i = 0; i < main_threads; ++i) threads_.emplace_back([this] { work(false); });
   for (size_t i = 0; i < overflow_threads; ++i) threads_.emplace_back([this] { work(true); });
+  // Started now, so a burst of connections does not wait for thread starts.
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (; main_started_ < std::min(main_threads, kMainThreadsAtStart); ++main_started_) {
+    threads_.emplace_back([this] { work(false); });
+  }
 }
 
 TieredTaskQueue::~TieredTaskQueue() { shutdown(); }
@@ -23,6 +29,11 @@ void TieredTaskQueue::enqueue(std::function<void()> fn) {
     if (main) {
       ++main_claimed_;
       main_jobs_.push_back(std::move(fn));
+      if (main_jobs_.size() > main_idle_) {  // no idle thread left for it: start one
+        ++main_started_;
+        threads_.emplace_back([this] { work(false); });
+        return;
+      }
     } else {
       overflow_jobs_.push_back(std::move(fn));
     }
@@ -38,6 +49,8 @@ void TieredTaskQueue::shutdown() {
   }
   main_ready_.notify_all();
   overflow_ready_.notify_all();
+  // NOTE: no thread starts after shutdown_ is set (enqueue is not called
+  // then), so threads_ no longer changes.
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
 }
@@ -62,7 +75,9 @@ void TieredTaskQueue::work(bool overflow) {
     std::function<void()> job;
     {
       std::unique_lock<std::mutex> lock(mutex_);
+      if (!overflow) ++main_idle_;
       ready.wait(lock, [&] { return shutdown_ || !jobs.empty(); });
+      if (!overflow) --main_idle_;
       if (jobs.empty()) return;  // shut down with nothing left
       job = std::move(jobs.front());
       jobs.pop_front();

@@ -11,6 +11,10 @@
 // immediate 429 (HttpServer checks on_overflow_thread()), so its work per
 // connection is short and its queue drains fast.
 //
+// The overflow tier's threads and up to 512 of the main tier's start at once;
+// further main-tier threads start on demand (a job with no idle thread to
+// take it starts one) up to `main_threads`, and stay.
+//
 // Ownership: owns its threads; shutdown() (or the destructor) runs what is
 // queued and joins them. Thread-safety: enqueue/shutdown/counters may be
 // called from any thread.
@@ -51,6 +55,8 @@ class TieredTaskQueue : public httplib::TaskQueue {
   std::condition_variable main_ready_, overflow_ready_;
   std::deque<std::function<void()>> main_jobs_, overflow_jobs_;
   size_t main_claimed_ = 0;  // main-tier connections queued or running (<= main_threads_)
+  size_t main_started_ = 0;  // main-tier threads started
+  size_t main_idle_ = 0;     // main-tier threads waiting for a job
   bool shutdown_ = false;
   std::vector<std::thread> threads_;
 };
