@@ -110,7 +110,7 @@ int run_serve(const ServeCommand& command) {
     context.chat_error = e.what();
     spdlog::warn("chat completions are off: {}", e.what());
   }
-  context.max_active_requests = config.max_num_seqs + config.max_queue;
+  context.max_active_sequences = config.max_num_seqs + config.max_queue;
   context.limits = config.limits;
   context.max_tokens_capacity =
       std::min(engine.config().scheduler.max_model_len, engine.max_cached_tokens());

@@ -62,6 +62,13 @@ GenerationRun::GenerationRun(EngineClient& engine, const Tokenizer& tokenizer, S
 
 GenerationRun::~GenerationRun() { cancel(); }
 
+std::vector<uint64_t> GenerationRun::request_ids() const {
+  std::vector<uint64_t> ids;
+  ids.reserve(choices_.size());
+  for (const auto& choice : choices_) ids.push_back(choice->handle.id());
+  return ids;
+}
+
 void GenerationRun::cancel() {
   for (auto& choice : choices_) {
     if (!choice->finished) choice->handle.cancel();

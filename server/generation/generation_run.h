@@ -89,6 +89,9 @@ class GenerationRun {
   std::vector<ChoiceResult> run_to_end();
   void cancel();
   const std::vector<ChoiceResult>& results() const { return results_; }
+  // The engine ids of the choices' requests (fixed at construction), for
+  // cancelling from another thread through EngineClient::cancel.
+  std::vector<uint64_t> request_ids() const;
 
  private:
   struct Choice {

@@ -1,7 +1,9 @@
 #include "server/http/http_server.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +11,7 @@
 #include "engine/errors.h"
 #include "server/api/api_error.h"
 #include "server/http/openai_handlers.h"
+#include "server/http/tiered_task_queue.h"
 #include "server/http/tokenize_handlers.h"
 #include "server/logging/log_setup.h"
 
@@ -16,6 +19,12 @@ namespace kvs {
 namespace {
 
 constexpr int kListenBacklog = 4096;  // capped by the kernel's somaxconn
+// Threads of the overflow tier (see TieredTaskQueue): each answers a probe or
+// a 429 and closes, so a few drain a burst of a thousand connections fast.
+constexpr size_t kOverflowThreads = 8;
+// At most this many main-tier threads for admitted requests, however large
+// --max-queue is (a deeper queue is for gRPC, which needs no thread per call).
+constexpr int64_t kMaxAdmittedConnections = 2048;
 using nlohmann::json;
 using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
 
@@ -27,10 +36,27 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
                   "application/json");
 }
 
-// Turns what a handler throws into an OpenAI-shaped error response.
+// What the overflow tier still serves: probes, metrics and the model list,
+// all answered without the engine. Everything else gets 429 there.
+bool served_when_busy(const std::string& method, const std::string& path) {
+  if (method != "GET" && method != "HEAD") return false;
+  return path == "/health" || path == "/ready" || path == "/health/ready" || path == "/metrics" || path == "/v1/models" ||
+         path.rfind("/v1/models/", 0) == 0;
+}
+
+// True on the overflow tier for a request it does not serve (see above).
+bool refused_when_busy(const httplib::Request& req) {
+  return TieredTaskQueue::on_overflow_thread() && !served_when_busy(req.method, req.path);
+}
+
+constexpr const char* kBusyMessage = "the server is at capacity (every connection slot is busy); retry later";
+
+// Turns what a handler throws into an OpenAI-shaped error response. On the
+// overflow tier the request (its body read by now) is refused with 429.
 Handler guarded(Handler handler) {
   return [handler](const httplib::Request& req, httplib::Response& res) {
     try {
+      if (refused_when_busy(req)) throw ApiError(429, kBusyMessage, "", "queue_full");
       handler(req, res);
     } catch (const ApiError& e) {
       send_error(res, e.status(), e.what(), e.param(), e.code());
@@ -60,6 +86,18 @@ httplib::Server::HandlerResponse refuse(httplib::Response& res, int status, cons
   return httplib::Server::HandlerResponse::Handled;
 }
 
+// Raises the soft limit on open descriptors to the hard one: every
+// connection is one, and a burst of a thousand must not fail accept().
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::debug("open file limit raised from {} to {}", static_cast<uint64_t>(before), static_cast<uint64_t>(limit.rlim_cur));
+  }
+}
+
 const char* default_message(int status) {
   switch (status) {
     case 404: return "Not found";
@@ -74,8 +112,12 @@ const char* default_message(int status) {
 }  // namespace
 
 HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : context_(context), config_(config) {
-  const int threads = config_.http_threads;
-  server_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // One main-tier thread per sequence admission can hold (an admitted request
+  // holds at least one), plus --http-threads for everything else on the main
+  // tier (probes, keep-alive connections between requests, refused requests).
+  const size_t main_threads = static_cast<size_t>(
+      std::min(config_.max_num_seqs + config_.max_queue, kMaxAdmittedConnections) + config_.http_threads);
+  server_.new_task_queue = [main_threads] { return new TieredTaskQueue(main_threads, kOverflowThreads); };
   server_.set_payload_max_length(static_cast<size_t>(context_.limits.max_body_bytes));
   server_.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     // Every response carries its request id; the access line names it too.
@@ -90,13 +132,31 @@ HttpServer::HttpServer(ServingContext& context, const ServeConfig& config) : con
     }
     const bool is_api = req.path.rfind("/v1/", 0) == 0;
     const bool is_metrics = req.path == "/metrics";
-    if (!context_.keys.enabled() || !(is_api || (is_metrics && config_.protect_metrics))) {
-      return httplib::Server::HandlerResponse::Unhandled;
+    const bool needs_key = context_.keys.enabled() && (is_api || (is_metrics && config_.protect_metrics));
+    if (needs_key && !context_.keys.accepts_authorization(req.get_header_value("Authorization"))) {
+      return refuse(res, 401, "Invalid or missing API key (send 'Authorization: Bearer KEY').", "invalid_api_key");
     }
-    if (context_.keys.accepts_authorization(req.get_header_value("Authorization"))) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    return refuse(res, 401, "Invalid or missing API key (send 'Authorization: Bearer KEY').", "invalid_api_key");
+    // Every main-tier thread is busy: what needs the engine is refused now
+    // (here when there is no body to read; with one, guarded() refuses after
+    // httplib has read it, so the close cannot reset the answer). The
+    // overflow tier closes each connection after its one response.
+    const bool has_body = req.get_header_value_count("Transfer-Encoding") > 0 ||
+                          req.get_header_value("Content-Length", 0).find_first_not_of("0") != std::string::npos;
+    if (refused_when_busy(req) && !has_body) return refuse(res, 429, kBusyMessage, "queue_full");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // The overflow tier's usual answer, sent from the request line alone (the
+  // pre-routing handler and guarded() refuse what gets past it).
+  server_.set_busy_refusal([this](const std::string& method, const std::string& path,
+                                  const std::string& remote_addr) -> std::optional<std::string> {
+    if (served_when_busy(method, path)) return std::nullopt;
+    const std::string id = "req-" + std::to_string(next_request_id_.fetch_add(1));
+    const std::string body = error_body(429, kBusyMessage, "", "queue_full").dump();
+    context_.metrics.record_http(429);
+    spdlog::info("{} {} \"{} {}\" 429 (at capacity, body not read)", id, remote_addr, method, path);
+    return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nRetry-After: 1\r\nX-Request-Id: " + id +
+           "\r\nConnection: close\r\n\r\n" + body;
   });
   server_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) send_error(res, res.status, default_message(res.status));
@@ -150,6 +210,7 @@ void HttpServer::add_routes() {
 }
 
 void HttpServer::bind(const std::string& host, int port) {
+  raise_fd_limit();
   // NOTE: Debian's cpp-httplib is a compiled library that listens with a
   // backlog of 5, so bursts of new connections (many clients, a load
   // balancer opening connections) were refused. Listening again on the bound

@@ -5,6 +5,10 @@
 // API-key checks, OpenAI-shaped errors, one access-log line per request
 // (no headers, no body: keys are never logged). Bounds from context.limits:
 // headers (431, checked before the body is read) and body (413).
+// Connections run on a TieredTaskQueue: a main tier of max_num_seqs +
+// max_queue + http_threads threads, and a small overflow tier that serves
+// probes and metrics and refuses everything else with 429 (server/README.md,
+// "Concurrency, admission and hang-ups").
 //
 // Ownership: uses `context`, which must outlive it. Thread-safety: run()
 // blocks serving on its own thread pool; stop() may be called from any thread.
@@ -13,6 +17,7 @@
 
 #include <httplib.h>
 
+#include "server/http/connection_loop_server.h"
 #include "server/serving/serving_context.h"
 #include "server/serve/serve_config.h"
 
@@ -31,7 +36,7 @@ class HttpServer {
   void add_routes();
   ServingContext& context_;
   ServeConfig config_;
-  httplib::Server server_;
+  ConnectionLoopServer server_;
   std::atomic<uint64_t> next_request_id_{1};  // for the X-Request-Id header and the access log
   int listen_fd_ = -1;  // the bound socket (set while binding)
 };

@@ -9,6 +9,7 @@
 #include "engine/errors.h"
 #include "server/api/api_error.h"
 #include "server/api/openai_parse.h"
+#include "server/http/connection_watch.h"
 #include "server/http/openai_responses.h"
 #include "server/logging/log_setup.h"
 #include "server/serving/choice_builder.h"
@@ -17,6 +18,15 @@ namespace kvs {
 namespace {
 
 using nlohmann::json;
+
+// A handler's longest wait for tokens between checks. GenerationRun::poll
+// waits on one choice, so with several the wait is short (the others' tokens
+// wait meanwhile); a single choice's own events wake it at once, and the
+// hang-up monitor cancels without it, so it waits longer (fewer wake-ups).
+double poll_seconds(const GenerationRun& run) { return run.results().size() > 1 ? 0.05 : 0.25; }
+// An SSE comment goes out when nothing else did for this long (a queued
+// request), so proxies keep the stream open and a gone client shows.
+constexpr auto kKeepAliveInterval = std::chrono::seconds(1);
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -80,18 +90,34 @@ void score_echoed_prompts(ServingContext& context, PreparedRun& prepared) {
   }
 }
 
+// Cancels `run`'s engine requests from the hang-up monitor's thread as soon
+// as the client goes, so they stop at the engine's next step.
+std::shared_ptr<ConnectionWatch> watch_client(ServingContext& context, const GenerationRun& run) {
+  auto watch = std::make_shared<ConnectionWatch>();
+  EngineClient& engine = context.engine;
+  watch->watch([&engine, ids = run.request_ids()] {
+    for (const uint64_t id : ids) engine.cancel(id);
+  });
+  return watch;
+}
+
 void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
-  auto slot = std::make_shared<AdmissionSlot>(context);
+  auto slot = std::make_shared<AdmissionSlot>(context, static_cast<int64_t>(prepared->choices.size()));
   auto run = std::make_shared<GenerationRun>(context.engine, *context.bundle.tokenizer, context.metrics,
                                              std::move(prepared->choices));
+  // NOTE: the provider runs on this handler's thread and is destroyed before
+  // httplib closes the socket, so the watch it holds stays valid.
+  auto watch = watch_client(context, *run);
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [&context, slot, run, prepared](size_t, httplib::DataSink& sink) {
+  res.set_chunked_content_provider("text/event-stream", [&context, slot, run, prepared, watch](size_t, httplib::DataSink& sink) {
     const ResponseMeta& meta = prepared->meta;
     const bool usage_field = prepared->options.include_usage;
-    const auto send = [&sink](const json& chunk) {
-      const std::string line = "data: " + dump(chunk) + "\n\n";
-      return sink.write(line.data(), line.size());
+    auto last_write = std::chrono::steady_clock::now();
+    const auto write = [&sink, &last_write](const std::string& text) {
+      last_write = std::chrono::steady_clock::now();
+      return sink.write(text.data(), text.size());
     };
+    const auto send = [&write](const json& chunk) { return write("data: " + dump(chunk) + "\n\n"); };
     try {
       score_echoed_prompts(context, *prepared);
     } catch (const std::exception& e) {
@@ -112,13 +138,22 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
       }
     }
     std::vector<ChoiceDelta> deltas;
-    while (run->poll(deltas, 0.05)) {
+    while (run->poll(deltas, poll_seconds(*run))) {
+      if (watch->hung_up()) {
+        run->cancel();  // the client went away (the monitor cancelled already; this covers a missed socket)
+        return false;
+      }
       for (const ChoiceDelta& delta : deltas) {
         if (!send(stream_chunk(meta, delta, usage_field, offsets[delta.index]))) {
           run->cancel();  // the client went away: free its blocks now
           return false;
         }
         for (const TokenLogprob& token : delta.tokens) offsets[delta.index] += token.text.size();
+      }
+      if (deltas.empty() && std::chrono::steady_clock::now() - last_write >= kKeepAliveInterval &&
+          !write(": keep-alive\n\n")) {
+        run->cancel();
+        return false;
       }
       deltas.clear();
     }
@@ -129,8 +164,7 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
         return false;
       }
     }
-    const std::string done = "data: [DONE]\n\n";
-    sink.write(done.data(), done.size());
+    write("data: [DONE]\n\n");
     sink.done();
     return true;
   });
@@ -138,10 +172,16 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
 
 void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
   if (prepared->options.stream) return stream_response(context, std::move(prepared), res);
-  AdmissionSlot slot(context);
+  AdmissionSlot slot(context, static_cast<int64_t>(prepared->choices.size()));
   score_echoed_prompts(context, *prepared);
   GenerationRun run(context.engine, *context.bundle.tokenizer, context.metrics, std::move(prepared->choices));
-  const std::vector<ChoiceResult> results = run.run_to_end();
+  const auto watch = watch_client(context, run);
+  std::vector<ChoiceDelta> deltas;
+  while (run.poll(deltas, poll_seconds(run))) deltas.clear();
+  if (watch->hung_up()) {
+    throw ApiError(499, "the client closed the connection before the response", "", "client_closed_request");
+  }
+  const std::vector<ChoiceResult>& results = run.results();
   for (const ChoiceResult& r : results) {
     if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error);
   }

@@ -28,7 +28,7 @@ struct ServeConfig {
   std::string device = "auto";             // "auto" | "cpu" | "cuda" (engine/model/device_choice.h)
   double gpu_memory_utilization = 0.9;     // CUDA: fraction of device memory for weights + KV (vLLM's flag)
   bool enforce_eager = false;              // CUDA: no CUDA graphs
-  int64_t max_queue = 256;            // API requests waiting beyond the running ones; then 429
+  int64_t max_queue = 256;            // sequences (prompts x n) waiting beyond the running ones; then 429
   double drain_timeout = 30.0;        // seconds SIGTERM waits for in-flight requests
   // --max-body-bytes, --max-header-bytes, --max-n, --max-tokens-limit,
   // --max-stop, --max-stop-bytes, --max-streams-per-key (config keys alike).
@@ -36,7 +36,7 @@ struct ServeConfig {
   int threads = 0;                    // model CPU threads (0 = all cores)
   int tensor_parallel_size = 1;       // ranks the model is sharded over (engine/parallel)
   bool f32_weights = false;           // dequantize weights, plain F32 arithmetic (as `generate --f32-weights`)
-  int http_threads = 64;              // concurrent HTTP connections served
+  int http_threads = 64;              // main-tier HTTP threads beyond max_num_seqs + max_queue (server/README.md)
   int64_t max_model_len = 0;          // context cap in tokens (prompt + output); 0 = the model's own
   std::string log_format = "text";    // "text" | "json" (one JSON object per line)
   std::string log_level = "info";     // trace|debug|info|warn|error|critical|off

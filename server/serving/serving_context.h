@@ -1,7 +1,7 @@
 #pragma once
 // What every front end shares while serving: the model, the engine, metrics,
-// keys, the request limits, and the admission state (in-flight count,
-// draining flag, open streams per key).
+// keys, the request limits, and the admission state (in-flight requests and
+// sequences, draining flag, open streams per key).
 //
 // Ownership: refers to the bundle and engine owned by `kvserve serve`, which
 // outlive every front end. Thread-safety: everything here may be used from any
@@ -32,25 +32,32 @@ struct ServingContext {
   // chat requests get a 400 with `chat_error`, completions still work).
   std::optional<ChatTemplate> chat;
   std::string chat_error;
-  int64_t max_active_requests = 0;  // running + queued API requests accepted at once; then 429
+  // Sequences (prompts x n) running or queued at once, over all requests
+  // (--max-num-seqs + --max-queue); beyond it a request gets 429.
+  int64_t max_active_sequences = 0;
   int64_t max_tokens_capacity = 0;  // min(context, KV pool) in tokens
-  std::atomic<int64_t> num_active{0};
+  std::atomic<int64_t> num_active{0};            // admitted requests in flight
+  std::atomic<int64_t> num_active_sequences{0};  // their sequences (what max_active_sequences bounds)
   std::atomic<bool> draining{false};
   RequestLimits limits{};
   StreamCounts streams{};  // open streams per key bucket (see StreamSlot)
 };
 
-// Holds one slot of the admission budget for as long as it lives.
+// Holds one request's `sequences` slots of the admission budget (and counts
+// the request in num_active) for as long as it lives.
 class AdmissionSlot {
  public:
-  // Throws ApiError 503 while draining, 429 when the budget is spent.
-  explicit AdmissionSlot(ServingContext& context);
-  ~AdmissionSlot() { context_.num_active.fetch_sub(1); }
+  // Throws ApiError 503 while draining, 400 (param "n") when `sequences`
+  // alone exceeds the whole budget, 429 when the budget has not that many
+  // sequences left.
+  explicit AdmissionSlot(ServingContext& context, int64_t sequences = 1);
+  ~AdmissionSlot();
   AdmissionSlot(const AdmissionSlot&) = delete;
   AdmissionSlot& operator=(const AdmissionSlot&) = delete;
 
  private:
   ServingContext& context_;
+  int64_t sequences_;
 };
 
 }  // namespace kvs
