@@ -68,6 +68,12 @@ void GenerationRun::cancel() {
   }
 }
 
+std::vector<uint64_t> GenerationRun::request_ids() const {
+  std::vector<uint64_t> ids;
+  for (const auto& choice : choices_) ids.push_back(choice->handle.id());
+  return ids;
+}
+
 bool GenerationRun::poll(std::vector<ChoiceDelta>& deltas, double timeout_seconds) {
   bool any_unfinished = false, progressed = false;
   // First take whatever is ready on any choice; block only if nothing was.

@@ -88,6 +88,10 @@ class GenerationRun {
   // Runs to the end and returns the results.
   std::vector<ChoiceResult> run_to_end();
   void cancel();
+  // The engine request ids of the choices. Fixed once constructed, so any
+  // thread may read them (e.g. to EngineClient::cancel them from a
+  // cancellation callback while another thread polls).
+  std::vector<uint64_t> request_ids() const;
   const std::vector<ChoiceResult>& results() const { return results_; }
 
  private:
