@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <thread>
 
 #include <semaphore.h>
@@ -167,10 +168,26 @@ int run_serve(const ServeCommand& command) {
   if (kv_policy.compresses() || kv_policy.budget > 0) {
     spdlog::info("kvserve: default KV policy {}, budget {}", kv_policy_name(kv_policy.kind), kv_policy.budget);
   }
-  http.run();
-  if (!context.draining.load()) sem_post(&g_shutdown);  // stopped without a signal: let the drainer end
+  std::promise<void> http_done;
+  std::future<void> http_stopped = http_done.get_future();
+  std::thread http_thread([&] {
+    http.run();
+    if (!context.draining.load()) sem_post(&g_shutdown);  // stopped without a signal: let the drainer end
+    http_done.set_value();
+  });
   drainer.join();
   if (grpc) grpc->stop();
+  // NOTE: cpp-httplib's stop() returns at once, but its run() then joins the
+  // connection threads, and an idle keep-alive connection holds one for up
+  // to its keep-alive timeout (5 s) with no way to close it early. Every
+  // request has ended by now, so past a short wait the process exits without
+  // waiting for them: the drain's bound holds.
+  if (http_stopped.wait_for(std::chrono::milliseconds(300)) != std::future_status::ready) {
+    spdlog::info("kvserve: stopped (closing idle HTTP connections)");
+    spdlog::shutdown();  // flushes the log
+    std::_Exit(0);
+  }
+  http_thread.join();
   spdlog::info("kvserve: stopped");
   return 0;
 }
