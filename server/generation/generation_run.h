@@ -67,8 +67,8 @@ struct ChoiceSpec {
 // teacher-forced request (Request::forced_output_ids) to its end: prompt[0]
 // then each later prompt token forced, `top_logprobs` alternatives per
 // position. Off the fast path: it costs one engine step per prompt token and
-// runs only when a request asks for it. Throws ApiError 500 when the engine
-// fails it.
+// runs only when a request asks for it. Throws kvs::Error when the engine
+// fails it (its text for the log; front ends answer 500 / INTERNAL).
 std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
                                        const std::vector<int32_t>& prompt, int64_t top_logprobs, int32_t priority);
 
