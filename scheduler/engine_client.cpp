@@ -17,6 +17,7 @@ struct EngineShared {
   std::unordered_map<uint64_t, std::shared_ptr<RequestHandle::Stream>> streams;  // unfinished requests
   uint64_t next_id = 1;
   bool stop = false;
+  bool abort_all = false;  // abort_all() was called: cancel everything at the next boundary
   bool busy = false;  // the loop holds unfinished requests
   EngineMetrics metrics;
 };
@@ -143,6 +144,14 @@ void EngineClient::cancel(uint64_t request_id) {
   shared_->wake.notify_all();
 }
 
+void EngineClient::abort_all() {
+  {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    shared_->abort_all = true;
+  }
+  shared_->wake.notify_all();
+}
+
 EngineMetrics EngineClient::metrics() const {
   std::lock_guard<std::mutex> lock(shared_->mutex);
   return shared_->metrics;
@@ -156,10 +165,12 @@ void EngineClient::wait_until_idle() {
 void EngineClient::drain_inbox(EngineCore& core) {
   std::vector<std::pair<uint64_t, Request>> inbox;
   std::vector<uint64_t> cancels;
+  bool abort_all = false;
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     inbox.swap(shared_->inbox);
     cancels.swap(shared_->cancels);
+    std::swap(abort_all, shared_->abort_all);
   }
   for (auto& [id, request] : inbox) {
     try {
@@ -178,6 +189,7 @@ void EngineClient::drain_inbox(EngineCore& core) {
     }
   }
   for (uint64_t id : cancels) core.cancel(id);  // at the step boundary
+  if (abort_all) core.abort_all();
 }
 
 void EngineClient::run() {
@@ -186,12 +198,22 @@ void EngineClient::run() {
     {
       std::unique_lock<std::mutex> lock(shared_->mutex);
       shared_->wake.wait(lock, [&] {
-        return shared_->stop || !shared_->inbox.empty() || !shared_->cancels.empty() || core.has_unfinished();
+        return shared_->stop || !shared_->inbox.empty() || !shared_->cancels.empty() || shared_->abort_all ||
+               core.has_unfinished();
       });
       if (shared_->stop) break;
     }
-    drain_inbox(core);
-    core.step();
+    try {
+      drain_inbox(core);
+      core.step();  // fails only its own requests when it fails
+    } catch (...) {
+      // NOTE: only allocation failures get here (step and add catch the
+      // rest); ending every request keeps the loop and the pool consistent.
+      try {
+        core.abort_all();
+      } catch (...) {
+      }
+    }
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->metrics = core.metrics();
     shared_->busy = core.has_unfinished() || !shared_->inbox.empty();

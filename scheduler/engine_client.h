@@ -51,7 +51,8 @@ class RequestHandle {
 // EngineCore (KV storage, scheduler); uses `model`, which must outlive the
 // client and must not be used by anyone else meanwhile. Thread-safety: every
 // method may be called from any thread. The destructor cancels what is
-// unfinished and joins the loop.
+// unfinished and joins the loop. A failing step fails only its own requests
+// (kError, see EngineCore::step); the loop keeps serving.
 class EngineClient {
  public:
   EngineClient(ForwardModel& model, const EngineConfig& config);
@@ -65,6 +66,9 @@ class EngineClient {
   // policy this model or engine does not support).
   RequestHandle submit(const Request& request);
   void cancel(uint64_t request_id);
+  // Ends every request submitted so far, queued or running, at the next step
+  // boundary: each gets its final kCancelled event (the drain deadline).
+  void abort_all();
   // Counters as of the end of the last step (or the last queue change).
   EngineMetrics metrics() const;
   // Blocks until no request is unfinished and the loop has published its counters.

@@ -77,8 +77,15 @@ class EngineCore {
   // Ends a request now: frees its blocks, emits its final kCancelled event.
   // Unknown / finished ids are ignored.
   void cancel(uint64_t id);
-  // Runs one step; false when there was nothing to run.
+  // Runs one step; false when there was nothing to run. Never throws: when
+  // any part of the step throws (schedule, forward, sampling, ...), the
+  // requests in the step end with kError (TokenEvent::error holds the
+  // exception's text, for the server's log, not for clients), their blocks are
+  // freed, and the next step runs as usual. A sampled logits row holding NaN
+  // or +Inf fails only its own request the same way.
   bool step();
+  // Cancels every unfinished request, queued or running (each gets kCancelled).
+  void abort_all();
   bool has_unfinished() const { return scheduler_.has_unfinished(); }
   EngineMetrics metrics() const;
   const KvCacheManager& kv_cache() const { return kv_; }
@@ -88,6 +95,8 @@ class EngineCore {
 
  private:
   void finish(uint64_t id, TokenEvent event);
+  void fail(uint64_t id, const std::string& why);  // ends `id` with kError (if unfinished)
+  void fail_step(std::vector<uint64_t> ids, const std::string& what);
   void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
 
   ForwardModel& model_;

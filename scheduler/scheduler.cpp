@@ -203,4 +203,12 @@ const Sequence* Scheduler::find(uint64_t id) const {
   return it == sequences_.end() ? nullptr : it->second.get();
 }
 
+std::vector<uint64_t> Scheduler::unfinished_ids() const {
+  std::vector<uint64_t> ids;
+  ids.reserve(sequences_.size());
+  for (const auto& entry : sequences_) ids.push_back(entry.first);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 }  // namespace kvs

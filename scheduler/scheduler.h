@@ -79,6 +79,8 @@ class Scheduler {
   int64_t num_waiting() const { return static_cast<int64_t>(waiting_.size()); }
   int64_t num_preemptions() const { return num_preemptions_; }
   bool has_unfinished() const { return !sequences_.empty(); }
+  // The ids of every unfinished sequence (running or waiting), ascending.
+  std::vector<uint64_t> unfinished_ids() const;
   const SchedulerConfig& config() const { return config_; }
 
  private:

@@ -21,6 +21,11 @@ nlohmann::json error_body(int status, const std::string& message, const std::str
             {"code", code.empty() ? nlohmann::json(nullptr) : nlohmann::json(code)}}}};
 }
 
+ApiError internal_error(const std::string& request_id) {
+  return ApiError(500, "Internal server error (request id " + request_id + "); the server's log has the details.", "",
+                  "internal_error");
+}
+
 nlohmann::json ApiError::to_json() const { return error_body(status_, what(), param_, code_); }
 
 }  // namespace kvs

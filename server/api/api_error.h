@@ -22,6 +22,12 @@ class ApiError : public std::runtime_error {
   std::string param_, code_;
 };
 
+// The 500 for a failure inside the server (an engine step that failed, an
+// unexpected exception): names the request id so the client can quote it;
+// code "internal_error". The failure's own text goes to the log only, never
+// into a response.
+ApiError internal_error(const std::string& request_id);
+
 // OpenAI's error type for an HTTP status ("invalid_request_error", ...).
 const char* error_type_for_status(int status);
 // The body OpenAI sends for an error; param/code null when empty.

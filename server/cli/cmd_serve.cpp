@@ -1,7 +1,11 @@
 // `kvserve serve`: loads the model, starts the engine and the HTTP front end,
 // and drains gracefully on SIGTERM / SIGINT.
+#include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <thread>
 
 #include <semaphore.h>
@@ -9,6 +13,7 @@
 
 #include "engine/errors.h"
 #include "scheduler/engine_client.h"
+#include "scheduler/fault_injection.h"
 #include "server/cli/commands.h"
 #include "server/cli/model_bundle.h"
 #include "server/grpc/grpc_server.h"
@@ -56,20 +61,43 @@ void install_shutdown_handlers() {
   sigaction(SIGINT, &action, nullptr);
 }
 
+// Waits while requests are in flight, up to `deadline`; true when none is left.
+bool wait_for_no_requests(const ServingContext& context, std::chrono::steady_clock::time_point deadline,
+                          const std::function<void()>& each_round = {}) {
+  while (context.num_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (each_round) each_round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return context.num_active.load() == 0;
+}
+
 // Waits for SIGTERM/SIGINT, then drains: readiness false, new requests 503,
-// in-flight ones finish (up to drain_timeout), then the HTTP server stops.
+// in-flight ones finish up to drain_timeout. At that deadline the engine
+// aborts what is left: every remaining generation ends with finish_reason
+// "abort" (HTTP: a final chunk, or a 200; gRPC: the final message), which the
+// handlers get to send within kAbortGrace; then the HTTP server stops. The
+// process exits within drain_timeout + 2 s.
 void drain_on_signal(ServingContext& context, HttpServer& http, GrpcServer* grpc, double drain_timeout) {
+  constexpr auto kAbortGrace = std::chrono::milliseconds(1000);
   while (sem_wait(&g_shutdown) != 0) {
   }
   spdlog::info("received signal {}: draining ({} requests in flight)", static_cast<int>(g_signal_number),
                context.num_active.load());
   context.draining.store(true);
   if (grpc != nullptr) grpc->set_draining();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(drain_timeout);
-  while (context.num_active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(drain_timeout));
+  if (!wait_for_no_requests(context, deadline)) {
+    spdlog::warn("drain timeout: aborting {} requests still in flight", context.num_active.load());
+    // NOTE: again each round: a request admitted just before the drain began
+    // may reach the engine after the first abort.
+    wait_for_no_requests(context, std::chrono::steady_clock::now() + kAbortGrace,
+                         [&context] { context.engine.abort_all(); });
+    if (context.num_active.load() > 0) {
+      spdlog::warn("drain: {} requests did not end after the abort", context.num_active.load());
+    }
   }
-  if (context.num_active.load() > 0) spdlog::warn("drain timeout: {} requests still in flight", context.num_active.load());
   http.stop();
 }
 
@@ -98,7 +126,15 @@ int run_serve(const ServeCommand& command) {
     spdlog::info("kvserve: tensor parallel over {} CPU ranks (each rank: its heads, MLP columns, vocabulary rows "
                  "and KV shard)", config.tensor_parallel_size);
   }
-  EngineClient engine(*bundle.model, serve_engine_config(config, bundle));
+  // Test-only (scheduler/fault_injection.h): read once, here; off when unset.
+  const char* fault_spec = std::getenv("KVS_FAULT_INJECT");
+  const FaultPlan fault_plan = parse_fault_plan(fault_spec != nullptr ? fault_spec : "");
+  std::unique_ptr<FaultInjectingModel> faulty;
+  if (fault_plan.enabled()) {
+    spdlog::warn("KVS_FAULT_INJECT={}: fault injection is on (tests only)", fault_spec);
+    faulty = std::make_unique<FaultInjectingModel>(*bundle.model, fault_plan);
+  }
+  EngineClient engine(faulty ? static_cast<ForwardModel&>(*faulty) : *bundle.model, serve_engine_config(config, bundle));
   const std::string model_name =
       config.served_model_name.empty() ? model_name_from_path(model_path) : config.served_model_name;
   ServerMetrics metrics(model_name);
@@ -132,10 +168,26 @@ int run_serve(const ServeCommand& command) {
   if (kv_policy.compresses() || kv_policy.budget > 0) {
     spdlog::info("kvserve: default KV policy {}, budget {}", kv_policy_name(kv_policy.kind), kv_policy.budget);
   }
-  http.run();
-  if (!context.draining.load()) sem_post(&g_shutdown);  // stopped without a signal: let the drainer end
+  std::promise<void> http_done;
+  std::future<void> http_stopped = http_done.get_future();
+  std::thread http_thread([&] {
+    http.run();
+    if (!context.draining.load()) sem_post(&g_shutdown);  // stopped without a signal: let the drainer end
+    http_done.set_value();
+  });
   drainer.join();
   if (grpc) grpc->stop();
+  // NOTE: cpp-httplib's stop() returns at once, but its run() then joins the
+  // connection threads, and an idle keep-alive connection holds one for up
+  // to its keep-alive timeout (5 s) with no way to close it early. Every
+  // request has ended by now, so past a short wait the process exits without
+  // waiting for them: the drain's bound holds.
+  if (http_stopped.wait_for(std::chrono::milliseconds(300)) != std::future_status::ready) {
+    spdlog::info("kvserve: stopped (closing idle HTTP connections)");
+    spdlog::shutdown();  // flushes the log
+    std::_Exit(0);
+  }
+  http_thread.join();
   spdlog::info("kvserve: stopped");
   return 0;
 }

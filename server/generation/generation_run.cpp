@@ -1,6 +1,6 @@
 #include "server/generation/generation_run.h"
 
-#include "server/api/api_error.h"
+#include "engine/errors.h"
 
 namespace kvs {
 namespace {
@@ -37,7 +37,9 @@ std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& to
   } cancel_on_exit{handle};
   TokenEvent event;
   while (handle.next(event)) {
-    if (event.finish_reason == FinishReason::kError) throw ApiError(500, "scoring the prompt failed: " + event.error);
+    // NOTE: not an ApiError: the engine's text is for the log only (the
+    // front end answers a plain exception with a 500 naming the request id).
+    if (event.finish_reason == FinishReason::kError) throw Error("scoring the prompt failed: " + event.error);
     if (event.token_id >= 0) out.push_back(token_logprob(tokenizer, event));
   }
   return out;

@@ -67,8 +67,8 @@ struct ChoiceSpec {
 // teacher-forced request (Request::forced_output_ids) to its end: prompt[0]
 // then each later prompt token forced, `top_logprobs` alternatives per
 // position. Off the fast path: it costs one engine step per prompt token and
-// runs only when a request asks for it. Throws ApiError 500 when the engine
-// fails it.
+// runs only when a request asks for it. Throws kvs::Error when the engine
+// fails it (its text for the log; front ends answer 500 / INTERNAL).
 std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
                                        const std::vector<int32_t>& prompt, int64_t top_logprobs, int32_t priority);
 
@@ -88,10 +88,11 @@ class GenerationRun {
   // Runs to the end and returns the results.
   std::vector<ChoiceResult> run_to_end();
   void cancel();
-  const std::vector<ChoiceResult>& results() const { return results_; }
-  // The engine ids of the choices' requests (fixed at construction), for
-  // cancelling from another thread through EngineClient::cancel.
+  // The engine request ids of the choices. Fixed once constructed, so any
+  // thread may read them (e.g. to EngineClient::cancel them from a
+  // cancellation callback while another thread polls).
   std::vector<uint64_t> request_ids() const;
+  const std::vector<ChoiceResult>& results() const { return results_; }
 
  private:
   struct Choice {

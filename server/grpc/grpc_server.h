@@ -5,9 +5,14 @@
 // (max_body_bytes), the request's fields (INVALID_ARGUMENT) and the key's open
 // Generate streams, shared with HTTP's SSE streams (RESOURCE_EXHAUSTED).
 //
-// Ownership: uses `context`, which must outlive it. Thread-safety: gRPC's
-// sync server runs handlers on its own threads; every method may be called
-// from any thread.
+// Generate runs on gRPC's callback API: the client's cancel arrives as
+// OnCancel and cancels the engine requests at once (no polling); a generation
+// the engine fails ends INTERNAL naming the request id (never the engine's
+// text, which is logged). Tokenize, Detokenize and GetModelInfo are sync.
+//
+// Ownership: uses `context`, which must outlive it (and its engine must
+// outlive stop()). Thread-safety: gRPC runs handlers on its own threads, each
+// Generate on a thread of its own; every method may be called from any thread.
 #include <memory>
 #include <string>
 
@@ -26,7 +31,7 @@ class GrpcServer {
   GrpcServer(ServingContext& context, const std::string& host, int port);  // starts serving; throws kvs::Error
   ~GrpcServer();
   void set_draining();  // health NOT_SERVING (new calls also get UNAVAILABLE via the context)
-  void stop();          // stops accepting, cancels what is left, waits
+  void stop();          // stops accepting, cancels what is left (after 0.5 s), waits for every handler
   int port() const { return port_; }
 
  private:

@@ -63,8 +63,11 @@ Handler guarded(Handler handler) {
     } catch (const InvalidArgument& e) {
       send_error(res, 400, e.what());
     } catch (const std::exception& e) {
-      spdlog::error("{} {}: internal error: {}", req.method, req.path, e.what());
-      send_error(res, 500, std::string("internal error: ") + e.what());
+      // The exception's text goes to the log only; the client gets the request id.
+      const std::string id = res.get_header_value("X-Request-Id");
+      spdlog::error("{} {} {}: internal error: {}", id, req.method, req.path, e.what());
+      const ApiError error = internal_error(id);
+      send_error(res, error.status(), error.what(), error.param(), error.code());
     }
   };
 }

@@ -70,6 +70,7 @@ struct PreparedRun {
   std::vector<std::vector<int32_t>> echo_prompts;
   int64_t echo_top_logprobs = 0;
   int64_t prompt_tokens = 0;          // summed over distinct prompts
+  std::string request_id;             // the response's X-Request-Id (errors and logs name it)
 };
 
 // echo + logprobs: the prompt tokens' logprobs become each choice's echoed
@@ -99,6 +100,15 @@ std::shared_ptr<ConnectionWatch> watch_client(ServingContext& context, const Gen
     for (const uint64_t id : ids) engine.cancel(id);
   });
   return watch;
+}
+
+// A choice of `run` failed in the engine: logs why (the engine's text, never
+// sent) and returns the 500 naming `request_id`.
+ApiError generation_failed(const GenerationRun& run, const std::string& request_id) {
+  for (const ChoiceResult& r : run.results()) {
+    if (r.finish_reason == "error") spdlog::error("{}: generation failed: {}", request_id, r.error);
+  }
+  return internal_error(request_id);
 }
 
 void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
@@ -144,6 +154,16 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
         return false;
       }
       for (const ChoiceDelta& delta : deltas) {
+        if (delta.finish_reason == "error") {
+          // The status line is gone: the failure becomes an error event, then the stream ends.
+          run->cancel();
+          const ApiError error = generation_failed(*run, prepared->request_id);
+          send(error.to_json());
+          const std::string done = "data: [DONE]\n\n";
+          sink.write(done.data(), done.size());
+          sink.done();
+          return true;
+        }
         if (!send(stream_chunk(meta, delta, usage_field, offsets[delta.index]))) {
           run->cancel();  // the client went away: free its blocks now
           return false;
@@ -183,7 +203,7 @@ void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, htt
   }
   const std::vector<ChoiceResult>& results = run.results();
   for (const ChoiceResult& r : results) {
-    if (r.finish_reason == "error") throw ApiError(500, "generation failed: " + r.error);
+    if (r.finish_reason == "error") throw generation_failed(run, prepared->request_id);
   }
   res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prefix_tokens,
                                      prepared->prompt_tokens)),
@@ -221,6 +241,7 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
   check_content_type(req);
   CompletionRequest request = parse_completion_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();
+  prepared->request_id = res.get_header_value("X-Request-Id");
   admit(context, req, request.options, *prepared);  // n alone first: its error names "n"
   check_choice_count(context.limits, static_cast<int64_t>(request.prompts.size()), request.options.n);
   prepared->meta = {ApiKind::kCompletion, new_id("cmpl"), unix_now(), context.model_name, request.options.logprobs,
@@ -250,6 +271,7 @@ void handle_chat_completions(ServingContext& context, const httplib::Request& re
   check_content_type(req);
   ChatRequest request = parse_chat_request(req.body);
   auto prepared = std::make_shared<PreparedRun>();
+  prepared->request_id = res.get_header_value("X-Request-Id");
   admit(context, req, request.options, *prepared);
   prepared->meta = {ApiKind::kChat, new_id("chatcmpl"), unix_now(), context.model_name, request.options.logprobs,
                     request.options.top_logprobs};

@@ -1,6 +1,8 @@
 // `kvserve serve` over gRPC with a real gRPC client: streaming Generate,
-// Tokenize/Detokenize, model info, API key in metadata, a cancel mid-stream
-// freeing the KV blocks (read from the HTTP /metrics), and the standard
+// Tokenize/Detokenize (valid UTF-8 text, exact bytes), model info, API key in
+// metadata, a cancel mid-stream stopping the engine within a step and freeing
+// the KV blocks (read from the HTTP /metrics), an engine failure ending
+// INTERNAL, the drain deadline aborting generations, and the standard
 // health service turning NOT_SERVING while the server drains, and the request
 // limits (metadata and message size, max_tokens, stop strings, streams per
 // key shared with HTTP's SSE streams).
@@ -12,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 #include <string>
@@ -48,16 +51,25 @@ int free_port() {
 // + wait on Stop().
 class ServerProcess {
  public:
-  explicit ServerProcess(const std::vector<std::string>& extra = {}) : http_port_(free_port()), grpc_port_(free_port()) {
+  // `env`: extra environment entries ("NAME=value") for the server.
+  explicit ServerProcess(const std::vector<std::string>& extra = {}, std::vector<std::string> env = {})
+      : http_port_(free_port()), grpc_port_(free_port()) {
     const std::string binary = test::binary_dir() + "/kvserve";
     std::vector<std::string> args = {binary, "serve", "--model", test::default_model(), "--port",
                                      std::to_string(http_port_), "--grpc-port", std::to_string(grpc_port_),
-                                     "--kv-cache-memory", "64MiB", "--api-key", kKey, "--threads", "1", "--drain-timeout", "120"};
+                                     "--kv-cache-memory", "64MiB", "--api-key", kKey, "--threads", "1"};
+    if (std::find(extra.begin(), extra.end(), "--drain-timeout") == extra.end()) {
+      args.insert(args.end(), {"--drain-timeout", "120"});
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    std::vector<char*> envp;
+    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, binary.c_str(), nullptr, nullptr, argv.data(), envp.data()) != 0) pid_ = -1;
     httplib::Client http("127.0.0.1", http_port_);
     for (int i = 0; i < 600 && pid_ > 0; ++i) {
       if (auto res = http.Get("/health"); res && res->status == 200) return;
@@ -75,6 +87,14 @@ class ServerProcess {
     return exit_code_;
   }
   void Terminate() { kill(pid_, SIGTERM); }
+  // Waits for the process to exit (after Terminate) and returns its exit code.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_code_;
+  }
   std::shared_ptr<grpc::Channel> channel() const {
     return grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials());
   }
@@ -260,7 +280,10 @@ TEST_F(GrpcServerTest, MissingOrWrongKeyIsUnauthenticatedAndBadInputInvalid) {
   }
 }
 
-TEST_F(GrpcServerTest, CancelMidStreamFreesTheBlocks) {
+// gRPC's own cancel notification (OnCancel) cancels the engine request at
+// once: the engine stops within a step or two of the cancel (a 50 ms poll
+// would let several more steps run), and the blocks are free.
+TEST_F(GrpcServerTest, CancelMidStreamStopsTheEngineAndFreesTheBlocks) {
   ASSERT_TRUE(server_->running());
   auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
   grpc::ClientContext context;
@@ -273,18 +296,67 @@ TEST_F(GrpcServerTest, CancelMidStreamFreesTheBlocks) {
   kvserve::v1::GenerateResponse response;
   ASSERT_TRUE(reader->Read(&response));
   ASSERT_TRUE(reader->Read(&response));
+  EXPECT_EQ(server_->Metric("vllm:num_requests_running"), 1);
+  const double steps_at_cancel = server_->Metric("kvserve:engine_steps_total");
   context.TryCancel();
   while (reader->Read(&response)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  double used = -1;
-  for (int i = 0; i < 200; ++i) {
+  double used = -1, running = -1;
+  for (int i = 0; i < 400; ++i) {
     used = server_->Metric("kvserve:kv_blocks_used");
-    if (used == 0 && server_->Metric("kvserve:active_requests") == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    running = server_->Metric("vllm:num_requests_running");
+    if (used == 0 && running == 0 && server_->Metric("kvserve:active_requests") == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ(used, 0);
+  EXPECT_EQ(running, 0);
+  // The step running when the cancel arrived ends, and the cancel takes
+  // effect at that boundary: 1 step (measured); one more allowed for the
+  // time the cancel spends on the wire and one for a loaded CI machine.
+  EXPECT_LE(server_->Metric("kvserve:engine_steps_total") - steps_at_cancel, 3);
   EXPECT_LT(server_->Metric("vllm:generation_tokens_total"), 1000);
+}
+
+TEST_F(GrpcServerTest, DetokenizeTextIsValidUtf8AndBytesAreExact) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  // "é" is two bytes; byte-level BPE may split it over tokens, so find a
+  // token whose bytes are not whole UTF-8 characters by tokenizing emoji.
+  kvserve::v1::TokenizeResponse tokens;
+  {
+    grpc::ClientContext context;
+    authorize(context);
+    kvserve::v1::TokenizeRequest request;
+    request.set_text("\xF0\x9F\x90\x89\xF0\x9F\xA6\x84");  // two emoji, no word pieces to merge
+    ASSERT_TRUE(stub->Tokenize(&context, request, &tokens).ok());
+  }
+  ASSERT_GT(tokens.token_ids_size(), 1);
+  kvserve::v1::DetokenizeRequest request;
+  request.add_token_ids(tokens.token_ids(0));  // part of the first emoji only
+  grpc::ClientContext context;
+  authorize(context);
+  kvserve::v1::DetokenizeResponse text;
+  const grpc::Status status = stub->Detokenize(&context, request, &text);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(text.text_bytes().empty());
+  EXPECT_NE(text.text_bytes().substr(0, 4), "\xF0\x9F\x90\x89") << "the token is a partial character";
+  EXPECT_NE(text.text().find("\xEF\xBF\xBD"), std::string::npos) << "invalid bytes become U+FFFD";
+  EXPECT_EQ(text.text().size(), 3 * text.text_bytes().size()) << "one U+FFFD per bad byte";
+  // The whole sequence is valid: text and bytes agree.
+  kvserve::v1::DetokenizeRequest whole;
+  *whole.mutable_token_ids() = tokens.token_ids();
+  grpc::ClientContext whole_context;
+  authorize(whole_context);
+  ASSERT_TRUE(stub->Detokenize(&whole_context, whole, &text).ok());
+  EXPECT_EQ(text.text(), "\xF0\x9F\x90\x89\xF0\x9F\xA6\x84");
+  EXPECT_EQ(text.text_bytes(), text.text());
+  // An id outside the vocabulary is the client's error.
+  kvserve::v1::DetokenizeRequest bad;
+  bad.add_token_ids(1 << 30);
+  grpc::ClientContext bad_context;
+  authorize(bad_context);
+  EXPECT_EQ(stub->Detokenize(&bad_context, bad, &text).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 // Still serving: model info, a whole Generate and HTTP /health.
@@ -485,6 +557,90 @@ TEST(GrpcDrainTest, HealthReportsNotServingWhileDraining) {
   EXPECT_EQ(finish, "length") << "the in-flight request finishes";
   EXPECT_EQ(num_tokens, 16);
   EXPECT_EQ(server.Stop(), 0);
+}
+
+// KVS_FAULT_INJECT (scheduler/fault_injection.h): a prompt ending with the
+// marker token gets NaN logits at its prefill. Its Generate ends INTERNAL (not
+// OK), naming the request id and not the engine's text; the server keeps
+// serving and frees the blocks.
+constexpr int32_t kNanMarker = 49000;
+
+TEST(GrpcEngineFailureTest, FailedGenerationEndsInternalAndTheServerKeepsServing) {
+  ServerProcess server({}, {"KVS_FAULT_INJECT=nan_logits:" + std::to_string(kNanMarker)});
+  ASSERT_TRUE(server.running());
+  auto stub = kvserve::v1::KvServe::NewStub(server.channel());
+  kvserve::v1::GenerateRequest request;
+  for (int32_t id : {1, 504, 3458, kNanMarker}) request.mutable_token_ids()->add_ids(id);
+  request.set_max_tokens(8);
+  grpc::ClientContext context;
+  authorize(context);
+  auto reader = stub->Generate(&context, request);
+  kvserve::v1::GenerateResponse response;
+  std::string finish;
+  while (reader->Read(&response)) finish += response.finish_reason();
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << status.error_message();
+  const auto id = context.GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(id, context.GetServerInitialMetadata().end());
+  const std::string request_id(id->second.data(), id->second.size());
+  EXPECT_NE(status.error_message().find(request_id), std::string::npos) << status.error_message();
+  EXPECT_EQ(status.error_message().find("NaN"), std::string::npos) << "no internal text: " << status.error_message();
+  EXPECT_EQ(finish, "");
+  expect_still_serving(server);
+  double used = -1;
+  for (int i = 0; i < 200 && used != 0; ++i) {
+    used = server.Metric("kvserve:kv_blocks_used");
+    if (used != 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(used, 0);
+  EXPECT_EQ(server.Stop(), 0);
+}
+
+// --drain-timeout is a hard bound: generations still running at the deadline
+// end with finish_reason "abort" in their last message (status OK), and the
+// process exits 0 within the timeout + 2 s.
+TEST(GrpcDrainTest, DeadlineAbortsRunningGenerationsAndExitsInTime) {
+  ServerProcess server({"--drain-timeout", "2"});
+  ASSERT_TRUE(server.running());
+  auto stub = kvserve::v1::KvServe::NewStub(server.channel());
+  kvserve::v1::GenerateRequest request;
+  request.set_text("Write a very long story about a dragon.");
+  request.set_max_tokens(2000);
+  request.set_ignore_eos(true);
+  struct Call {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<kvserve::v1::GenerateResponse>> reader;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  for (int i = 0; i < 2; ++i) {
+    calls.push_back(std::make_unique<Call>());
+    authorize(calls.back()->context);
+    calls.back()->reader = stub->Generate(&calls.back()->context, request);
+    kvserve::v1::GenerateResponse first;
+    ASSERT_TRUE(calls.back()->reader->Read(&first));
+  }
+  const auto sigterm = std::chrono::steady_clock::now();
+  server.Terminate();
+  for (auto& call : calls) {
+    kvserve::v1::GenerateResponse response;
+    std::string finish;
+    uint32_t completion_tokens = 0;
+    while (call->reader->Read(&response)) {
+      if (!response.finish_reason().empty()) {
+        finish = response.finish_reason();
+        completion_tokens = response.usage().completion_tokens();
+      }
+    }
+    const grpc::Status status = call->reader->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+    EXPECT_EQ(finish, "abort");
+    EXPECT_GT(completion_tokens, 0u);
+    EXPECT_LT(completion_tokens, 2000u);
+  }
+  EXPECT_EQ(server.Wait(), 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sigterm).count();
+  EXPECT_GE(seconds, 1.9) << "the running generations had the drain timeout";
+  EXPECT_LE(seconds, 4.0) << "exits within --drain-timeout + 2 s";
 }
 
 }  // namespace
