@@ -14,13 +14,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include "engine/errors.h"
 
 namespace kvs {
 namespace {
 
+// A config file of this test's own (ctest runs the tests of this file as
+// separate processes at once, so the name carries the test and the pid).
 std::string write_config(const nlohmann::json& doc) {
-  const std::filesystem::path path = std::filesystem::temp_directory_path() / "kvs-serve-flags-test.json";
+  const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("kvs-serve-flags-" + test + "-" + std::to_string(::getpid()) + ".json");
   std::ofstream(path) << doc.dump();
   return path.string();
 }
