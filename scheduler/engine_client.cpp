@@ -66,7 +66,6 @@ void RequestHandle::cancel() {
 
 EngineClient::EngineClient(ForwardModel& model, const EngineConfig& config)
     : config_(resolve_engine_config(config, model.config())),
-      vocab_size_(model.config().vocab_size),
       shared_(std::make_shared<EngineShared>()) {
   // The sink runs on the loop thread; the streams map is guarded by shared_->mutex.
   std::shared_ptr<EngineShared> shared = shared_;
@@ -97,31 +96,9 @@ EngineClient::~EngineClient() {
 }
 
 RequestHandle EngineClient::submit(const Request& request) {
-  // The same checks the scheduler makes, so a bad request fails in the caller's thread.
-  request.sampling.validate();
-  core_->validate(request);  // its KV policy against this model and engine
-  const int64_t num_prompt = static_cast<int64_t>(request.prompt_token_ids.size());
-  if (num_prompt == 0) throw InvalidArgument("the prompt is empty");
-  if (request.max_tokens < 1) throw InvalidArgument("max_tokens must be >= 1");
-  for (int32_t token : request.prompt_token_ids) {
-    if (token < 0 || token >= vocab_size_) throw InvalidArgument("prompt token id " + std::to_string(token) + " is outside the vocabulary");
-  }
-  const int64_t context = config_.scheduler.max_model_len;
-  if (num_prompt + request.max_tokens > context) {
-    throw InvalidArgument("request too long: prompt " + std::to_string(num_prompt) + " + max_tokens " +
-                          std::to_string(request.max_tokens) + " tokens exceed the model's context of " +
-                          std::to_string(context));
-  }
-  const int64_t block_size = config_.cache.block_size;
-  // const, fixed at construction: safe from this thread while the loop runs.
-  const int64_t blocks =
-      core_->kv_cache().max_blocks_held(num_prompt + request.max_tokens - 1, config_.scheduler.max_num_batched_tokens);
-  if (blocks > num_blocks_) {
-    throw InvalidArgument("request too long: prompt " + std::to_string(num_prompt) + " + max_tokens " +
-                          std::to_string(request.max_tokens) + " need " + std::to_string(blocks) +
-                          " KV blocks; the cache has " + std::to_string(num_blocks_) + " (" +
-                          std::to_string(num_blocks_ * block_size) + " tokens)");
-  }
+  // EngineCore::validate: the one place a request is checked; here in the
+  // caller's thread, so a bad request fails at once and nothing is queued.
+  core_->validate(request);
   auto stream = std::make_shared<RequestHandle::Stream>();
   uint64_t id = 0;
   {

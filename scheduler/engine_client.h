@@ -86,7 +86,6 @@ class EngineClient {
   EngineConfig config_;
   int64_t num_blocks_ = 0;
   int64_t max_cached_tokens_ = 0;
-  int64_t vocab_size_ = 0;
   std::shared_ptr<EngineShared> shared_;
   std::unique_ptr<EngineCore> core_;  // used only by thread_ once it started
   std::thread thread_;

@@ -109,22 +109,6 @@ EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSin
       row_(static_cast<size_t>(model.config().vocab_size)) {}
 
 void EngineCore::add(uint64_t id, const Request& request) {
-  request.sampling.validate();
-  for (int32_t token : request.prompt_token_ids) {
-    if (token < 0 || token >= model_.config().vocab_size) {
-      throw InvalidArgument("prompt token id " + std::to_string(token) + " is outside the vocabulary");
-    }
-  }
-  for (int32_t token : request.forced_output_ids) {
-    if (token < 0 || token >= model_.config().vocab_size) {
-      throw InvalidArgument("forced output token id " + std::to_string(token) + " is outside the vocabulary");
-    }
-  }
-  for (const auto& [token, bias] : request.sampling.logit_bias) {
-    if (token < 0 || token >= model_.config().vocab_size) {
-      throw InvalidArgument("logit_bias token id " + std::to_string(token) + " is outside the vocabulary");
-    }
-  }
   validate(request);
   const KvPolicySpec policy = compressor_.resolve(request);
   SamplingParams sampling = request.sampling;
@@ -137,6 +121,19 @@ void EngineCore::add(uint64_t id, const Request& request) {
 }
 
 void EngineCore::validate(const Request& request) const {
+  request.sampling.validate();
+  const int64_t vocab_size = model_.config().vocab_size;
+  const auto check_ids = [&](const auto& ids, const char* what) {
+    for (int32_t token : ids) {
+      if (token < 0 || token >= vocab_size) {
+        throw InvalidArgument(std::string(what) + " token id " + std::to_string(token) + " is outside the vocabulary");
+      }
+    }
+  };
+  check_ids(request.prompt_token_ids, "prompt");
+  check_ids(request.forced_output_ids, "forced output");
+  for (const auto& [token, bias] : request.sampling.logit_bias) check_ids(std::vector<int32_t>{token}, "logit_bias");
+  scheduler_.check(request);  // prompt, max_tokens, context, KV blocks
   const KvPolicySpec policy = compressor_.resolve(request);
   check_policy_for_window(policy.kind, model_.config(), "kv_policy");
   if (policy.kind == KvPolicyKind::kResidual && !model_.supports_residual_checkpoints()) {

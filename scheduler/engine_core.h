@@ -69,10 +69,12 @@ class EngineCore {
   // Queues a request. Throws InvalidArgument if it can never run (see
   // Scheduler::add) or its sampling params are bad; then nothing is queued.
   void add(uint64_t id, const Request& request);
-  // The checks of add() that depend only on the request and on what is fixed
-  // at construction (model, configuration): its KV policy (valid, supported by
-  // this model and engine). Throws InvalidArgument. Thread-safe: may be called
-  // from any thread while the loop runs (EngineClient::submit does).
+  // The one place a request is checked (add() and EngineClient::submit both
+  // call it): sampling parameters, token ids (prompt, forced outputs,
+  // logit_bias) inside the vocabulary, Scheduler::check (prompt, max_tokens,
+  // context, KV blocks), and its KV policy (valid, supported by this model and
+  // engine). Throws InvalidArgument naming what is wrong. Reads only what is
+  // fixed at construction: may be called from any thread while the loop runs.
   void validate(const Request& request) const;
   // Ends a request now: frees its blocks, emits its final kCancelled event.
   // Unknown / finished ids are ignored.

@@ -23,7 +23,7 @@ Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager& kv) : config
   config_.validate();
 }
 
-Sequence& Scheduler::add(uint64_t id, const Request& request) {
+void Scheduler::check(const Request& request) const {
   const int64_t num_prompt = static_cast<int64_t>(request.prompt_token_ids.size());
   if (num_prompt == 0) throw InvalidArgument("the prompt is empty");
   if (request.max_tokens < 1) throw InvalidArgument("max_tokens must be >= 1");
@@ -40,7 +40,12 @@ Sequence& Scheduler::add(uint64_t id, const Request& request) {
                           " KV blocks; the cache has " + std::to_string(kv_.num_blocks()) + " (" +
                           std::to_string(kv_.num_blocks() * kv_.block_size()) + " tokens)");
   }
+}
+
+Sequence& Scheduler::add(uint64_t id, const Request& request) {
+  check(request);
   if (sequences_.count(id)) throw InvalidArgument("duplicate request id " + std::to_string(id));
+  const int64_t num_prompt = static_cast<int64_t>(request.prompt_token_ids.size());
   auto sequence = std::make_unique<Sequence>();
   sequence->id = id;
   sequence->tokens = request.prompt_token_ids;

@@ -58,10 +58,16 @@ class Scheduler {
  public:
   Scheduler(const SchedulerConfig& config, KvCacheManager& kv);
 
-  // Checks and queues a request under `id` (unique). Throws InvalidArgument
-  // when it can never run: empty prompt, max_tokens < 1, prompt + max_tokens
-  // past the context, or more KV blocks held at once
-  // (KvCacheManager::max_blocks_held) than the whole pool.
+  // Throws InvalidArgument when `request` can never run here: empty prompt,
+  // max_tokens < 1, prompt + max_tokens past the context, or more KV blocks
+  // held at once (KvCacheManager::max_blocks_held) than the whole pool. Reads
+  // only what is fixed at construction, so any thread may call it while
+  // another steps the scheduler (EngineClient::submit does, via
+  // EngineCore::validate).
+  void check(const Request& request) const;
+
+  // check(request), then queues it under `id` (unique; a duplicate throws
+  // InvalidArgument).
   Sequence& add(uint64_t id, const Request& request);
   // Picks this step's batch and allocates its KV slots.
   SchedulerOutput schedule();

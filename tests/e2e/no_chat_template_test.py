@@ -28,9 +28,9 @@ FOLDER = None
 
 
 class Server(kvs_server.Server):
-    def __init__(self, *extra):
-        super().__init__(ARGS.binary, "--model", FOLDER, "--threads", "1", "--kv-cache-memory", "32MiB", *extra,
-                         grpc=False)
+    def __init__(self, *extra, model=None):
+        super().__init__(ARGS.binary, "--model", model or FOLDER, "--threads", "1", "--kv-cache-memory", "32MiB",
+                         *extra, grpc=False)
         self.client = kvs_server.Server.client(self)
         self.model = self.model_id()
 
@@ -51,6 +51,18 @@ class NoChatTemplate(unittest.TestCase):
             # The server is still up and serving.
             self.assertEqual(len(server.client.completions.create(model=server.model, prompt="Hi", max_tokens=2,
                                                                   temperature=0).choices), 1)
+        finally:
+            server.stop()
+
+    def test_a_folder_given_with_a_trailing_slash_is_served_under_its_name(self):
+        # `--model dir/`: the served name is the folder's ("model"), not "" (issue 20).
+        server = Server(model=FOLDER + "/")
+        try:
+            self.assertEqual(server.model, os.path.basename(FOLDER))
+            completion = server.client.completions.create(model=os.path.basename(FOLDER), prompt="The capital of",
+                                                          max_tokens=2, temperature=0)
+            self.assertEqual(completion.model, os.path.basename(FOLDER))
+            self.assertEqual(completion.usage.completion_tokens, 2)
         finally:
             server.stop()
 
