@@ -18,8 +18,9 @@ TokenLogprob token_logprob(const Tokenizer& tokenizer, const TokenEvent& event) 
 
 }  // namespace
 
-std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
-                                       const std::vector<int32_t>& prompt, int64_t top_logprobs, int32_t priority) {
+std::optional<std::vector<TokenLogprob>> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
+                                                      const std::vector<int32_t>& prompt, int64_t top_logprobs,
+                                                      int32_t priority, const std::function<bool()>& client_gone) {
   std::vector<TokenLogprob> out;
   if (prompt.empty()) return out;
   out.push_back({prompt[0], tokenizer.token_bytes(prompt[0]), 0.0f, /*has_logprob=*/false, {}});
@@ -35,12 +36,18 @@ std::vector<TokenLogprob> score_prompt(EngineClient& engine, const Tokenizer& to
     RequestHandle& handle;
     ~CancelOnExit() { handle.cancel(); }
   } cancel_on_exit{handle};
-  TokenEvent event;
-  while (handle.next(event)) {
+  for (;;) {
+    std::optional<TokenEvent> next = handle.next_for(kClientCheckSeconds);
+    if (!next) {
+      if (client_gone && client_gone()) return std::nullopt;  // cancel_on_exit stops the scoring
+      continue;
+    }
+    const TokenEvent& event = *next;
     // NOTE: not an ApiError: the engine's text is for the log only (the
     // front end answers a plain exception with a 500 naming the request id).
     if (event.finish_reason == FinishReason::kError) throw Error("scoring the prompt failed: " + event.error);
     if (event.token_id >= 0) out.push_back(token_logprob(tokenizer, event));
+    if (event.finish_reason != FinishReason::kNone) break;
   }
   return out;
 }

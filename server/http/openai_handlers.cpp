@@ -76,19 +76,25 @@ struct PreparedRun {
 // echo + logprobs: the prompt tokens' logprobs become each choice's echoed
 // prefix (the text is the tokens' bytes, so logprobs.tokens concatenate to
 // it). One scoring run per distinct prompt; called once the request holds its
-// admission slot, so scoring is bounded like generation.
-void score_echoed_prompts(ServingContext& context, PreparedRun& prepared) {
+// admission slot, so scoring is bounded like generation. False when the
+// client hung up meanwhile (`watch`: this connection's; the scoring stops at
+// the engine's next step).
+bool score_echoed_prompts(ServingContext& context, PreparedRun& prepared, const ConnectionWatch& watch) {
   for (size_t i = 0; i < prepared.echo_prompts.size(); ++i) {
     if (prepared.echo_prompts[i].empty()) continue;
     if (i > 0 && prepared.echo_prompts[i] == prepared.echo_prompts[i - 1]) {
       prepared.prefix_tokens[i] = prepared.prefix_tokens[i - 1];  // the n choices of one prompt
     } else {
-      prepared.prefix_tokens[i] = score_prompt(context.engine, *context.bundle.tokenizer, prepared.echo_prompts[i],
-                                               prepared.echo_top_logprobs, prepared.options.priority);
+      std::optional<std::vector<TokenLogprob>> scored =
+          score_prompt(context.engine, *context.bundle.tokenizer, prepared.echo_prompts[i],
+                       prepared.echo_top_logprobs, prepared.options.priority, [&watch] { return watch.hung_up(); });
+      if (!scored) return false;
+      prepared.prefix_tokens[i] = std::move(*scored);
     }
     prepared.prefixes[i].clear();
     for (const TokenLogprob& token : prepared.prefix_tokens[i]) prepared.prefixes[i] += token.text;
   }
+  return true;
 }
 
 // Cancels `run`'s engine requests from the hang-up monitor's thread as soon
@@ -129,7 +135,7 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
     };
     const auto send = [&write](const json& chunk) { return write("data: " + dump(chunk) + "\n\n"); };
     try {
-      score_echoed_prompts(context, *prepared);
+      if (!score_echoed_prompts(context, *prepared, *watch)) return false;  // the client went away
     } catch (const std::exception& e) {
       spdlog::error("{}: scoring the echoed prompt failed: {}", meta.id, e.what());
       return false;  // ends the stream; the run's destructor cancels the choices
@@ -193,7 +199,12 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
 void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, httplib::Response& res) {
   if (prepared->options.stream) return stream_response(context, std::move(prepared), res);
   AdmissionSlot slot(context, static_cast<int64_t>(prepared->choices.size()));
-  score_echoed_prompts(context, *prepared);
+  {
+    const ConnectionWatch scoring_watch;  // gone before the run's own watch takes the socket
+    if (!score_echoed_prompts(context, *prepared, scoring_watch)) {
+      throw ApiError(499, "the client closed the connection before the response", "", "client_closed_request");
+    }
+  }
   GenerationRun run(context.engine, *context.bundle.tokenizer, context.metrics, std::move(prepared->choices));
   const auto watch = watch_client(context, run);
   std::vector<ChoiceDelta> deltas;

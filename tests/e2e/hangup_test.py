@@ -9,7 +9,8 @@ One server with the real default model and room for 4 sequences
   vllm:kv_cache_usage_perc goes to 0, kvserve:engine_steps_total advances by
   at most 2 (the step running when the metrics were read, and the one running
   when the socket closed; 3 while another request keeps the engine stepping
-  during the polling);
+  during the polling); also while an echoed prompt is being scored (echo +
+  logprobs);
 - an SSE stream waiting in the queue gets `: keep-alive` comments;
 - admission counts sequences: a request with n=4 takes all 4 slots, so the next
   request gets 429 queue_full with Retry-After; n=5 can never fit (400 naming
@@ -118,6 +119,13 @@ class HangUpTest(unittest.TestCase):
 
     def test_non_streaming_client_hangs_up(self):
         sock = long_request(stream=False)
+        self.assert_stops_within_a_step(sock)
+
+    def test_client_hangs_up_while_its_echoed_prompt_is_scored(self):
+        # echo + logprobs scores the prompt with one engine step per prompt token
+        # before generating: a hang-up then stops the scoring too.
+        prompt = " ".join(["the cache holds keys and values"] * 30)  # about 200 tokens: many steps
+        sock = post({"prompt": prompt, "max_tokens": 1, "echo": True, "logprobs": 1})
         self.assert_stops_within_a_step(sock)
 
     def test_queued_clients_hang_up_and_a_queued_stream_gets_keep_alives(self):
