@@ -14,7 +14,6 @@ streaming, a 200 otherwise), and the process exits 0 within 4 s.
 
 Usage: engine_faults_server_test.py --binary build/kvserve --model MODEL.gguf
 """
-import argparse
 import os
 import signal
 import sys
@@ -25,6 +24,7 @@ import unittest
 import openai
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
 from kvs_server import Server  # noqa: E402
 
 ARGS = None
@@ -125,12 +125,8 @@ class DrainDeadlineTest(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--model", required=True)
-    ARGS, rest = parser.parse_known_args()
-    program = unittest.main(argv=[sys.argv[0], *rest], verbosity=2, exit=False)
-    sys.exit(0 if program.result.wasSuccessful() else 1)
+    ARGS, rest = kvs_server.parse_test_args()
+    kvs_server.run_tests(rest)
 
 
 if __name__ == "__main__":

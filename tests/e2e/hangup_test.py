@@ -18,7 +18,6 @@ One server with the real default model and room for 4 sequences
 
 Usage: hangup_test.py --binary build/kvserve --model PATH [unittest args]
 """
-import argparse
 import json
 import os
 import socket
@@ -27,6 +26,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
 from kvs_server import Server  # noqa: E402
 
 ARGS = None
@@ -186,11 +186,8 @@ class AdmissionTest(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--model", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    ARGS, rest = kvs_server.parse_test_args()
+    kvs_server.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ bad values stop the server at start with a clear message.
 
 Usage: kv_policy_server_test.py --binary build/kvserve [--model PATH] [unittest args]
 """
-import argparse
 import json
 import os
 import subprocess
@@ -172,11 +171,8 @@ class ServerDefaultTest(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--model", default="")
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = kvs_server.parse_test_args(model_required=False)
+    kvs_server.run_tests(rest)
 
 
 if __name__ == "__main__":

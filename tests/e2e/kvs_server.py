@@ -12,13 +12,31 @@ loopback ports, logs to a temporary file, and returns once `GET /health` answers
 Not thread-safe to construct; `raw`, `metrics` and `client` may be called from
 any thread (each call opens its own connection).
 """
+import argparse
 import http.client
 import os
 import signal
 import socket
 import subprocess
 import tempfile
+import sys
 import time
+import unittest
+
+
+def parse_test_args(model_required=True):
+    """An e2e script's command line: --binary (required) and --model; returns
+    (args, the arguments left for unittest)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--model", required=model_required, default="")
+    return parser.parse_known_args()
+
+
+def run_tests(unittest_args):
+    """Runs the calling script's tests verbosely; exits 0 only when all pass."""
+    program = unittest.main(module="__main__", argv=[sys.argv[0], *unittest_args], verbosity=2, exit=False)
+    sys.exit(0 if program.result.wasSuccessful() else 1)
 
 
 def free_port():

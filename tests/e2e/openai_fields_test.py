@@ -23,9 +23,7 @@ follow from the field's definition rather than from a reference engine:
 
 Usage: openai_fields_test.py --binary build/kvserve [--model PATH] [unittest args]
 """
-import argparse
 import json
-import math
 import os
 import sys
 import threading
@@ -35,6 +33,7 @@ import unittest
 import openai
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kvs_server  # noqa: E402
 from kvs_server import Server  # noqa: E402
 
 ARGS = None
@@ -362,11 +361,8 @@ class LogLevelTest(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--model", default="")
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = kvs_server.parse_test_args(model_required=False)
+    kvs_server.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ off the filesystem.
 
 Usage: openai_server_test.py --binary build/kvserve [--model PATH] [unittest args]
 """
-import argparse
 import http.client
 import json
 import math
@@ -592,11 +591,8 @@ class DrainTest(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--model", default="")
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = kvs_server.parse_test_args(model_required=False)
+    kvs_server.run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ heads is refused at start with a clear message, and the JSON config key works.
 
 Usage: tensor_parallel_server_test.py --binary build/kvserve --model PATH [unittest args]
 """
-import argparse
 import concurrent.futures
 import json
 import os
@@ -150,11 +149,8 @@ class RefusedSizeTest(unittest.TestCase):
 
 def main():
     global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--binary", required=True)
-    parser.add_argument("--model", required=True)
-    ARGS, rest = parser.parse_known_args()
-    unittest.main(argv=[sys.argv[0], "-v", *rest])
+    ARGS, rest = kvs_server.parse_test_args()
+    kvs_server.run_tests(rest)
 
 
 if __name__ == "__main__":
