@@ -22,6 +22,12 @@ class HostKvMemory final : public KvMemory {
       }
     }
   }
+  void read(const void* tensor, size_t offset, size_t bytes, void* dst) override {
+    std::memcpy(dst, static_cast<const uint8_t*>(tensor) + offset, bytes);
+  }
+  void write(void* tensor, size_t offset, size_t bytes, const void* src) override {
+    std::memcpy(static_cast<uint8_t*>(tensor) + offset, src, bytes);
+  }
   bool on_device() const override { return false; }
 
  private:

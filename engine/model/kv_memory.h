@@ -26,6 +26,11 @@ class KvMemory {
   // the caller. Completes before returning (later readers see the result).
   virtual void copy_slots(const std::vector<void*>& tensors, size_t row_bytes,
                           const std::vector<std::pair<int64_t, int64_t>>& copies) = 0;
+  // Copies bytes [offset, offset + bytes) of `tensor` (handed out by
+  // allocate) to host memory `dst` / from host memory `src` into it. The
+  // caller checks the range. Completes before returning.
+  virtual void read(const void* tensor, size_t offset, size_t bytes, void* dst) = 0;
+  virtual void write(void* tensor, size_t offset, size_t bytes, const void* src) = 0;
   // True when the bytes are device memory (not readable from the host).
   virtual bool on_device() const = 0;
 };

@@ -11,7 +11,15 @@ namespace kvs {
 
 namespace {
 
-int64_t element_bytes(kernels::KvDType dtype) { return kernels::kv_element_bytes(dtype); }
+// Bytes of a row of `values` values; throws when the dtype cannot hold it.
+int64_t row_bytes_of(kernels::KvDType dtype, int64_t values) {
+  const int64_t bytes = kernels::kv_row_bytes(dtype, values);
+  if (bytes < 0) {
+    throw InvalidArgument(std::string("KV cache dtype ") + kernels::kv_dtype_name(dtype) + " needs rows of a multiple of " +
+                          std::to_string(kernels::kv_block_values(dtype)) + " values (got " + std::to_string(values) + ")");
+  }
+  return bytes;
+}
 
 }  // namespace
 
@@ -34,7 +42,7 @@ KvStorage::KvStorage(const ModelConfig& config, int64_t num_blocks, int64_t bloc
     throw InvalidArgument("KV cache needs at least one block of at least one token (got " +
                           std::to_string(num_blocks) + " blocks of " + std::to_string(block_size) + ")");
   }
-  const size_t bytes = static_cast<size_t>(num_blocks * block_size * num_kv_heads_ * head_dim_ * element_bytes(dtype));
+  const size_t bytes = static_cast<size_t>(num_blocks * block_size * row_bytes_of(dtype, num_kv_heads_ * head_dim_));
   for (int shard = 0; shard < num_shards; ++shard) {
     for (int64_t slot = 0; slot < layout_.layers_per_group; ++slot) {
       keys_.push_back(memory_->allocate(bytes));
@@ -47,7 +55,9 @@ int64_t KvStorage::bytes_per_block(const ModelConfig& config, int64_t block_size
                                    int num_shards, int64_t layers_per_block) {
   const int64_t heads = num_shards <= 1 ? config.num_kv_heads : num_shards * kv_heads_per_rank(config, num_shards);
   const int64_t layers = layers_per_block > 0 ? layers_per_block : config.num_layers;
-  return 2 * layers * block_size * heads * config.head_dim * element_bytes(dtype);
+  // NOTE: per shard, as the rows are stored (a quantized row is blocks of one shard's heads).
+  const int64_t shards = num_shards <= 1 ? 1 : num_shards;
+  return 2 * layers * block_size * shards * row_bytes_of(dtype, heads / shards * config.head_dim);
 }
 
 int64_t KvStorage::blocks_for_memory(const ModelConfig& config, int64_t block_size, kernels::KvDType dtype,
@@ -74,7 +84,7 @@ kernels::PagedKvLayer KvStorage::layer(int64_t index, int shard) {
 
 void KvStorage::copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copies) {
   const int64_t num_slots = num_blocks_ * block_size_;
-  const size_t row = static_cast<size_t>(num_kv_heads_ * head_dim_ * element_bytes(dtype_));
+  const size_t row = static_cast<size_t>(row_bytes());
   for (const auto& [from, to] : copies) {
     if (from < 0 || from >= num_slots || to < 0 || to >= num_slots) throw InvalidArgument("KV storage: slot outside the cache");
   }
@@ -84,8 +94,34 @@ void KvStorage::copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copie
   memory_->copy_slots(tensors, row, copies);
 }
 
-int64_t KvStorage::bytes_per_token() const {
-  return 2 * num_layers_ * num_shards_ * num_kv_heads_ * head_dim_ * element_bytes(dtype_);
+int64_t KvStorage::row_bytes() const { return row_bytes_of(dtype_, num_kv_heads_ * head_dim_); }
+
+int64_t KvStorage::bytes_per_token() const { return 2 * num_layers_ * num_shards_ * row_bytes(); }
+
+int64_t KvStorage::block_copy_bytes() const {
+  return static_cast<int64_t>(keys_.size() + values_.size()) * block_size_ * row_bytes();
+}
+
+void KvStorage::read_block(int64_t block, uint8_t* dst) const {
+  if (block < 0 || block >= num_blocks_) throw InvalidArgument("KV storage: block outside the cache");
+  const size_t bytes = static_cast<size_t>(block_size_ * row_bytes());
+  const size_t offset = static_cast<size_t>(block) * bytes;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    memory_->read(keys_[i], offset, bytes, dst);
+    memory_->read(values_[i], offset, bytes, dst + bytes);
+    dst += 2 * bytes;
+  }
+}
+
+void KvStorage::write_block(int64_t block, const uint8_t* src) {
+  if (block < 0 || block >= num_blocks_) throw InvalidArgument("KV storage: block outside the cache");
+  const size_t bytes = static_cast<size_t>(block_size_ * row_bytes());
+  const size_t offset = static_cast<size_t>(block) * bytes;
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    memory_->write(keys_[i], offset, bytes, src);
+    memory_->write(values_[i], offset, bytes, src + bytes);
+    src += 2 * bytes;
+  }
 }
 
 }  // namespace kvs

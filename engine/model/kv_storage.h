@@ -53,6 +53,18 @@ class KvStorage {
   // in every array and shard (KV compaction; meant for one-group layouts).
   // Throws InvalidArgument for a slot outside the cache.
   void copy_slots(const std::vector<std::pair<int64_t, int64_t>>& copies);
+  // One block's bytes in every array and shard: the K/V of the layers its
+  // group holds (tiers of the prefix cache copy blocks out and back in).
+  // Layout of the copy: for each shard, each layer slot: K rows, then V
+  // rows (block_size rows of row_bytes each). Same value for every block.
+  int64_t block_copy_bytes() const;
+  // Copies block `block` into dst[0, block_copy_bytes()) / from src into it.
+  // Throws InvalidArgument for a block outside the cache. Completes before
+  // returning (device memory included).
+  void read_block(int64_t block, uint8_t* dst) const;
+  void write_block(int64_t block, const uint8_t* src);
+  // Bytes of one cache row (one slot's K or V over a shard's KV heads).
+  int64_t row_bytes() const;
   // Bytes of one token's K/V over all layers and shards.
   int64_t bytes_per_token() const;
   int64_t num_blocks() const { return num_blocks_; }

@@ -4,20 +4,21 @@
 // kernels, and the CPU backend's kernel).
 #include <cstdint>
 
+#include "kernels/kv_dtype.h"
 #include "kernels/status.h"
 
 namespace kvs::kernels {
 
-// Element type of the KV cache. F16 halves the memory and rounds, step for
-// step, as llama.cpp's CPU backend (AVX-512 build) does with its default f16
-// cache and flash attention off: K/V stored as IEEE half, queries and softmax
-// weights rounded to half, ggml's orders of accumulation and its exp
-// (attention_half.h). F32 keeps everything in float (used against float32
-// references). BF16 is the CUDA engine's cache (kernels/cuda/); the CPU
-// kernels here reject it (Unsupported).
-enum class KvDType : uint8_t { F16, F32, BF16 };
+// Element type of the KV cache (kernels/kv_dtype.h). On the CPU: F16
+// halves the memory and rounds, step for step, as llama.cpp's CPU backend
+// (AVX-512 build) does with its default f16 cache and flash attention off:
+// K/V stored as IEEE half, queries and softmax weights rounded to half,
+// ggml's orders of accumulation and its exp (attention_half.h). F32 keeps
+// everything in float (used against float32 references). BF16 and FP8_E4M3
+// are the CUDA engine's (kernels/cuda/); the CPU kernels here reject them
+// (Unsupported).
 
-// Bytes of one cache element.
+// Bytes of one cache element of an unquantized dtype (F32, F16, BF16).
 inline int64_t kv_element_bytes(KvDType dtype) { return dtype == KvDType::F32 ? 4 : 2; }
 
 // One layer's K and V cache, each [num_blocks, block_size, num_kv_heads,

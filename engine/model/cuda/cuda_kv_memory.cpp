@@ -56,6 +56,18 @@ class DeviceKvMemory final : public KvMemory {
     check_cuda(cudaStreamSynchronize(stream_), "copy_slots");
   }
 
+  void read(const void* tensor, size_t offset, size_t bytes, void* dst) override {
+    check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+    check_cuda(cudaMemcpyAsync(dst, static_cast<const uint8_t*>(tensor) + offset, bytes, cudaMemcpyDeviceToHost, stream_),
+               "KV read");
+    check_cuda(cudaStreamSynchronize(stream_), "KV read");
+  }
+  void write(void* tensor, size_t offset, size_t bytes, const void* src) override {
+    check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+    check_cuda(cudaMemcpyAsync(static_cast<uint8_t*>(tensor) + offset, src, bytes, cudaMemcpyHostToDevice, stream_),
+               "KV write");
+    check_cuda(cudaStreamSynchronize(stream_), "KV write");
+  }
   bool on_device() const override { return true; }
 
  private:

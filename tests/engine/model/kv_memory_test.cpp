@@ -40,8 +40,17 @@ class RecordingMemory final : public KvMemory {
     host_->copy_slots(tensors, row_bytes, copies);
     *copies_seen_ += static_cast<int>(tensors.size());
   }
+  void read(const void* tensor, size_t offset, size_t bytes, void* dst) override {
+    host_->read(tensor, offset, bytes, dst);
+    ++reads_;
+  }
+  void write(void* tensor, size_t offset, size_t bytes, const void* src) override {
+    host_->write(tensor, offset, bytes, src);
+    ++writes_;
+  }
   bool on_device() const override { return true; }
   std::vector<size_t> allocated_;
+  int reads_ = 0, writes_ = 0;
 
  private:
   std::unique_ptr<KvMemory> host_ = make_host_kv_memory();
@@ -96,3 +105,42 @@ TEST(SlotMappingTest, CacheIndexNotPositionPicksTheSlot) {
 
 }  // namespace
 }  // namespace kvs
+
+// A block copied out and into another block moves every layer's K and V
+// rows of that block, through the memory's read/write, and nothing else.
+TEST(KvMemoryTest, BlockCopiesMoveEveryArrayOfOneBlock) {
+  int copies = 0;
+  auto memory = std::make_unique<RecordingMemory>(&copies);
+  RecordingMemory* seen = memory.get();
+  KvStorage kv(tiny_config(), /*num_blocks=*/4, /*block_size=*/2, kernels::KvDType::F32, 1, std::move(memory));
+  const int64_t row = 2 * 4;  // heads x dim floats
+  ASSERT_EQ(kv.row_bytes(), row * 4);
+  ASSERT_EQ(kv.block_copy_bytes(), 3 * 2 * 2 * row * 4);  // layers x (K, V) x block_size rows
+  // Fill every slot of every layer with a value naming (layer, K/V, slot, element).
+  for (int64_t layer = 0; layer < 3; ++layer) {
+    kernels::PagedKvLayer view = kv.layer(layer);
+    for (int64_t slot = 0; slot < 8; ++slot) {
+      for (int64_t e = 0; e < row; ++e) {
+        static_cast<float*>(view.k)[slot * row + e] = static_cast<float>(layer * 10000 + slot * 100 + e);
+        static_cast<float*>(view.v)[slot * row + e] = static_cast<float>(-(layer * 10000 + slot * 100 + e));
+      }
+    }
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(kv.block_copy_bytes()));
+  kv.read_block(1, bytes.data());
+  kv.write_block(3, bytes.data());
+  EXPECT_EQ(seen->reads_, 6);
+  EXPECT_EQ(seen->writes_, 6);
+  for (int64_t layer = 0; layer < 3; ++layer) {
+    kernels::PagedKvLayer view = kv.layer(layer);
+    for (int64_t slot = 0; slot < 8; ++slot) {
+      const int64_t source = slot >= 6 ? slot - 4 : slot;  // block 3 (slots 6, 7) now holds block 1's (2, 3)
+      for (int64_t e = 0; e < row; ++e) {
+        ASSERT_EQ(static_cast<float*>(view.k)[slot * row + e], static_cast<float>(layer * 10000 + source * 100 + e));
+        ASSERT_EQ(static_cast<float*>(view.v)[slot * row + e], static_cast<float>(-(layer * 10000 + source * 100 + e)));
+      }
+    }
+  }
+  EXPECT_THROW(kv.read_block(4, bytes.data()), InvalidArgument);
+  EXPECT_THROW(kv.write_block(-1, bytes.data()), InvalidArgument);
+}
