@@ -103,9 +103,6 @@ TEST(SlotMappingTest, CacheIndexNotPositionPicksTheSlot) {
   EXPECT_THROW(slot_mapping(missing, 4), InvalidArgument);
 }
 
-}  // namespace
-}  // namespace kvs
-
 // A block copied out and into another block moves every layer's K and V
 // rows of that block, through the memory's read/write, and nothing else.
 TEST(KvMemoryTest, BlockCopiesMoveEveryArrayOfOneBlock) {
@@ -144,3 +141,6 @@ TEST(KvMemoryTest, BlockCopiesMoveEveryArrayOfOneBlock) {
   EXPECT_THROW(kv.read_block(4, bytes.data()), InvalidArgument);
   EXPECT_THROW(kv.write_block(-1, bytes.data()), InvalidArgument);
 }
+
+}  // namespace
+}  // namespace kvs
