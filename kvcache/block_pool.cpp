@@ -18,7 +18,10 @@ int32_t BlockPool::allocate() {
   if (free_queue_.empty()) throw Error("KV block pool exhausted (" + std::to_string(num_blocks()) + " blocks)");
   const int32_t id = free_queue_.front();
   remove_from_free_queue(id);
-  if (is_cached(id)) drop_from_cache(id);
+  if (is_cached(id)) {
+    if (eviction_listener_) eviction_listener_(id, cached_entry(id));
+    drop_from_cache(id);
+  }
   blocks_[static_cast<size_t>(id)].ref_count = 1;
   return id;
 }
@@ -51,16 +54,27 @@ std::optional<int32_t> BlockPool::find_cached(uint64_t hash, uint64_t parent_con
 }
 
 uint64_t BlockPool::register_cached(int32_t block, uint64_t hash, uint64_t parent_content_id,
-                                    std::vector<int32_t> tokens, int32_t group) {
+                                    std::vector<int32_t> tokens, int32_t group, uint64_t parent_hash) {
   Block& b = blocks_.at(static_cast<size_t>(block));
   if (b.content_id != 0) throw Error("KV block " + std::to_string(block) + " is already cached");
   b.hash = hash;
   b.parent_content_id = parent_content_id;
+  b.parent_hash = parent_hash;
   b.group = group;
   b.tokens = std::move(tokens);
   b.content_id = next_content_id_++;
   cache_.emplace(hash, block);
   return b.content_id;
+}
+
+TierEntryInfo BlockPool::cached_entry(int32_t block) const {
+  const Block& b = blocks_.at(static_cast<size_t>(block));
+  if (b.content_id == 0) throw Error("KV block " + std::to_string(block) + " is not cached");
+  TierEntryInfo entry;
+  entry.key = TierKey{b.hash, b.group};
+  entry.parent_hash = b.parent_hash;
+  entry.tokens = b.tokens;
+  return entry;
 }
 
 void BlockPool::drop_from_cache(int32_t block) {
@@ -74,6 +88,7 @@ void BlockPool::drop_from_cache(int32_t block) {
   }
   b.content_id = 0;
   b.parent_content_id = 0;
+  b.parent_hash = 0;
   b.tokens.clear();
 }
 

@@ -2,10 +2,13 @@
 // The pool of KV block ids: ref counts, the free queue (LRU) and the prefix
 // cache's index of full, content-hashed blocks.
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <optional>
 #include <unordered_map>
 #include <vector>
+
+#include "kvcache/tiers/tier_entry.h"
 
 namespace kvs {
 
@@ -26,7 +29,8 @@ class BlockPool {
   int64_t num_free_blocks() const { return static_cast<int64_t>(free_queue_.size()); }
 
   // Takes the block at the front of the free queue with ref count 1, dropping
-  // its cache entry if it had one. Throws kvs::Error when none is free.
+  // its cache entry if it had one (after telling the eviction listener).
+  // Throws kvs::Error when none is free.
   int32_t allocate();
   // One more owner; a free (ref count 0) cached block leaves the free queue.
   void add_ref(int32_t block);
@@ -43,9 +47,17 @@ class BlockPool {
   std::optional<int32_t> find_cached(uint64_t hash, uint64_t parent_content_id, const int32_t* tokens,
                                      int64_t num_tokens, int32_t group = 0) const;
   // Records that `block` (owned, full, computed) holds this content; returns
-  // its new content id. The block must not be cached already.
+  // its new content id. The block must not be cached already. parent_hash:
+  // the chained hash of the block before it (kRootBlockHash for a first
+  // block), kept for the tiers (cached_entry).
   uint64_t register_cached(int32_t block, uint64_t hash, uint64_t parent_content_id, std::vector<int32_t> tokens,
-                           int32_t group = 0);
+                           int32_t group = 0, uint64_t parent_hash = 0);
+  // What a cached block holds, as the tiers key it. The block must be cached.
+  TierEntryInfo cached_entry(int32_t block) const;
+  // Called by allocate() with each cached block it is about to reuse, before
+  // its cache entry is dropped (the block's K/V are still intact). Empty: none.
+  using EvictionListener = std::function<void(int32_t block, const TierEntryInfo& entry)>;
+  void set_eviction_listener(EvictionListener listener) { eviction_listener_ = std::move(listener); }
   // Forgets the cached content of an owned block about to be overwritten
   // (no-op if it has none); blocks chained after it become unreachable.
   void uncache(int32_t block) {
@@ -64,6 +76,7 @@ class BlockPool {
     uint64_t hash = 0;
     uint64_t content_id = 0;  // 0 = not in the prefix cache
     uint64_t parent_content_id = 0;
+    uint64_t parent_hash = 0;
     int32_t group = 0;
     std::vector<int32_t> tokens;
     std::list<int32_t>::iterator free_position;
@@ -76,6 +89,7 @@ class BlockPool {
   std::list<int32_t> free_queue_;
   std::unordered_multimap<uint64_t, int32_t> cache_;  // hash -> block (several on a collision)
   uint64_t next_content_id_ = 1;
+  EvictionListener eviction_listener_;
 };
 
 }  // namespace kvs

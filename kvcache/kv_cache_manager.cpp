@@ -82,6 +82,59 @@ PrefixHit KvCacheManager::find_prefix(const std::vector<int32_t>& tokens, int64_
   return hit;
 }
 
+void KvCacheManager::set_prefix_listener(PrefixCacheListener* listener) {
+  listener_ = listener;
+  if (listener == nullptr) {
+    pool_.set_eviction_listener(nullptr);
+    return;
+  }
+  pool_.set_eviction_listener(
+      [listener](int32_t block, const TierEntryInfo& entry) { listener->on_block_evicted(block, entry); });
+}
+
+int64_t KvCacheManager::load_prefix_from_tiers(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens,
+                                               int64_t max_tokens) {
+  if (!config_.enable_prefix_caching || listener_ == nullptr) return 0;
+  const int64_t num_full = std::min<int64_t>(max_tokens, static_cast<int64_t>(tokens.size())) / block_size();
+  const size_t num_groups = windows_.size();
+  uint64_t parent_hash = kRootBlockHash;
+  std::vector<uint64_t> parent_content(num_groups, 0);
+  std::vector<int32_t> held;  // blocks this call holds a reference to, in chain order
+  int64_t loaded = 0;
+  for (int64_t i = 0; i < num_full; ++i) {
+    const int32_t* block_tokens = tokens.data() + i * block_size();
+    const uint64_t hash = hash_block(parent_hash, block_tokens, block_size(), block_tag(i, num_prompt_tokens));
+    bool all_cached = true, any_loaded = false;
+    for (size_t g = 0; g < num_groups && all_cached; ++g) {
+      const auto group = static_cast<int32_t>(g);
+      std::optional<int32_t> block = pool_.find_cached(hash, parent_content[g], block_tokens, block_size(), group);
+      if (block) {
+        pool_.add_ref(*block);
+        held.push_back(*block);
+      } else if (pool_.num_free_blocks() >= static_cast<int64_t>(num_groups) + 1) {
+        const int32_t fresh = pool_.allocate();
+        held.push_back(fresh);  // on a failed load: released below uncached, so reused first
+        TierEntryInfo entry{TierKey{hash, group}, parent_hash,
+                            std::vector<int32_t>(block_tokens, block_tokens + block_size())};
+        if (listener_->load_block(fresh, entry)) {
+          pool_.register_cached(fresh, hash, parent_content[g], std::move(entry.tokens), group, parent_hash);
+          block = fresh;
+          any_loaded = true;
+        }
+      }
+      all_cached = block.has_value();
+      if (all_cached) parent_content[g] = pool_.content_id(*block);
+    }
+    if (!all_cached) break;  // the chain continues only when every group's block is cached
+    if (any_loaded) loaded += block_size();
+    parent_hash = hash;
+  }
+  // Last first, so the chain's head is the last of it to be evicted (as free() does).
+  for (auto it = held.rbegin(); it != held.rend(); ++it) pool_.release(*it);
+  num_tier_loaded_tokens_ += loaded;
+  return loaded;
+}
+
 int64_t KvCacheManager::num_new_blocks_needed(uint64_t sequence, int64_t num_tokens, const PrefixHit* hit) const {
   const auto it = sequences_.find(sequence);
   const int64_t have = it != sequences_.end() ? static_cast<int64_t>(it->second.groups[0].blocks.size())
@@ -169,7 +222,9 @@ void KvCacheManager::cache_full_blocks(uint64_t sequence, const std::vector<int3
         content = pool_.content_id(*same);  // computed twice; keep the first copy as the cached one
       } else {
         content = pool_.register_cached(block, hash, parent_content,
-                                        std::vector<int32_t>(block_tokens, block_tokens + block_size()), group_id);
+                                        std::vector<int32_t>(block_tokens, block_tokens + block_size()), group_id,
+                                        parent_hash);
+        if (listener_ != nullptr) listener_->on_block_cached(block, pool_.cached_entry(block));
       }
       group.content_ids.push_back(content);
     }

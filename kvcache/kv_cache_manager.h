@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kvcache/block_pool.h"
+#include "kvcache/prefix_cache_listener.h"
 
 namespace kvs {
 
@@ -69,6 +70,20 @@ class KvCacheManager {
 
   // Longest run of cached full blocks prefixing tokens[0, max_tokens). Changes nothing.
   PrefixHit find_prefix(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens, int64_t max_tokens) const;
+  // Tiers of the prefix cache (not owned; null: none). The listener hears of
+  // every block entered into the prefix cache by a computing sequence and of
+  // every cached block the pool reuses, and loads blocks for
+  // load_prefix_from_tiers.
+  void set_prefix_listener(PrefixCacheListener* listener);
+  // Extends the pool's cached prefix of tokens[0, max_tokens) (as
+  // find_prefix hashes it) with the following full blocks the listener can
+  // load: each goes into a block taken from the free queue, is entered into
+  // the prefix cache and is freed again (most recently used), so the next
+  // find_prefix finds it. Stops at the first block some group's tier lacks,
+  // and while fewer than num_groups() + 1 blocks are free. The prefix's
+  // blocks are held meanwhile, so loading never evicts them. Returns the
+  // tokens loaded.
+  int64_t load_prefix_from_tiers(const std::vector<int32_t>& tokens, int64_t num_prompt_tokens, int64_t max_tokens);
   // New blocks `sequence` needs so its table covers `num_tokens` tokens
   // (a sequence not started yet counts from `hit`).
   int64_t num_new_blocks_needed(uint64_t sequence, int64_t num_tokens, const PrefixHit* hit = nullptr) const;
@@ -130,6 +145,8 @@ class KvCacheManager {
   // cache_full_blocks enters none of them into the prefix cache.
   bool is_compressed(uint64_t sequence) const { return sequences_.at(sequence).compressed; }
 
+  // Tokens load_prefix_from_tiers loaded, since construction.
+  int64_t num_tier_loaded_tokens() const { return num_tier_loaded_tokens_; }
   // Prefix-cache counters, in tokens, since construction.
   int64_t num_prefix_query_tokens() const { return num_prefix_query_tokens_; }
   int64_t num_prefix_hit_tokens() const { return num_prefix_hit_tokens_; }
@@ -155,6 +172,8 @@ class KvCacheManager {
   int64_t num_prefix_query_tokens_ = 0;
   int64_t num_prefix_hit_tokens_ = 0;
   int64_t num_window_released_blocks_ = 0;
+  int64_t num_tier_loaded_tokens_ = 0;
+  PrefixCacheListener* listener_ = nullptr;
 };
 
 }  // namespace kvs

@@ -83,6 +83,20 @@ static void check_policy_for_window(KvPolicyKind kind, const ModelConfig& config
 
 // resolve_engine_config, plus what only the model can say: whether it runs
 // with this KV dtype and the default KV policy.
+// What a block's bytes depend on besides the model's files (the tiers'
+// fingerprint): a different value never shares disk entries.
+static std::string tier_layout(const KvStorage& storage, const EngineConfig& config) {
+  std::string text = std::string("dtype=") + kernels::kv_dtype_name(storage.dtype()) +
+                     " block_size=" + std::to_string(storage.block_size()) +
+                     " layers=" + std::to_string(storage.num_layers()) +
+                     " layers_per_block=" + std::to_string(storage.layout().layers_per_group) +
+                     " shards=" + std::to_string(storage.num_shards()) +
+                     " row_bytes=" + std::to_string(storage.row_bytes()) +
+                     " step_shape=" + std::to_string(config.scheduler.preserve_step_shape ? 1 : 0) + " groups=";
+  for (int64_t group : storage.layout().layer_group) text += std::to_string(group) + ",";
+  return text;
+}
+
 static EngineConfig resolve_for_model(const EngineConfig& config, const ForwardModel& model) {
   check_policy_for_window(config.kv_policy.kind, model.config(), "--kv-policy");
   const std::string dtype_error = model.kv_dtype_error(config.cache.dtype);
@@ -103,10 +117,18 @@ EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSin
       storage_(model.config(), num_blocks_, config_.cache.block_size, config_.cache.dtype, model.num_kv_shards(),
                model.make_kv_memory(), &layout_),
       kv_(kv_config(config_, num_blocks_, layout_)),
+      tiers_(config_.tiers.enabled()
+                 ? std::make_unique<PrefixTierStore>(config_.tiers, storage_, tier_layout(storage_, config_))
+                 : nullptr),
       scheduler_(config_.scheduler, kv_),
       compressor_(config_.kv_policy, kv_, storage_, model.config()),
       sink_(std::move(sink)),
-      row_(static_cast<size_t>(model.config().vocab_size)) {}
+      row_(static_cast<size_t>(model.config().vocab_size)) {
+  if (tiers_ && !config_.cache.enable_prefix_caching) {
+    throw InvalidArgument("--kv-offload-memory / --kv-offload-dir need prefix caching (it is off)");
+  }
+  kv_.set_prefix_listener(tiers_.get());
+}
 
 void EngineCore::add(uint64_t id, const Request& request) {
   validate(request);
@@ -246,6 +268,13 @@ EngineMetrics EngineCore::metrics() const {
   m.kv_layers_per_block = layout_.layers_per_group;
   m.prefix_query_tokens = kv_.num_prefix_query_tokens();
   m.prefix_hit_tokens = kv_.num_prefix_hit_tokens();
+  if (tiers_) {
+    m.host_tier_enabled = tiers_->host() != nullptr;
+    m.disk_tier_enabled = tiers_->disk() != nullptr;
+    if (tiers_->host() != nullptr) m.host_tier = tiers_->host()->counters();
+    if (tiers_->disk() != nullptr) m.disk_tier = tiers_->disk()->counters();
+    m.tier_loaded_tokens = kv_.num_tier_loaded_tokens();
+  }
   m.num_preemptions = scheduler_.num_preemptions();
   compressor_.fill_counters(m.kv_policies, scheduler_);
   return m;

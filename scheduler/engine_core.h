@@ -16,6 +16,7 @@
 #include "kvcache/cache_config.h"
 #include "kvcache/kv_cache_manager.h"
 #include "scheduler/kv_compressor.h"
+#include "scheduler/prefix_tier_store.h"
 #include "scheduler/request.h"
 #include "scheduler/scheduler.h"
 
@@ -26,6 +27,7 @@ struct EngineConfig {
   SchedulerConfig scheduler;  // max_model_len 0 = the model's context. preserve_step_shape is
                               // set from the KV dtype (on for F16, see SchedulerConfig).
   KvPolicySpec kv_policy;     // default KV compression (--kv-policy, --kv-budget); Request may override
+  PrefixTierConfig tiers;     // host and disk tiers of the prefix cache (--kv-offload-*); off by default
 };
 
 // Per KV policy, since start (bytes_saved: a gauge, K/V bytes the running
@@ -48,6 +50,10 @@ struct EngineMetrics {
   int64_t kv_blocks_used_full = 0, kv_blocks_used_window = 0, kv_window_released_blocks = 0;
   int64_t kv_layers_per_block = 0;
   int64_t prefix_query_tokens = 0, prefix_hit_tokens = 0;
+  // Prefix-cache tiers (PrefixTierStore), when configured.
+  bool host_tier_enabled = false, disk_tier_enabled = false;
+  TierCounters host_tier, disk_tier;
+  int64_t tier_loaded_tokens = 0;  // tokens loaded from a tier into the pool
   int64_t num_preemptions = 0;
   int64_t num_steps = 0;
   int64_t last_step_tokens = 0, total_step_tokens = 0;  // tokens put through the model
@@ -90,6 +96,8 @@ class EngineCore {
   void abort_all();
   bool has_unfinished() const { return scheduler_.has_unfinished(); }
   EngineMetrics metrics() const;
+  // The prefix cache's tiers; null without --kv-offload-*.
+  PrefixTierStore* prefix_tiers() { return tiers_.get(); }
   const KvCacheManager& kv_cache() const { return kv_; }
   // How the layers share blocks; fixed at construction (thread-safe).
   const KvLayout& kv_layout() const { return layout_; }
@@ -107,6 +115,7 @@ class EngineCore {
   int64_t num_blocks_;
   KvStorage storage_;
   KvCacheManager kv_;
+  std::unique_ptr<PrefixTierStore> tiers_;  // the listener kv_ calls; null without tiers
   Scheduler scheduler_;
   KvCompressor compressor_;
   EventSink sink_;

@@ -95,6 +95,7 @@ void Scheduler::preempt(Sequence& victim) {
   victim.num_computed_tokens = 0;
   victim.num_evicted_tokens = 0;
   victim.state = SequenceState::kPreempted;
+  victim.tiers_checked = false;
   ++victim.stats.num_preemptions;
   ++num_preemptions_;
   running_.erase(std::find(running_.begin(), running_.end(), &victim));
@@ -145,6 +146,10 @@ void Scheduler::schedule_waiting(SchedulerOutput& output, int64_t& budget) {
   for (size_t i = 0; i < waiting_.size();) {
     if (num_running() >= config_.max_num_seqs || budget <= 0) break;
     Sequence& s = *waiting_[i];
+    if (!s.tiers_checked) {  // blocks the host or disk tier holds become pool hits (no-op without tiers)
+      kv_.load_prefix_from_tiers(s.tokens, s.num_prompt_tokens, s.num_tokens() - 1);
+      s.tiers_checked = true;
+    }
     const PrefixHit hit = find_prefix(s);
     const int64_t n = chunk_size(s, hit.num_tokens, budget);
     const int64_t target = hit.num_tokens + n;

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config git unzip
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libspdlog-dev nlohmann-json3-dev libgtest-dev libgmock-dev libcpp-httplib-dev
-  libpcre2-dev libicu-dev libcli11-dev libopenblas-dev
+  libpcre2-dev libicu-dev libcli11-dev libopenblas-dev libssl-dev zlib1g-dev
   clang libclang-rt-14-dev libomp-dev  # fuzz/ harnesses (scripts/fuzz.sh): clang, libFuzzer, OpenMP for clang
   nginx
   python3 python3-venv python3-pip

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/errors.h"
+#include "engine/loader/model_fingerprint.h"
 #include "scheduler/engine_client.h"
 #include "scheduler/fault_injection.h"
 #include "server/cli/commands.h"
@@ -24,8 +25,28 @@
 namespace kvs {
 namespace {
 
-EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& bundle) {
+// --kv-offload-*: the prefix cache's host and disk tiers. The disk tier's
+// entries are keyed by a SHA-256 of the model's files (read once, here).
+PrefixTierConfig serve_tier_config(const ServeConfig& config, const std::string& model_path) {
+  PrefixTierConfig tiers;
+  if (!config.kv_offload_memory.empty() && config.kv_offload_memory != "0") {
+    tiers.host_bytes = parse_byte_size(config.kv_offload_memory);
+  }
+  if (!config.kv_offload_dir.empty()) {
+    tiers.disk_dir = config.kv_offload_dir;
+    tiers.disk_bytes = parse_byte_size(config.kv_offload_disk_bytes);
+    const auto start = std::chrono::steady_clock::now();
+    tiers.model_fingerprint = model_fingerprint(model_path);
+    spdlog::info("kvserve: model fingerprint {} ({:.2f} s)", tiers.model_fingerprint.substr(0, 16),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  tiers.warn = [](const std::string& message) { spdlog::warn("kv offload: {}", message); };
+  return tiers;
+}
+
+EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& bundle, const std::string& model_path) {
   EngineConfig engine;
+  engine.tiers = serve_tier_config(config, model_path);
   const int64_t requested = config.kv_cache_memory.empty() ? 0 : parse_byte_size(config.kv_cache_memory);
   if (bundle.device.device == Device::kCuda) {
     const GpuMemoryPlan plan = bundle.plan_gpu_kv_cache(config.gpu_memory_utilization, requested);
@@ -134,7 +155,7 @@ int run_serve(const ServeCommand& command) {
     spdlog::warn("KVS_FAULT_INJECT={}: fault injection is on (tests only)", fault_spec);
     faulty = std::make_unique<FaultInjectingModel>(*bundle.model, fault_plan);
   }
-  EngineClient engine(faulty ? static_cast<ForwardModel&>(*faulty) : *bundle.model, serve_engine_config(config, bundle));
+  EngineClient engine(faulty ? static_cast<ForwardModel&>(*faulty) : *bundle.model, serve_engine_config(config, bundle, model_path));
   const std::string model_name =
       config.served_model_name.empty() ? model_name_from_path(model_path) : config.served_model_name;
   ServerMetrics metrics(model_name);
@@ -163,6 +184,11 @@ int run_serve(const ServeCommand& command) {
   if (layers_per_block < bundle.model->config().num_layers) {
     spdlog::info("kvserve: sliding-window layers keep only their window: a KV block holds {} of {} layers",
                  layers_per_block, bundle.model->config().num_layers);
+  }
+  const PrefixTierConfig& tiers = engine.config().tiers;
+  if (tiers.host_bytes > 0) spdlog::info("kvserve: prefix-cache host tier of {} bytes", tiers.host_bytes);
+  if (!tiers.disk_dir.empty()) {
+    spdlog::info("kvserve: prefix-cache disk tier in {} (at most {} bytes)", tiers.disk_dir, tiers.disk_bytes);
   }
   const KvPolicySpec& kv_policy = engine.config().kv_policy;
   if (kv_policy.compresses() || kv_policy.budget > 0) {

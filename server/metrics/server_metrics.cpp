@@ -95,6 +95,45 @@ void ServerMetrics::record_http(int status) {
   ++http_responses_[status];
 }
 
+// Prefix-cache tiers (--kv-offload-*): one series per enabled tier.
+static void render_kv_offload(std::string& out, const EngineMetrics& engine, const std::string& l) {
+  if (!engine.host_tier_enabled && !engine.disk_tier_enabled) return;
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const TierCounters&);
+  };
+  static const Series kSeries[] = {
+      {"kvserve:kv_offload_hits_total", "counter", "Prefix-cache blocks loaded from a tier.",
+       [](const TierCounters& c) { return static_cast<double>(c.hits); }},
+      {"kvserve:kv_offload_misses_total", "counter", "Prefix-cache block lookups a tier could not serve.",
+       [](const TierCounters& c) { return static_cast<double>(c.misses); }},
+      {"kvserve:kv_offload_bytes", "gauge", "Bytes a tier holds.",
+       [](const TierCounters& c) { return static_cast<double>(c.bytes); }},
+      {"kvserve:kv_offload_entries", "gauge", "KV blocks a tier holds.",
+       [](const TierCounters& c) { return static_cast<double>(c.entries); }},
+      {"kvserve:kv_offload_load_seconds_total", "counter", "Seconds spent loading blocks from a tier.",
+       [](const TierCounters& c) { return c.load_seconds; }},
+      {"kvserve:kv_offload_stores_total", "counter", "KV blocks stored into a tier.",
+       [](const TierCounters& c) { return static_cast<double>(c.stores); }},
+      {"kvserve:kv_offload_store_errors_total", "counter", "Failed writes to a tier (the tier then stops writing).",
+       [](const TierCounters& c) { return static_cast<double>(c.store_errors); }},
+      {"kvserve:kv_offload_rejected_total", "counter", "Tier entries found torn, corrupt or foreign (each a miss).",
+       [](const TierCounters& c) { return static_cast<double>(c.rejected); }},
+      {"kvserve:kv_offload_evictions_total", "counter", "Entries a tier removed to stay within its bound.",
+       [](const TierCounters& c) { return static_cast<double>(c.evictions); }},
+  };
+  for (const Series& series : kSeries) {
+    family(out, series.name, series.type, series.help);
+    if (engine.host_tier_enabled) sample(out, series.name, l + ",tier=\"host\"", series.value(engine.host_tier));
+    if (engine.disk_tier_enabled) sample(out, series.name, l + ",tier=\"disk\"", series.value(engine.disk_tier));
+  }
+  family(out, "kvserve:kv_offload_loaded_tokens_total", "counter",
+         "Prompt tokens whose KV blocks came from a tier instead of being computed.");
+  sample(out, "kvserve:kv_offload_loaded_tokens_total", l, static_cast<double>(engine.tier_loaded_tokens));
+}
+
 std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_active_requests, bool draining) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
@@ -153,6 +192,7 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
   family(out, "kvserve:engine_step_seconds_total", "counter", "Wall-clock seconds spent in engine steps.");
   sample(out, "kvserve:engine_step_seconds_total", l, engine.total_step_seconds);
   render_kv_policies(out, engine, l);
+  render_kv_offload(out, engine, l);
   family(out, "kvserve:active_requests", "gauge", "API requests being served (all choices).");
   sample(out, "kvserve:active_requests", l, static_cast<double>(num_active_requests));
   family(out, "kvserve:draining", "gauge", "1 while the server drains before exit.");

@@ -25,6 +25,9 @@ struct ServeConfig {
   std::string kv_cache_memory;             // bytes, or with a KiB/MiB/GiB (KB/MB/GB) suffix; "" = 512MiB
                                            // on the CPU, --gpu-memory-utilization on CUDA
   std::string kv_cache_dtype = "auto";     // "auto" (f16 on the CPU, bf16 on CUDA) | "f16" | "f32" | "bf16"
+  std::string kv_offload_memory;           // host tier of the prefix cache, bytes ("" or 0 = none)
+  std::string kv_offload_dir;              // disk tier of the prefix cache ("" = none)
+  std::string kv_offload_disk_bytes = "8GiB";  // the disk tier's bound
   std::string device = "auto";             // "auto" | "cpu" | "cuda" (engine/model/device_choice.h)
   double gpu_memory_utilization = 0.9;     // CUDA: fraction of device memory for weights + KV (vLLM's flag)
   bool enforce_eager = false;              // CUDA: no CUDA graphs

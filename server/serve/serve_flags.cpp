@@ -24,6 +24,16 @@ std::vector<ServeFlag> serve_flags(ServeConfig& c) {
        &c.kv_cache_memory, {}, /*integer_as_text=*/true},
       {"kv-cache-dtype", "KV cache element type (auto: f16 on the CPU, bf16 on CUDA)", &c.kv_cache_dtype,
        {"auto", "f16", "f32", "bf16"}},
+      {"kv-offload-memory",
+       "Host tier of the prefix cache: cached KV blocks the pool evicts are kept in this much RAM, e.g. 2GiB "
+       "(0 = none)",
+       &c.kv_offload_memory, {}, /*integer_as_text=*/true},
+      {"kv-offload-dir",
+       "Disk tier of the prefix cache: every computed full KV block is written here (asynchronously) and "
+       "loaded instead of recomputed, across requests and restarts (\"\" = none)",
+       &c.kv_offload_dir},
+      {"kv-offload-disk-bytes", "Bytes the disk tier keeps at most, least recently used first out, e.g. 20GiB",
+       &c.kv_offload_disk_bytes, {}, /*integer_as_text=*/true},
       {"device", "cpu, cuda, or auto (CUDA when built with it and a GPU is present)", &c.device,
        {"auto", "cpu", "cuda"}},
       {"gpu-memory-utilization",
