@@ -121,7 +121,7 @@ EngineCore::EngineCore(ForwardModel& model, const EngineConfig& config, EventSin
                  ? std::make_unique<PrefixTierStore>(config_.tiers, storage_, tier_layout(storage_, config_))
                  : nullptr),
       scheduler_(config_.scheduler, kv_),
-      compressor_(config_.kv_policy, kv_, storage_, model.config()),
+      compressor_(config_.kv_policy, kv_, storage_, model.config(), config_.residual_checkpoint_dtype),
       sink_(std::move(sink)),
       row_(static_cast<size_t>(model.config().vocab_size)) {
   if (tiers_ && !config_.cache.enable_prefix_caching) {

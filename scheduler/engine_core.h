@@ -28,6 +28,8 @@ struct EngineConfig {
                               // set from the KV dtype (on for F16, see SchedulerConfig).
   KvPolicySpec kv_policy;     // default KV compression (--kv-policy, --kv-budget); Request may override
   PrefixTierConfig tiers;     // host and disk tiers of the prefix cache (--kv-offload-*); off by default
+  // --residual-checkpoint-dtype: F32 recomputes evicted K/V exactly; F16 halves the checkpoints' memory.
+  ResidualCheckpoints::DType residual_checkpoint_dtype = ResidualCheckpoints::DType::F32;
 };
 
 // Per KV policy, since start (bytes_saved: a gauge, K/V bytes the running

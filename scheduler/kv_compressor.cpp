@@ -18,8 +18,8 @@ uint64_t mix(uint64_t h, uint64_t value) {
 }  // namespace
 
 KvCompressor::KvCompressor(const KvPolicySpec& default_spec, KvCacheManager& kv, KvStorage& storage,
-                           const ModelConfig& model)
-    : default_spec_(default_spec), kv_(kv), storage_(storage), checkpoints_(model.num_layers, model.hidden_size) {
+                           const ModelConfig& model, ResidualCheckpoints::DType checkpoint_dtype)
+    : default_spec_(default_spec), kv_(kv), storage_(storage), checkpoints_(model.num_layers, model.hidden_size, checkpoint_dtype) {
   default_spec_.validate();
   for (int i = 0; i < kNumKvPolicies; ++i) policies_[static_cast<size_t>(i)] = make_kv_policy(static_cast<KvPolicyKind>(i));
 }

@@ -28,7 +28,9 @@ struct KvPolicyCounters;
 // (the engine loop thread).
 class KvCompressor {
  public:
-  KvCompressor(const KvPolicySpec& default_spec, KvCacheManager& kv, KvStorage& storage, const ModelConfig& model);
+  // checkpoint_dtype: how residual checkpoints are stored (F32: exact recompute).
+  KvCompressor(const KvPolicySpec& default_spec, KvCacheManager& kv, KvStorage& storage, const ModelConfig& model,
+               ResidualCheckpoints::DType checkpoint_dtype = ResidualCheckpoints::DType::F32);
 
   // The spec `request` runs under (its own or the default), validated:
   // throws InvalidArgument. Call before the request is queued.

@@ -422,8 +422,7 @@ void LlamaModel::save_checkpoints(int64_t index, const ForwardBatch& batch) {
     const int64_t id = batch.checkpoint_ids[s];
     if (id < 0) continue;
     for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) {
-      const float* src = normed_.data() + t * H;
-      std::copy(src, src + H, batch.checkpoints->row(static_cast<uint64_t>(id), index, batch.positions[t]));
+      batch.checkpoints->write_row(static_cast<uint64_t>(id), index, batch.positions[t], normed_.data() + t * H);
     }
   }
 }
@@ -465,8 +464,8 @@ void LlamaModel::recompute_overlay(int64_t index, const ForwardBatch& batch, con
         const int64_t position = b * bs + o;
         recompute_positions_.push_back(static_cast<int32_t>(position));
         recompute_slots_.push_back(static_cast<int32_t>(overlay_block * bs + o));
-        const float* src = batch.checkpoints->row(id, index, position);
-        recompute_in_.insert(recompute_in_.end(), src, src + H);
+        recompute_in_.resize(recompute_in_.size() + static_cast<size_t>(H));
+        batch.checkpoints->read_row(id, index, position, recompute_in_.data() + recompute_in_.size() - H);
       }
     }
   }

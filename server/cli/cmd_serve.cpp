@@ -59,6 +59,8 @@ EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& b
   engine.scheduler.max_num_seqs = config.max_num_seqs;
   engine.scheduler.max_num_batched_tokens = config.max_num_batched_tokens;
   engine.kv_policy = kv_policy_from_flags(config.kv_policy, config.kv_budget);
+  engine.residual_checkpoint_dtype =
+      config.residual_checkpoint_dtype == "f16" ? ResidualCheckpoints::DType::F16 : ResidualCheckpoints::DType::F32;
   engine.scheduler.max_model_len = config.max_model_len;  // 0 = the model's; above it the engine refuses
   return engine;
 }

@@ -43,6 +43,7 @@ struct ServeConfig {
   int64_t max_model_len = 0;          // context cap in tokens (prompt + output); 0 = the model's own
   std::string log_format = "text";    // "text" | "json" (one JSON object per line)
   std::string log_level = "info";     // trace|debug|info|warn|error|critical|off
+  std::string residual_checkpoint_dtype = "f32";  // "f32" | "f16" (--residual-checkpoint-dtype)
   std::string kv_policy = "none";     // default KV compression: none|streaming|h2o|snapkv|keyformer|residual
   double kv_budget = 0.0;             // tokens kept per sequence (integer >= 1) or a fraction in (0, 1);
                                       // 0 = none. With kv_policy none it is the budget a request's own

@@ -67,6 +67,10 @@ std::vector<ServeFlag> serve_flags(ServeConfig& c) {
        {"text", "json"}},
       {"log-level", "trace, debug, info, warn, error, critical or off", &c.log_level,
        {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      {"residual-checkpoint-dtype",
+       "How the residual KV policy stores its checkpoints: f32 (recompute is exact) or f16 (half the memory; "
+       "output may differ slightly)",
+       &c.residual_checkpoint_dtype, {"f32", "f16"}},
       {"kv-policy",
        "Default KV compression policy: " + kv_policy_names() + " (a request's kvserve.kv_policy overrides it)",
        &c.kv_policy},
