@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
 #include <list>
+#include <new>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -157,7 +159,7 @@ void DiskTier::State::scan_directory() {
     const std::string name = it->path().filename().string();
     struct stat info {};
     if (::stat(it->path().c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
-    if (is_tier_temp_name(name) || name.rfind(".tmp-", 0) == 0) {
+    if (is_tier_temp_name(name)) {
       if (now - info.st_mtime > kStaleTempSeconds) ::unlink(it->path().c_str());
       continue;
     }
@@ -182,8 +184,14 @@ int64_t DiskTier::State::write_entry(const PendingWrite& write, bool* adopted, i
     *adopted = true;
     return info.st_size;
   }
-  const std::vector<uint8_t> file = encode_tier_file(options.fingerprint, write.info, write.bytes.data(),
-                                                     static_cast<int64_t>(write.bytes.size()));
+  std::vector<uint8_t> file;
+  try {
+    file = encode_tier_file(options.fingerprint, write.info, write.bytes.data(),
+                            static_cast<int64_t>(write.bytes.size()));
+  } catch (const std::bad_alloc&) {
+    *error = ENOMEM;
+    return -1;
+  }
   *error = write_file_atomically(path, file);
   return *error == 0 ? static_cast<int64_t>(file.size()) : -1;
 }
