@@ -7,6 +7,7 @@ import json
 import os
 import struct
 import sys
+import zlib
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.environ.get("KVS_FUZZ_FIXTURES_DIR", os.path.join(ROOT, "..", "..", "shared", "fixtures"))
@@ -310,4 +311,15 @@ out("grpc_request_fuzzer", "token_ids_policy", ld(2, packed(1, [1, 2, 3])) + ld(
     key(10, 1) + struct.pack("<d", 0.25))
 out("grpc_request_fuzzer", "greedy", ld(1, b"x") + ld(4, fl(1, 0.0)) + ld(9, b"residual") +
     key(10, 1) + struct.pack("<d", 128.0))
+# ---- disk-tier entry files (kvcache/tiers/tier_file_format.h) -----------------------
+def tier_file(fingerprint, hash_, group, parent, tokens, payload):
+    body = (b"kvstier\0" + struct.pack("<IIQiIQQ", 1, len(fingerprint), hash_, group, len(tokens), parent,
+                                         len(payload)) + fingerprint + struct.pack("<%di" % len(tokens), *tokens) +
+            payload)
+    return body + struct.pack("<I", zlib.crc32(body)) + b"kvse"
+
+
+out("tier_file_fuzzer", "block", tier_file(b"ab12cd", 0x0123456789abcdef, 0, 0x6b76736572766531,
+                                           [1, 2, 3, 4], bytes(range(64))))
+out("tier_file_fuzzer", "group_empty_payload", tier_file(b"f", 42, 5, 7, [9] * 16, b""))
 print("make_seeds: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(ROOT, "corpus"))), "seed files")

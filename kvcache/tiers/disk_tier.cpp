@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
 #include <list>
+#include <new>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -157,7 +159,7 @@ void DiskTier::State::scan_directory() {
     const std::string name = it->path().filename().string();
     struct stat info {};
     if (::stat(it->path().c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
-    if (is_tier_temp_name(name) || name.rfind(".tmp-", 0) == 0) {
+    if (is_tier_temp_name(name)) {
       if (now - info.st_mtime > kStaleTempSeconds) ::unlink(it->path().c_str());
       continue;
     }
@@ -182,8 +184,14 @@ int64_t DiskTier::State::write_entry(const PendingWrite& write, bool* adopted, i
     *adopted = true;
     return info.st_size;
   }
-  const std::vector<uint8_t> file = encode_tier_file(options.fingerprint, write.info, write.bytes.data(),
-                                                     static_cast<int64_t>(write.bytes.size()));
+  std::vector<uint8_t> file;
+  try {
+    file = encode_tier_file(options.fingerprint, write.info, write.bytes.data(),
+                            static_cast<int64_t>(write.bytes.size()));
+  } catch (const std::bad_alloc&) {
+    *error = ENOMEM;
+    return -1;
+  }
   *error = write_file_atomically(path, file);
   return *error == 0 ? static_cast<int64_t>(file.size()) : -1;
 }
@@ -253,32 +261,34 @@ void DiskTier::write_async(const TierEntryInfo& info, const uint8_t* bytes, int6
   State& state = *state_;
   const uint64_t file_bytes =
       tier_file_size(state.options.fingerprint.size(), info.tokens.size(), static_cast<uint64_t>(num_bytes));
-  bool warn_too_large = false;
+  const bool too_large = file_bytes > static_cast<uint64_t>(state.options.capacity_bytes);
   {
     std::lock_guard<std::mutex> lock(state.mutex);
-    const bool too_large = file_bytes > static_cast<uint64_t>(state.options.capacity_bytes);
     if (!state.writable || too_large || state.files.count(info.key) != 0 || state.queued.count(info.key) != 0 ||
         state.pending_bytes + num_bytes > state.options.max_pending_bytes) {
       ++state.counters.store_skipped;
-      if (too_large && state.writable && !state.warned_too_large) {
-        state.warned_too_large = true;
-        warn_too_large = true;
-      }
+      if (!too_large || !state.writable || state.warned_too_large) return;
+      state.warned_too_large = true;
     } else {
-      // NOTE: the copy is made under the lock so a concurrent write_async of
-      // the same key sees it queued; it is one memcpy of a block.
-      state.queue.push_back({info, std::vector<uint8_t>(bytes, bytes + num_bytes)});
+      // Reserved: a concurrent write_async of the key skips it from here on.
       state.queued.insert(info.key);
       state.pending_bytes += num_bytes;
-      ++state.num_queued;
     }
   }
-  if (warn_too_large) {
+  if (too_large) {
     state.warn("an entry of " + std::to_string(file_bytes) + " bytes is larger than the capacity of " +
                std::to_string(state.options.capacity_bytes) + " bytes; no entry is written");
-  } else {
-    state.work_ready.notify_one();
+    return;
   }
+  // NOTE: the copy is made outside the lock, so loads and metrics on other
+  // threads never wait for it.
+  State::PendingWrite write{info, std::vector<uint8_t>(bytes, bytes + num_bytes)};
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    state.queue.push_back(std::move(write));
+    ++state.num_queued;
+  }
+  state.work_ready.notify_one();
 }
 
 bool DiskTier::load(const TierEntryInfo& expected, uint8_t* dst, int64_t num_bytes) {

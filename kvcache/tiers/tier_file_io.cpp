@@ -26,11 +26,7 @@ std::string tier_temp_path(const std::string& directory) {
          std::to_string(counter.fetch_add(1, std::memory_order_relaxed)) + kTempSuffix;
 }
 
-bool is_tier_temp_name(const std::string& name) {
-  const std::string suffix = kTempSuffix;
-  return name.rfind(kTempPrefix, 0) == 0 && name.size() > suffix.size() &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
+bool is_tier_temp_name(const std::string& name) { return name.rfind(kTempPrefix, 0) == 0; }
 
 int write_file_atomically(const std::string& path, const std::vector<uint8_t>& data) {
   const std::string temp = tier_temp_path(folder_of(path));

@@ -13,7 +13,8 @@ namespace kvs {
 // A temporary-file name in `directory`, unique within this process and
 // across processes (pid + counter): "<directory>/.tmp-<pid>-<n>.kvb.tmp".
 std::string tier_temp_path(const std::string& directory);
-// Whether a file name (no folder) is one tier_temp_path makes.
+// Whether a file name (no folder) is a temporary file of a tier: it starts
+// with ".tmp-" (tier_temp_path's names and the start-up probe's).
 bool is_tier_temp_name(const std::string& name);
 
 // Writes data to a fresh temporary file in the folder of `path`, then renames

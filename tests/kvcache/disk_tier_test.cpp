@@ -4,6 +4,8 @@
 // folder; two tiers sharing a folder) a miss or a warning, never wrong bytes.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -364,21 +366,68 @@ TEST(DiskTier, UnusableFolderWarnsAndServesOn) {
   }
 }
 
+// Makes a folder unwritable for this process while it lives: chmod 0555,
+// and where that does not stop writes (root), the immutable attribute.
+class ReadOnlyFolder {
+ public:
+  explicit ReadOnlyFolder(std::string path) : path_(std::move(path)) {
+    if (::chmod(path_.c_str(), 0555) == 0 && !can_create()) {
+      ok_ = true;
+      return;
+    }
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+    if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+      flags |= FS_IMMUTABLE_FL;
+      immutable_ = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+    }
+    if (fd >= 0) ::close(fd);
+    ok_ = immutable_ && !can_create();
+  }
+  ~ReadOnlyFolder() {
+    if (immutable_) {
+      const int fd = ::open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      int flags = 0;
+      if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+        flags &= ~FS_IMMUTABLE_FL;
+        ::ioctl(fd, FS_IOC_SETFLAGS, &flags);
+      }
+      if (fd >= 0) ::close(fd);
+    }
+    ::chmod(path_.c_str(), 0755);
+  }
+  ReadOnlyFolder(const ReadOnlyFolder&) = delete;
+  ReadOnlyFolder& operator=(const ReadOnlyFolder&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  bool can_create() const {
+    const std::string probe = path_ + "/probe";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return false;
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return true;
+  }
+  std::string path_;
+  bool immutable_ = false;
+  bool ok_ = false;
+};
+
 TEST(DiskTier, ReadOnlyFolderKeepsLoadingWhatIsThere) {
   test::ScopedTempDir dir;
   std::string directory;
   {
     DiskTier tier(options_for(dir.path(), 100 * kFileBytes));
     write_block(tier, 1);
+    write_block(tier, 3);
     tier.flush();
     directory = tier.directory();
   }
-  ASSERT_EQ(::chmod(directory.c_str(), 0555), 0);
-  const std::string probe = directory + "/probe";
-  if (std::ofstream(probe).good()) {
-    ::unlink(probe.c_str());
-    GTEST_SKIP() << "chmod 0555 does not stop writes here (running as root); the unwritable case is "
-                    "UnusableFolderWarnsAndServesOn and WriteErrorTurnsWritesOff";
+  ReadOnlyFolder read_only(directory);
+  if (!read_only.ok()) {
+    GTEST_SKIP() << "neither chmod 0555 nor the immutable attribute stops writes here; the unwritable "
+                    "case is UnusableFolderWarnsAndServesOn and WriteErrorTurnsWritesOff";
   }
   test::WarningLog log;
   DiskTier tier(options_for(dir.path(), 100 * kFileBytes, &log));
@@ -390,6 +439,17 @@ TEST(DiskTier, ReadOnlyFolderKeepsLoadingWhatIsThere) {
   tier.flush();
   EXPECT_FALSE(loads_exactly(tier, 2));
   EXPECT_EQ(tier.counters().store_skipped, 1);
+  // A corrupt file that cannot be removed: still a miss, counted rejected.
+  const std::string path = directory + "/" + tier_file_name({3, 0});
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const uint8_t byte = 0x5a;
+  ASSERT_EQ(::pwrite(fd, &byte, 1, kFileBytes - 20), 1);
+  ::close(fd);
+  EXPECT_FALSE(loads_exactly(tier, 3));
+  EXPECT_EQ(tier.counters().rejected, 1);
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(log.messages().size(), 1u);
 }
 
 TEST(DiskTier, WriteErrorTurnsWritesOffWithOneWarning) {
@@ -418,6 +478,13 @@ TEST(DiskTier, WriteErrorTurnsWritesOffWithOneWarning) {
   EXPECT_FALSE(loads_exactly(tier, 1));
   EXPECT_FALSE(loads_exactly(tier, 2));
   EXPECT_EQ(log.messages().size(), 1u);
+  // Loads go on while writes are off: a file that is there is read.
+  fs::remove(tier.directory());
+  fs::create_directory(tier.directory());
+  const auto bytes = tier_bytes(1, kBlockBytes);
+  write_bytes(file_of(tier, 1), encode_tier_file(kFingerprint, tier_info(1), bytes.data(), kBlockBytes));
+  EXPECT_TRUE(loads_exactly(tier, 1));
+  EXPECT_FALSE(tier.writable());
 }
 
 TEST(DiskTier, FlushWaitsForEveryQueuedWrite) {
