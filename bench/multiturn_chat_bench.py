@@ -67,7 +67,8 @@ def documents(fixtures, server, num_tokens, count):
         parts, total = [], 0
         while total < num_tokens:
             text = next(lines)
-            status, body = server.raw("POST", "/tokenize", json.dumps({"prompt": text + "\n"}))
+            _, _, body = server.raw("POST", "/tokenize", json.dumps({"prompt": text + "\n"}),
+                                    {"Content-Type": "application/json"})
             total += json.loads(body)["count"]
             parts.append(text)
         docs.append("\n".join(parts))

@@ -22,10 +22,19 @@ void ServeConfig::validate() const {
   check(grpc_port >= 0 && grpc_port < 65536, "--grpc-port must be in 0..65535");
   check(max_num_seqs >= 1, "--max-num-seqs must be >= 1");
   check(max_num_batched_tokens >= 3, "--max-num-batched-tokens must be >= 3");
-  check(kv_cache_memory.empty() || parse_byte_size(kv_cache_memory) > 0, "--kv-cache-memory must be > 0");
-  check(kv_offload_memory.empty() || kv_offload_memory == "0" || parse_byte_size(kv_offload_memory) > 0,
+  // A byte-size flag's value, with the flag named in the error.
+  const auto byte_size = [](const std::string& text, const char* flag) {
+    try {
+      return parse_byte_size(text);
+    } catch (const InvalidArgument& e) {
+      throw InvalidArgument(std::string(flag) + ": " + e.what());
+    }
+  };
+  check(kv_cache_memory.empty() || byte_size(kv_cache_memory, "--kv-cache-memory") > 0, "--kv-cache-memory must be > 0");
+  check(kv_offload_memory.empty() || kv_offload_memory == "0" || byte_size(kv_offload_memory, "--kv-offload-memory") > 0,
         "--kv-offload-memory must be >= 0");
-  check(kv_offload_dir.empty() || parse_byte_size(kv_offload_disk_bytes) > 0, "--kv-offload-disk-bytes must be > 0");
+  check(kv_offload_dir.empty() || byte_size(kv_offload_disk_bytes, "--kv-offload-disk-bytes") > 0,
+        "--kv-offload-disk-bytes must be > 0");
   check(kv_cache_dtype == "auto" || kv_cache_dtype == "f16" || kv_cache_dtype == "f32" || kv_cache_dtype == "bf16",
         "--kv-cache-dtype must be auto, f16, f32 or bf16");
   check(device == "auto" || device == "cpu" || device == "cuda", "--device must be auto, cpu or cuda");
