@@ -15,9 +15,17 @@ void PrefixTierConfig::validate() const {
 PrefixTierStore::PrefixTierStore(const PrefixTierConfig& config, KvStorage& storage, const std::string& layout)
     : storage_(storage),
       fingerprint_(sha256_hex("kvserve prefix tier v1\n" + config.model_fingerprint + "\n" + layout).substr(0, 32)),
-      staging_(static_cast<size_t>(storage.block_copy_bytes())) {
+      warn_(config.warn),
+      staging_(storage.allocate_host(static_cast<size_t>(storage.block_copy_bytes())),
+               [&storage](uint8_t* bytes) { storage.release_host(bytes); }),
+      block_bytes_(storage.block_copy_bytes()) {
   config.validate();
-  if (config.host_bytes > 0) host_ = std::make_unique<HostTier>(config.host_bytes);
+  if (config.host_bytes > 0) {
+    HostTierMemory memory;
+    memory.allocate = [&storage](size_t bytes) { return storage.allocate_host(bytes); };
+    memory.release = [&storage](uint8_t* bytes) { storage.release_host(bytes); };
+    host_ = std::make_unique<HostTier>(config.host_bytes, std::move(memory));
+  }
   if (!config.disk_dir.empty()) {
     DiskTierOptions options;
     options.dir = config.disk_dir;
@@ -30,21 +38,25 @@ PrefixTierStore::PrefixTierStore(const PrefixTierConfig& config, KvStorage& stor
 
 void PrefixTierStore::on_block_cached(int32_t block, const TierEntryInfo& entry) {
   if (!disk_ || !disk_->writable() || disk_->contains(entry.key)) return;
-  storage_.read_block(block, staging_.data());
-  disk_->write_async(entry, staging_.data(), static_cast<int64_t>(staging_.size()));
+  storage_.read_block(block, staging_.get());
+  disk_->write_async(entry, staging_.get(), block_bytes_);
 }
 
 void PrefixTierStore::on_block_evicted(int32_t block, const TierEntryInfo& entry) {
-  if (!host_ || host_->contains(entry.key)) return;
-  storage_.read_block(block, staging_.data());
-  host_->put(entry, staging_.data(), static_cast<int64_t>(staging_.size()));
+  if (!host_ || host_failed_ || host_->contains(entry.key)) return;
+  storage_.read_block(block, staging_.get());
+  try {
+    host_->put(entry, staging_.get(), block_bytes_);
+  } catch (const std::exception& e) {  // no memory for the copy: serve on without the tier
+    host_failed_ = true;
+    if (warn_) warn_(std::string("host tier off: ") + e.what());
+  }
 }
 
 bool PrefixTierStore::load_block(int32_t block, const TierEntryInfo& entry) {
-  const auto bytes = static_cast<int64_t>(staging_.size());
-  const bool found = (host_ && host_->load(entry, staging_.data(), bytes)) ||
-                     (disk_ && disk_->load(entry, staging_.data(), bytes));
-  if (found) storage_.write_block(block, staging_.data());
+  const bool found = (host_ && host_->load(entry, staging_.get(), block_bytes_)) ||
+                     (disk_ && disk_->load(entry, staging_.get(), block_bytes_));
+  if (found) storage_.write_block(block, staging_.get());
   return found;
 }
 

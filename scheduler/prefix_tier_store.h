@@ -6,6 +6,7 @@
 // first step (KvCacheManager::load_prefix_from_tiers), which the scheduler
 // then counts as computed, as any prefix-cache hit.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +31,8 @@ struct PrefixTierConfig {
   void validate() const;
 };
 
-// Ownership: owns the tiers and a staging buffer of one block; reads and
+// Ownership: owns the tiers and a staging buffer of one block (both in
+// KvStorage::allocate_host memory: pinned on the CUDA engine); reads and
 // writes blocks of `storage` (not owned; must outlive it). Thread-safety: the
 // engine loop thread only (the disk tier writes on its own thread from copies).
 class PrefixTierStore final : public PrefixCacheListener {
@@ -55,7 +57,10 @@ class PrefixTierStore final : public PrefixCacheListener {
   std::string fingerprint_;
   std::unique_ptr<HostTier> host_;
   std::unique_ptr<DiskTier> disk_;
-  std::vector<uint8_t> staging_;  // [storage.block_copy_bytes()]
+  TierWarning warn_;
+  bool host_failed_ = false;  // the host tier could not get memory: off from then on
+  std::unique_ptr<uint8_t, std::function<void(uint8_t*)>> staging_;  // [block_bytes_], from storage.allocate_host
+  int64_t block_bytes_;
 };
 
 }  // namespace kvs

@@ -31,6 +31,12 @@ class KvMemory {
   // caller checks the range. Completes before returning.
   virtual void read(const void* tensor, size_t offset, size_t bytes, void* dst) = 0;
   virtual void write(void* tensor, size_t offset, size_t bytes, const void* src) = 0;
+  // Host memory for copies of blocks (the prefix cache's host tier and its
+  // staging buffer): page-locked on the CUDA engine, so copies to and from
+  // the device run at full speed; plain heap memory here. Freed with
+  // release_host. Throws kvs::Error when there is none.
+  virtual uint8_t* allocate_host(size_t bytes) { return new uint8_t[bytes]; }
+  virtual void release_host(uint8_t* bytes) { delete[] bytes; }
   // True when the bytes are device memory (not readable from the host).
   virtual bool on_device() const = 0;
 };

@@ -63,6 +63,10 @@ class KvStorage {
   // returning (device memory included).
   void read_block(int64_t block, uint8_t* dst) const;
   void write_block(int64_t block, const uint8_t* src);
+  // Host memory suited to block copies (KvMemory::allocate_host: pinned on
+  // the CUDA engine). Thread-safe as the KvMemory's is (the engine thread).
+  uint8_t* allocate_host(size_t bytes) { return memory_->allocate_host(bytes); }
+  void release_host(uint8_t* bytes) { memory_->release_host(bytes); }
   // Bytes of one cache row (one slot's K or V over a shard's KV heads).
   int64_t row_bytes() const;
   // Bytes of one token's K/V over all layers and shards.

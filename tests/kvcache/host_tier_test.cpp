@@ -2,6 +2,8 @@
 // for anything that does not match what is asked.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/errors.h"
 #include "kvcache/tiers/host_tier.h"
 #include "tests/kvcache/tier_test_util.h"
@@ -110,6 +112,35 @@ TEST(HostTier, RejectsBadArguments) {
   EXPECT_THROW(HostTier(0), InvalidArgument);
   HostTier tier(10);
   EXPECT_THROW(tier.put(tier_info(1), nullptr, 4), InvalidArgument);
+}
+
+// The tier's memory comes from the given functions (pinned memory on the
+// CUDA engine): an evicted entry's buffer holds the next entry, so after the
+// tier fills up nothing more is allocated, and never more than its capacity.
+TEST(HostTier, ReusesEvictedBuffersOfItsMemory) {
+  int64_t allocated = 0, live = 0, max_live = 0, calls = 0;
+  {
+    HostTierMemory memory;
+    memory.allocate = [&](size_t bytes) {
+      ++calls;
+      allocated += static_cast<int64_t>(bytes);
+      live += static_cast<int64_t>(bytes);
+      max_live = std::max(max_live, live);
+      return new uint8_t[bytes];
+    };
+    memory.release = [&](uint8_t* data) {
+      live -= kBlockBytes;
+      delete[] data;
+    };
+    HostTier tier(3 * kBlockBytes, memory);
+    for (uint64_t hash = 1; hash <= 20; ++hash) put_block(tier, hash);
+    EXPECT_EQ(calls, 3);  // three buffers, then reuse
+    EXPECT_LE(max_live, 3 * kBlockBytes);
+    for (uint64_t hash = 18; hash <= 20; ++hash) EXPECT_TRUE(loads_exactly(tier, hash));
+    EXPECT_FALSE(loads_exactly(tier, 17));
+    EXPECT_EQ(tier.counters().evictions, 17);
+  }
+  EXPECT_EQ(live, 0);  // everything released with the tier
 }
 
 }  // namespace

@@ -68,6 +68,12 @@ class DeviceKvMemory final : public KvMemory {
                "KV write");
     check_cuda(cudaStreamSynchronize(stream_), "KV write");
   }
+  uint8_t* allocate_host(size_t bytes) override {
+    void* host = nullptr;
+    check_cuda(cudaHostAlloc(&host, bytes, cudaHostAllocDefault), "cudaHostAlloc (KV offload)");
+    return static_cast<uint8_t*>(host);
+  }
+  void release_host(uint8_t* bytes) override { cudaFreeHost(bytes); }
   bool on_device() const override { return true; }
 
  private:
