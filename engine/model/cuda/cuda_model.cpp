@@ -387,9 +387,10 @@ std::vector<float> CudaModel::download_logits(int64_t num_rows) {
 std::vector<float> CudaModel::forward_graph(const ForwardBatch& batch, KvStorage& kv, int64_t bucket) {
   const int64_t n = batch.num_seqs(), W = graph_table_width_;
   ensure_capacity(bucket, bucket, bucket * W, bucket);
-  // Graphs captured the cache's pointers and size: a different KvStorage
-  // (or one at a reused address with another size) needs new ones.
-  const std::pair<const void*, int64_t> kv_identity{kv.layer(0).k, kv.num_blocks()};
+  // Graphs captured the cache's pointers, size and element type: a different
+  // KvStorage (or one at a reused address with another size or dtype) needs
+  // new ones.
+  const std::tuple<const void*, int64_t, kernels::KvDType> kv_identity{kv.layer(0).k, kv.num_blocks(), kv.dtype()};
   if (kv_identity != graph_kv_) {
     drop_graphs();
     graph_kv_ = kv_identity;

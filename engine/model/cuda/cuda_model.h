@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -170,7 +171,8 @@ class CudaModel : public ForwardModel {
   std::vector<int64_t> graph_sizes_;
   int64_t graph_table_width_ = 0;
   std::map<int64_t, Graph> graphs_;
-  std::pair<const void*, int64_t> graph_kv_{nullptr, 0};  // the KvStorage graphs were captured for
+  // The KvStorage graphs were captured for: layer 0's K pointer, num_blocks, dtype.
+  std::tuple<const void*, int64_t, kernels::KvDType> graph_kv_{nullptr, 0, kernels::KvDType::BF16};
   bool lean_ok_ = false, prefill_ok_ = false;
 
   CudaModelStats stats_;
