@@ -220,12 +220,21 @@ void CudaModel::ensure_capacity(int64_t num_tokens, int64_t num_seqs, int64_t ta
     out32_ = DeviceArray<float>(S * q_width);
     if (lean_ok_) {
       kernels::DecodeAttentionArgs shape;
-      shape.kv_type = kernels::DecodeKvType::BF16;
       shape.head_dim = c.head_dim;
       shape.num_heads = c.num_heads;
       shape.num_kv_heads = c.num_kv_heads;
+      // NOTE: the partial slots scale with the grid, which the kernel
+      // instance's occupancy sets (an fp8 cache's instance uses half the
+      // shared memory, so it may fit more CTAs): size for the larger of the
+      // two cache dtypes, since the KvStorage comes later.
       size_t bytes = 0;
-      check_status(kernels::cuda::lean_attention_workspace_bytes(shape, capacity_seqs_, &bytes), "LeanAttention workspace");
+      for (const auto type : {kernels::DecodeKvType::BF16, kernels::DecodeKvType::FP8_E4M3}) {
+        shape.kv_type = type;
+        size_t type_bytes = 0;
+        check_status(kernels::cuda::lean_attention_workspace_bytes(shape, capacity_seqs_, &type_bytes),
+                     "LeanAttention workspace");
+        bytes = std::max(bytes, type_bytes);
+      }
       lean_workspace_ = DeviceArray<uint8_t>(bytes);
       check_cuda(cudaMemsetAsync(lean_workspace_.get(), 0, bytes, stream_), "LeanAttention workspace");
       lean_capacity_seqs_ = capacity_seqs_;
