@@ -259,7 +259,9 @@ void check_prefill_like(bool naive, const std::vector<std::pair<int32_t, int32_t
     scores[fp8] = d_scores.download<int64_t>(want_scores.size());
   }
   EXPECT_EQ(outputs[1], outputs[0]) << "fp8 cache vs bf16 cache of the same values";
-  if (naive) EXPECT_EQ(scores[1], scores[0]) << "scores: fp8 cache vs bf16 cache of the same values";
+  if (naive) {
+    EXPECT_EQ(scores[1], scores[0]) << "scores: fp8 cache vs bf16 cache of the same values";
+  }
   for (size_t i = 0; i < outputs[1].size(); ++i) {
     const float g = bf16_to_fp32(outputs[1][i]), w = want[i];
     ASSERT_LE(std::abs(g - w), 1e-2f + 1e-2f * std::abs(w)) << "element " << i << " got " << g << " want " << w;
