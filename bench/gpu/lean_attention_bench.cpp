@@ -220,8 +220,8 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters);
   app.add_option("--splits", splits_override, "split-K pieces per pair (0: flash-decoding heuristic)");
   app.add_flag("--no-flush", no_flush, "do not flush L2 before each timed launch");
-  app.add_flag("--f16", f16, "f16 K/V instead of bf16");
-  app.add_flag("--fp8", fp8, "fp8 E4M3 K/V (one byte per value) instead of bf16");
+  auto* f16_flag = app.add_flag("--f16", f16, "f16 K/V instead of bf16");
+  app.add_flag("--fp8", fp8, "fp8 E4M3 K/V (one byte per value) instead of bf16")->excludes(f16_flag);
   app.add_option("--check-seqs", check_seqs,
                  "sequences (the first ones) checked against the CPU reference before timing; -1: all, 0: none");
   CLI11_PARSE(app, argc, argv);
