@@ -13,10 +13,11 @@
 
 namespace kvs::kernels {
 
-// Element type of the K/V cache read by the decode kernels.
-enum class DecodeKvType : uint8_t { F16, BF16 };
+// Element type of the K/V cache read by the decode kernels. FP8_E4M3: one
+// byte per value (kernels/fp8_e4m3.h), read and widened in registers.
+enum class DecodeKvType : uint8_t { F16, BF16, FP8_E4M3 };
 
-inline int64_t decode_kv_element_bytes(DecodeKvType) { return 2; }
+inline int64_t decode_kv_element_bytes(DecodeKvType type) { return type == DecodeKvType::FP8_E4M3 ? 1 : 2; }
 
 struct DecodeAttentionArgs {
   // q: [num_seqs, q_row_stride] floats; head h of sequence s at

@@ -3,7 +3,7 @@
 // reference (kernels/cpu/naive_attention_reference.h) and the CUDA kernel
 // (kernels/cuda/naive_attention.h): the batch contract of
 // kernels/prefill_attention.h (packed causal batch, bf16 q/out with row
-// strides, bf16 paged K/V cache, block tables) for any head dim and any GQA
+// strides, bf16 or fp8_e4m3 paged K/V cache, block tables) for any head dim and any GQA
 // group, plus the KV-policy score side output. Pointers are host pointers for
 // the CPU function and device pointers for the CUDA launcher; nothing owned.
 //
@@ -26,7 +26,7 @@
 namespace kvs::kernels {
 
 struct NaiveAttentionArgs {
-  // The batch, q/out, the bf16 cache and the scale (max_query_len is not
+  // The batch, q/out, the bf16 / fp8_e4m3 cache and the scale (max_query_len is not
   // used). head_dim 1..256; num_heads a multiple of num_kv_heads.
   PrefillAttentionArgs attention;
   // Host-side value: the number of packed query rows, cu_query_lens[num_seqs]

@@ -15,6 +15,8 @@
 // p % block_size. GQA: head h reads KV head h / (num_heads / num_kv_heads).
 #include <cstdint>
 
+#include "kernels/kv_dtype.h"
+
 namespace kvs::kernels {
 
 struct PrefillAttentionArgs {
@@ -24,9 +26,12 @@ struct PrefillAttentionArgs {
   int64_t q_row_stride = 0;
   uint16_t* out = nullptr;
   int64_t out_row_stride = 0;
-  // K, V: bf16 [num_blocks, block_size, num_kv_heads, head_dim] each.
-  const uint16_t* k_cache = nullptr;
-  const uint16_t* v_cache = nullptr;
+  // K, V: [num_blocks, block_size, num_kv_heads, head_dim] each, of
+  // kv_dtype: BF16, or FP8_E4M3 (one byte per value, kernels/fp8_e4m3.h;
+  // widened to bf16 exactly on the way into the kernel's shared tiles).
+  const void* k_cache = nullptr;
+  const void* v_cache = nullptr;
+  KvDType kv_dtype = KvDType::BF16;
   int64_t num_blocks = 0;
   int64_t block_size = 0;
   int64_t num_kv_heads = 0;

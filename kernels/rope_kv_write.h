@@ -5,6 +5,8 @@
 // the CPU function and device pointers for the CUDA launcher; nothing owned.
 #include <cstdint>
 
+#include "kernels/kv_dtype.h"
+
 namespace kvs::kernels {
 
 struct RopeKvWriteArgs {
@@ -21,10 +23,13 @@ struct RopeKvWriteArgs {
   int64_t k_row_stride = 0;
   const uint16_t* v = nullptr;
   int64_t v_row_stride = 0;
-  // The cache: bf16 [num_blocks, block_size, num_kv_heads, head_dim] each
-  // (layout of kernels/cpu/paged_attention.h).
-  uint16_t* k_cache = nullptr;
-  uint16_t* v_cache = nullptr;
+  // The cache: [num_blocks, block_size, num_kv_heads, head_dim] each (layout
+  // of kernels/cpu/paged_attention.h) of kv_dtype: BF16 (round to nearest
+  // even) or FP8_E4M3 (one byte per value, scale 1.0, saturating to +-448:
+  // kernels/fp8_e4m3.h). Other dtypes are rejected.
+  void* k_cache = nullptr;
+  void* v_cache = nullptr;
+  KvDType kv_dtype = KvDType::BF16;
   int64_t num_blocks = 0;
   int64_t block_size = 0;
   int64_t num_kv_heads = 0;

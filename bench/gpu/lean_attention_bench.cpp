@@ -10,6 +10,8 @@
 // sequences (default -1: all; 0: no check), with the GPU test's tolerances;
 // "checked" and the max errors go into the JSON. Exits 1 after writing the
 // JSON if any shape mismatches (a mismatching shape is not timed).
+// --f16 / --fp8: the cache's element type (default bf16; fp8 is E4M3, one
+// byte per value, so a step reads half the bytes).
 //   kvs_bench_lean_attention --shapes bench/gpu/lean_attention_shapes.json --out lean.json
 #include <CLI/CLI.hpp>
 #include <cuda_runtime.h>
@@ -18,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -29,6 +32,7 @@
 #include "kernels/cpu/half.h"
 #include "kernels/cuda/lean_attention.h"
 #include "kernels/cuda/splitk_decode_attention.h"
+#include "kernels/fp8_e4m3.h"
 
 namespace {
 
@@ -65,20 +69,27 @@ struct Device {
   }
 };
 
-// Fills `bytes` of device memory with pseudo-random bf16/f16 values of unit
-// scale by copying one random 32 MiB host pattern over it.
+// Fills `elements` values of device memory with pseudo-random bf16/f16/fp8
+// values of unit scale by copying one random host pattern (16 Mi values) over it.
 void fill_random(void* dst, size_t elements, DecodeKvType type, uint32_t seed) {
   const size_t chunk = std::min<size_t>(elements, size_t{16} << 20);
-  std::vector<uint16_t> host(chunk);
+  const size_t element_bytes = static_cast<size_t>(kvs::kernels::decode_kv_element_bytes(type));
+  std::vector<uint8_t> host(chunk * element_bytes);
   std::mt19937 rng(seed);
   std::normal_distribution<float> dist;
-  for (uint16_t& h : host) {
+  for (size_t i = 0; i < chunk; ++i) {
     const float x = dist(rng);
-    h = type == DecodeKvType::F16 ? kvs::kernels::fp32_to_fp16(x) : kvs::kernels::fp32_to_bf16(x);
+    if (type == DecodeKvType::FP8_E4M3) {
+      host[i] = kvs::kernels::fp8_e4m3_from_float(x);
+    } else {
+      const uint16_t h = type == DecodeKvType::F16 ? kvs::kernels::fp32_to_fp16(x) : kvs::kernels::fp32_to_bf16(x);
+      std::memcpy(host.data() + 2 * i, &h, 2);
+    }
   }
   for (size_t done = 0; done < elements; done += chunk) {
     const size_t n = std::min(chunk, elements - done);
-    CUDA_OK(cudaMemcpy(static_cast<uint16_t*>(dst) + done, host.data(), n * 2, cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(static_cast<uint8_t*>(dst) + done * element_bytes, host.data(), n * element_bytes,
+                       cudaMemcpyHostToDevice));
   }
 }
 
@@ -125,8 +136,9 @@ Check check_outputs(const DecodeAttentionArgs& a, const std::vector<int32_t>& le
   const int64_t n = check_seqs < 0 ? a.num_seqs : std::min<int64_t>(check_seqs, a.num_seqs);
   if (n <= 0) return check;
   const size_t cache_elems = static_cast<size_t>(a.num_blocks * a.block_size * a.num_kv_heads * a.head_dim);
-  const auto k = download<uint16_t>(a.k_cache, cache_elems);
-  const auto v = download<uint16_t>(a.v_cache, cache_elems);
+  const size_t cache_bytes = cache_elems * static_cast<size_t>(kvs::kernels::decode_kv_element_bytes(a.kv_type));
+  const auto k = download<uint8_t>(a.k_cache, cache_bytes);
+  const auto v = download<uint8_t>(a.v_cache, cache_bytes);
   const size_t out_floats = static_cast<size_t>(n * a.num_heads * a.head_dim);
   const size_t mass_floats = static_cast<size_t>(n * a.num_kv_heads * mass_stride);
   std::vector<float> want(out_floats), want_mass(mass_floats, 0.0f);
@@ -200,7 +212,7 @@ int main(int argc, char** argv) {
   std::string only;
   int warmup = 5, iters = 30, splits_override = 0;
   int64_t check_seqs = -1;
-  bool no_flush = false, f16 = false;
+  bool no_flush = false, f16 = false, fp8 = false;
   app.add_option("--shapes", shapes_path, "shape list (JSON)");
   app.add_option("--out", out_path, "result JSON");
   app.add_option("--only", only, "run only the shape of this name");
@@ -208,7 +220,8 @@ int main(int argc, char** argv) {
   app.add_option("--iters", iters);
   app.add_option("--splits", splits_override, "split-K pieces per pair (0: flash-decoding heuristic)");
   app.add_flag("--no-flush", no_flush, "do not flush L2 before each timed launch");
-  app.add_flag("--f16", f16, "f16 K/V instead of bf16");
+  auto* f16_flag = app.add_flag("--f16", f16, "f16 K/V instead of bf16");
+  app.add_flag("--fp8", fp8, "fp8 E4M3 K/V (one byte per value) instead of bf16")->excludes(f16_flag);
   app.add_option("--check-seqs", check_seqs,
                  "sequences (the first ones) checked against the CPU reference before timing; -1: all, 0: none");
   CLI11_PARSE(app, argc, argv);
@@ -228,7 +241,8 @@ int main(int argc, char** argv) {
   const nlohmann::json spec = nlohmann::json::parse(in);
   const int64_t num_heads = spec["num_heads"], num_kv_heads = spec["num_kv_heads"], head_dim = spec["head_dim"];
   const int64_t block_size = spec["block_size"];
-  const DecodeKvType type = f16 ? DecodeKvType::F16 : DecodeKvType::BF16;
+  const DecodeKvType type = fp8 ? DecodeKvType::FP8_E4M3 : f16 ? DecodeKvType::F16 : DecodeKvType::BF16;
+  const int64_t element_bytes = kvs::kernels::decode_kv_element_bytes(type);
   const size_t flush_bytes = size_t{256} << 20;
   Device flush(no_flush ? 0 : flush_bytes);
 
@@ -256,8 +270,8 @@ int main(int argc, char** argv) {
       for (int64_t b = 0; b < (lens[s] + block_size - 1) / block_size; ++b) tables[s * max_blocks + b] = ids[next++];
     }
     const size_t cache_elems = static_cast<size_t>(num_blocks * block_size * num_kv_heads * head_dim);
-    const int64_t kv_bytes = tokens * num_kv_heads * head_dim * 2 * 2;  // K and V, 2-byte elements
-    Device k(cache_elems * 2), v(cache_elems * 2), q(sizeof(float) * num_seqs * num_heads * head_dim);
+    const int64_t kv_bytes = tokens * num_kv_heads * head_dim * element_bytes * 2;  // K and V
+    Device k(cache_elems * element_bytes), v(cache_elems * element_bytes), q(sizeof(float) * num_seqs * num_heads * head_dim);
     Device out_lean(sizeof(float) * num_seqs * num_heads * head_dim), out_split(sizeof(float) * num_seqs * num_heads * head_dim);
     Device d_lens(sizeof(int32_t) * num_seqs), d_tables(sizeof(int32_t) * tables.size());
     fill_random(k.ptr, cache_elems, type, 1);
@@ -391,7 +405,7 @@ int main(int argc, char** argv) {
   }
   const nlohmann::json doc = {{"device", prop.name},
                               {"num_sms", prop.multiProcessorCount},
-                              {"kv_dtype", f16 ? "f16" : "bf16"},
+                              {"kv_dtype", fp8 ? "fp8_e4m3" : f16 ? "f16" : "bf16"},
                               {"l2_flush", !no_flush},
                               {"iters", iters},
                               {"num_heads", num_heads},

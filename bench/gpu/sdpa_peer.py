@@ -60,6 +60,7 @@ def main():
     # ignored (SDPA has no split count to set and no reference check).
     ap.add_argument("--splits", type=int, default=0, help="ignored (kvs_bench_lean_attention's split-K pieces)")
     ap.add_argument("--check-seqs", type=int, default=-1, help="ignored (kvs_bench_lean_attention's reference check)")
+    ap.add_argument("--fp8", action="store_true", help="ignored: SDPA reads no fp8 cache; the peer stays bf16")
     args = ap.parse_args()
 
     spec = json.load(open(args.shapes))

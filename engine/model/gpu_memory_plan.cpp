@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "engine/errors.h"
 
@@ -12,6 +13,18 @@ std::string format_bytes(int64_t bytes) {
   std::snprintf(text, sizeof text, "%.2f GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
   return text;
 }
+
+namespace {
+
+// Fills the block count and names it in the explanation.
+GpuMemoryPlan with_blocks(GpuMemoryPlan plan, int64_t bytes_per_block) {
+  if (bytes_per_block <= 0) return plan;
+  plan.num_blocks = plan.kv_bytes / bytes_per_block;
+  plan.explanation += " = " + std::to_string(plan.num_blocks) + " blocks of " + std::to_string(bytes_per_block) + " bytes";
+  return plan;
+}
+
+}  // namespace
 
 GpuMemoryPlan plan_gpu_memory(const GpuMemoryPlanInput& in) {
   if (!(in.utilization > 0.0 && in.utilization <= 1.0)) {
@@ -28,7 +41,7 @@ GpuMemoryPlan plan_gpu_memory(const GpuMemoryPlanInput& in) {
     }
     plan.kv_bytes = in.requested_kv_bytes;
     plan.explanation = "KV cache " + format_bytes(plan.kv_bytes) + " (--kv-cache-memory)";
-    return plan;
+    return with_blocks(plan, in.kv_bytes_per_block);
   }
   const auto budget = static_cast<int64_t>(in.utilization * static_cast<double>(in.total_bytes));
   const int64_t from_budget = budget - in.weight_bytes - in.activation_bytes - in.reserve_bytes;
@@ -44,7 +57,7 @@ GpuMemoryPlan plan_gpu_memory(const GpuMemoryPlanInput& in) {
                      format_bytes(in.total_bytes) + " - weights " + format_bytes(in.weight_bytes) + " - activations " +
                      format_bytes(in.activation_bytes) + " - reserve " + format_bytes(in.reserve_bytes) + ", free " +
                      format_bytes(in.free_bytes) + " - activations - reserve)";
-  return plan;
+  return with_blocks(plan, in.kv_bytes_per_block);
 }
 
 }  // namespace kvs

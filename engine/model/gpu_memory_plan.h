@@ -22,10 +22,15 @@ struct GpuMemoryPlanInput {
   int64_t reserve_bytes = 0;      // cuBLAS workspace, graphs, allocator slack
   double utilization = 0.9;       // (0, 1]
   int64_t requested_kv_bytes = 0; // --kv-cache-memory; 0 = from utilization
+  // Bytes of one KV block over all layers for the cache dtype
+  // (KvStorage::bytes_per_block, rows sized by kernels::kv_row_bytes: an
+  // fp8_e4m3 block is half a bf16 one); 0 = blocks not counted.
+  int64_t kv_bytes_per_block = 0;
 };
 
 struct GpuMemoryPlan {
   int64_t kv_bytes = 0;
+  int64_t num_blocks = 0;  // kv_bytes / kv_bytes_per_block (0 when that is 0)
   std::string explanation;  // one line for the start-up log
 };
 

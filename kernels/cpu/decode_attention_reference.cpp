@@ -9,10 +9,12 @@
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/fp8_e4m3.h"
 
 namespace kvs::kernels {
 
 float decode_kv_load(const void* cache, DecodeKvType type, int64_t index) {
+  if (type == DecodeKvType::FP8_E4M3) return fp8_e4m3_to_float(static_cast<const uint8_t*>(cache)[index]);
   const uint16_t bits = static_cast<const uint16_t*>(cache)[index];
   return type == DecodeKvType::F16 ? fp16_to_fp32(bits) : bf16_to_fp32(bits);
 }

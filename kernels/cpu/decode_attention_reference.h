@@ -2,7 +2,8 @@
 // CPU reference of decode attention over the paged KV cache (one query token
 // per sequence), the ground truth for LeanAttention and the split-K decode
 // kernel on the GPU (kernels/cuda/lean_attention.h) and for their CPU
-// emulation. Straightforward on purpose: K/V converted to float exactly, dot
+// emulation. Straightforward on purpose: K/V (f16, bf16 or fp8_e4m3)
+// converted to float exactly, dot
 // products, softmax and the weighted sum of V in double. Also produces the
 // per-token attention mass side output (DecodeAttentionArgs::token_mass).
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
 // CPU reference of the CUDA naive attention (kernels/cuda/naive_attention.h;
-// contract kernels/naive_attention.h): widens q and the bf16 cache to float
+// contract kernels/naive_attention.h): widens q and the bf16 or fp8_e4m3
+// cache to float
 // and runs attention_varlen_paged (kernels/cpu/paged_attention.h, F32: float
 // dot products in index order, softmax sums in double) with its
 // AttentionScores side output, which is the statistic the contract defines.

@@ -1,9 +1,11 @@
 #include "kernels/cpu/prefill_attention_reference.h"
 
+#include <string>
 #include <vector>
 
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/paged_attention.h"
+#include "kernels/fp8_e4m3.h"
 
 namespace kvs::kernels {
 
@@ -11,6 +13,10 @@ Status prefill_attention_reference(const PrefillAttentionArgs& a, float* out, co
   if (a.num_seqs < 0 || a.head_dim <= 0 || a.num_kv_heads <= 0 || a.num_heads % a.num_kv_heads != 0 ||
       a.num_heads <= 0 || a.q_row_stride < a.num_heads * a.head_dim) {
     return Status::invalid("prefill_attention_reference: bad shape");
+  }
+  if (a.kv_dtype != KvDType::BF16 && a.kv_dtype != KvDType::FP8_E4M3) {
+    return Status::invalid(std::string("prefill_attention_reference: KV dtype ") + kv_dtype_name(a.kv_dtype) +
+                           " (supported: bf16, fp8_e4m3)");
   }
   if (a.num_seqs == 0) return Status::success();
   for (int64_t s = 0; s < a.num_seqs; ++s) {
@@ -27,9 +33,20 @@ Status prefill_attention_reference(const PrefillAttentionArgs& a, float* out, co
   }
   const int64_t cache_elems = a.num_blocks * a.block_size * a.num_kv_heads * a.head_dim;
   std::vector<float> k(static_cast<size_t>(cache_elems)), v(static_cast<size_t>(cache_elems));
-  for (int64_t i = 0; i < cache_elems; ++i) {
-    k[i] = bf16_to_fp32(a.k_cache[i]);
-    v[i] = bf16_to_fp32(a.v_cache[i]);
+  if (a.kv_dtype == KvDType::FP8_E4M3) {
+    const auto* k8 = static_cast<const uint8_t*>(a.k_cache);
+    const auto* v8 = static_cast<const uint8_t*>(a.v_cache);
+    for (int64_t i = 0; i < cache_elems; ++i) {
+      k[i] = fp8_e4m3_to_float(k8[i]);
+      v[i] = fp8_e4m3_to_float(v8[i]);
+    }
+  } else {
+    const auto* k16 = static_cast<const uint16_t*>(a.k_cache);
+    const auto* v16 = static_cast<const uint16_t*>(a.v_cache);
+    for (int64_t i = 0; i < cache_elems; ++i) {
+      k[i] = bf16_to_fp32(k16[i]);
+      v[i] = bf16_to_fp32(v16[i]);
+    }
   }
   PagedKvLayer cache;
   cache.k = k.data();

@@ -1,7 +1,8 @@
 #pragma once
 // CPU reference of the GPU varlen prefill attention
 // (kernels/cuda/prefill_attention.h; contract kernels/prefill_attention.h):
-// widens q and the bf16 cache to float and runs attention_varlen_paged
+// widens q and the bf16 or fp8_e4m3 cache (kernels/fp8_e4m3.h) to float
+// (exact) and runs attention_varlen_paged
 // (kernels/cpu/paged_attention.h, F32: float dot products, softmax sums in
 // double). Host pointers; args.out is not used.
 #include "kernels/cpu/paged_attention.h"

@@ -18,13 +18,17 @@
 //   t = slice (mod kThreads / (D/8)), so each V element is read from shared
 //   memory once; the slices are summed once per segment.
 // Each K/V tile is loaded once for all query heads of its group (GQA).
+// Element types: __half, __nv_bfloat16, and __nv_fp8_e4m3 (one byte: 8-byte
+// cp.async chunks, K rows padded by 8 bytes, widened to float in registers).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 #include <cuda_pipeline_primitives.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "kernels/cuda/fp8_util.cuh"
 #include "kernels/lean_schedule.h"
 
 namespace kvs::kernels::cuda::decode {
@@ -60,7 +64,7 @@ struct Params {
 template <int kDim>
 struct Geometry {
   static constexpr int kKStride = kDim + 8;             // K row in shared memory (elements), padded
-  static constexpr int kChunks = kDim / 8;              // 16-byte chunks per row
+  static constexpr int kChunks = kDim / 8;              // 8-element chunks per row (16 bytes; fp8: 8)
   static constexpr int kSlices = kThreads / kChunks;    // P.V token slices
   // cp.async pipeline depth. NOTE: 2 at head_dim 256 keeps the CTA at 140 KB
   // of shared memory, under sm_80's 163 KB opt-in limit (3 stages: 205 KB).
@@ -100,6 +104,19 @@ __device__ __forceinline__ void to_float8<__nv_bfloat16>(const uint4& raw, float
     f[2 * i] = __uint_as_float(w[i] << 16);
     f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
   }
+}
+
+// The 8 elements at p (8 * sizeof(T) bytes, aligned to that) as floats.
+template <typename T>
+__device__ __forceinline__ void load_float8(const T* p, float* f) {
+  to_float8<T>(*reinterpret_cast<const uint4*>(p), f);
+}
+
+template <>
+__device__ __forceinline__ void load_float8<__nv_fp8_e4m3>(const __nv_fp8_e4m3* p, float* f) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  fp8x4_e4m3_to_float4(raw.x, f);
+  fp8x4_e4m3_to_float4(raw.y, f + 4);
 }
 
 __device__ __forceinline__ float warp_max(float v) {
@@ -154,8 +171,8 @@ struct SegmentWorker {
       const int pos = base + r;
       const int64_t slot = static_cast<int64_t>(table[pos / p.block_size]) * p.block_size + pos % p.block_size;
       const int64_t offset = (slot * p.num_kv_heads + kv_head) * kDim + c * 8;
-      __pipeline_memcpy_async(ks + r * G::kKStride + c * 8, kc + offset, 16);
-      __pipeline_memcpy_async(vs + r * kDim + c * 8, vc + offset, 16);
+      __pipeline_memcpy_async(ks + r * G::kKStride + c * 8, kc + offset, 8 * sizeof(T));
+      __pipeline_memcpy_async(vs + r * kDim + c * 8, vc + offset, 8 * sizeof(T));
     }
   }
 
@@ -189,7 +206,7 @@ struct SegmentWorker {
 #pragma unroll 4
         for (int c = 0; c < G::kChunks; ++c) {
           float k[8];
-          to_float8<T>(*reinterpret_cast<const uint4*>(ks + t * G::kKStride + c * 8), k);
+          load_float8<T>(ks + t * G::kKStride + c * 8, k);
 #pragma unroll
           for (int j = 0; j < kQkHeads; ++j) {
             const int g = half + 2 * j;
@@ -253,7 +270,7 @@ struct SegmentWorker {
 #pragma unroll 2
     for (int t = slice; t < valid; t += G::kSlices) {
       float v[8];
-      to_float8<T>(*reinterpret_cast<const uint4*>(vs + t * kDim + chunk * 8), v);
+      load_float8<T>(vs + t * kDim + chunk * 8, v);
 #pragma unroll
       for (int g = 0; g < kMaxGroup; ++g) {
         const float w = g < p.group ? p_s[g * kTileTokens + t] : 0.0f;

@@ -1,9 +1,10 @@
 #pragma once
 // Compile-time dispatch of the decode attention kernels over (cache element
-// type, head dim 64/128/256, group size rounded up to 1/2/4/8, side output
+// type f16 / bf16 / fp8 e4m3, head dim 64/128/256, group size rounded up to 1/2/4/8, side output
 // on/off).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <string>
 #include <type_traits>
@@ -53,7 +54,12 @@ Status dispatch(const DecodeAttentionArgs& a, Fn&& fn) {
     if (a.head_dim == 128) return with_group(type, IntTag<128>{});
     return with_group(type, IntTag<256>{});
   };
-  return a.kv_type == DecodeKvType::F16 ? with_dim(TypeTag<__half>{}) : with_dim(TypeTag<__nv_bfloat16>{});
+  switch (a.kv_type) {
+    case DecodeKvType::F16: return with_dim(TypeTag<__half>{});
+    case DecodeKvType::BF16: return with_dim(TypeTag<__nv_bfloat16>{});
+    case DecodeKvType::FP8_E4M3: return with_dim(TypeTag<__nv_fp8_e4m3>{});
+  }
+  return Status::unsupported("decode attention (cuda): unknown KV element type");
 }
 
 }  // namespace kvs::kernels::cuda::decode

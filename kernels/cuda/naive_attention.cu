@@ -1,9 +1,11 @@
 #include "kernels/cuda/naive_attention.h"
 
 #include <cmath>
+#include <string>
 
 #include "kernels/cpu/paged_attention.h"  // kScoreOne
 #include "kernels/cuda/bf16_util.cuh"
+#include "kernels/cuda/fp8_util.cuh"
 #include "kernels/gumbel_noise.h"
 
 namespace kvs::kernels::cuda {
@@ -29,8 +31,8 @@ struct Shared {
 
 // The per-CTA constants of one (query row, head).
 struct Row {
-  const uint16_t* k;  // the cache, at this KV head
-  const uint16_t* v;
+  const void* k;  // the cache (bf16 or fp8 elements), at this KV head
+  const void* v;
   const int32_t* table;
   int64_t window;       // keys [0, window)
   int64_t position;     // the row's cache index
@@ -54,16 +56,33 @@ __device__ __forceinline__ int64_t slot_of(const Row& r, int64_t p) {
   return block * r.block_size + p % r.block_size;
 }
 
-// Gathers the rows of keys [0, n) of the chunk (K or V) into s.tile; masked
-// keys get zeros. kVec: elements per load (8: 16 bytes, 2: 4 bytes, 1).
-template <int kVec>
-__device__ void load_tile(Shared& s, const Row& r, const uint16_t* cache, int n) {
+// Gathers the rows of keys [0, n) of the chunk (K or V) into s.tile (bf16);
+// masked keys get zeros. kVec: elements per load (8: 16 bytes, 2: 4 bytes,
+// 1). kFp8: the cache holds fp8 E4M3 (kVec 8: 8 bytes, or 1), widened to
+// bf16 in registers (exact).
+template <int kVec, bool kFp8>
+__device__ void load_tile(Shared& s, const Row& r, const void* cache_at_head, int n) {
   const int units = r.head_dim / kVec;
   for (int item = threadIdx.x; item < n * units; item += kThreads) {
     const int key = item / units, e = (item - key * units) * kVec;
     const int64_t slot = s.slots[key];
-    const uint16_t* src = cache + slot * r.slot_elems + e;
     uint32_t* dst = s.tile + key * r.row_words + e / 2;
+    if constexpr (kFp8) {
+      static_assert(kVec == 8 || kVec == 1, "fp8 rows load 8 bytes or 1");
+      const uint8_t* src = static_cast<const uint8_t*>(cache_at_head) + slot * r.slot_elems + e;
+      if constexpr (kVec == 8) {
+        const uint2 x = slot >= 0 ? *reinterpret_cast<const uint2*>(src) : make_uint2(0, 0);
+        dst[0] = fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.x & 0xFFFFu));
+        dst[1] = fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.x >> 16));
+        dst[2] = fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.y & 0xFFFFu));
+        dst[3] = fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.y >> 16));
+      } else {
+        reinterpret_cast<uint16_t*>(s.tile)[key * 2 * r.row_words + e] =
+            slot >= 0 ? static_cast<uint16_t>(fp8x2_e4m3_to_bf16x2(*src) & 0xFFFFu) : uint16_t{0};
+      }
+      continue;
+    }
+    const uint16_t* src = static_cast<const uint16_t*>(cache_at_head) + slot * r.slot_elems + e;
     if constexpr (kVec == 8) {
       const uint4 x = slot >= 0 ? *reinterpret_cast<const uint4*>(src) : make_uint4(0, 0, 0, 0);
       dst[0] = x.x, dst[1] = x.y, dst[2] = x.z, dst[3] = x.w;
@@ -138,7 +157,7 @@ __device__ __forceinline__ void chunk_slots(Shared& s, const Row& r, int64_t c0,
 
 // Second pass of a row that wants scores: adds llround(w_p * 2^32) for every
 // key, with (max_score, sum_score) from the first pass.
-template <int kVec>
+template <int kVec, bool kFp8>
 __device__ void add_scores(Shared& s, const Row& r, float scale, const ScoreNoise& noise, double max_score,
                            double sum_score, int64_t* out) {
   const double factor = kScoreOne / sum_score;
@@ -147,7 +166,7 @@ __device__ void add_scores(Shared& s, const Row& r, float scale, const ScoreNois
     __syncthreads();  // the previous chunk's tile and slots are no longer read
     chunk_slots(s, r, c0, n);
     __syncthreads();
-    load_tile<kVec>(s, r, r.k, n);
+    load_tile<kVec, kFp8>(s, r, r.k, n);
     __syncthreads();
     const int key = threadIdx.x;
     if (key < n && s.slots[key] >= 0) {
@@ -159,7 +178,7 @@ __device__ void add_scores(Shared& s, const Row& r, float scale, const ScoreNois
   }
 }
 
-template <int kVec>
+template <int kVec, bool kFp8>
 __global__ void __launch_bounds__(kThreads) naive_attention_kernel(NaiveAttentionArgs args) {
   __shared__ Shared s;
   const PrefillAttentionArgs& a = args.attention;
@@ -178,8 +197,9 @@ __global__ void __launch_bounds__(kThreads) naive_attention_kernel(NaiveAttentio
   const int64_t row_in_seq = t - a.cu_query_lens[seq];
   const int64_t kv_head = head / (a.num_heads / a.num_kv_heads);
   Row r;
-  r.k = a.k_cache + kv_head * a.head_dim;
-  r.v = a.v_cache + kv_head * a.head_dim;
+  const int64_t element_bytes = kFp8 ? 1 : 2;
+  r.k = static_cast<const uint8_t*>(a.k_cache) + kv_head * a.head_dim * element_bytes;
+  r.v = static_cast<const uint8_t*>(a.v_cache) + kv_head * a.head_dim * element_bytes;
   r.table = a.block_tables + seq * a.max_blocks_per_seq;
   r.position = a.context_lens[seq] - query_len + row_in_seq;
   r.window = r.position + 1 > 0 ? r.position + 1 : 0;
@@ -209,7 +229,7 @@ __global__ void __launch_bounds__(kThreads) naive_attention_kernel(NaiveAttentio
     __syncthreads();  // the previous chunk's tile, slots and weights are no longer read
     chunk_slots(s, r, c0, n);
     __syncthreads();
-    load_tile<kVec>(s, r, r.k, n);
+    load_tile<kVec, kFp8>(s, r, r.k, n);
     __syncthreads();
     const int key = threadIdx.x;
     if (key < n) {
@@ -221,7 +241,7 @@ __global__ void __launch_bounds__(kThreads) naive_attention_kernel(NaiveAttentio
     float chunk_max = -INFINITY;
     for (int k = 0; k < n; ++k) chunk_max = fmaxf(chunk_max, s.logits[k]);
     const float m_new = fmaxf(m, chunk_max);
-    load_tile<kVec>(s, r, r.v, n);
+    load_tile<kVec, kFp8>(s, r, r.v, n);
     if (key < n) s.weights[key] = m_new == -INFINITY ? 0.0f : expf(s.logits[key] - m_new);
     __syncthreads();  // V tile and weights ready
     if (m_new == -INFINITY) continue;  // every key so far masked
@@ -251,7 +271,7 @@ __global__ void __launch_bounds__(kThreads) naive_attention_kernel(NaiveAttentio
   if (!want_scores) return;
   block_merge(s, score_max, score_sum);
   if (score_sum > 0.0) {
-    add_scores<kVec>(s, r, a.scale, noise, score_max, score_sum, args.scores + args.score_offsets[seq]);
+    add_scores<kVec, kFp8>(s, r, a.scale, noise, score_max, score_sum, args.scores + args.score_offsets[seq]);
   }
 }
 
@@ -277,6 +297,10 @@ Status check(const NaiveAttentionArgs& args) {
   if (args.scores != nullptr && (args.score_row_begin == nullptr || args.score_offsets == nullptr)) {
     return Status::invalid("cuda naive_attention: scores without score_row_begin / score_offsets");
   }
+  if (a.kv_dtype != KvDType::BF16 && a.kv_dtype != KvDType::FP8_E4M3) {
+    return Status::unsupported(std::string("cuda naive_attention: KV dtype ") + kv_dtype_name(a.kv_dtype) +
+                               " (supported: bf16, fp8_e4m3)");
+  }
   if (args.scores != nullptr && args.score_tau != nullptr && args.score_seeds == nullptr) {
     return Status::invalid("cuda naive_attention: score_tau without score_seeds");
   }
@@ -291,12 +315,18 @@ Status naive_attention(const NaiveAttentionArgs& args, cudaStream_t stream) {
   if (a.num_seqs == 0 || args.num_query_tokens == 0) return Status::success();
   if (Status status = check(args); !status.ok()) return status;
   const dim3 grid(static_cast<unsigned>(args.num_query_tokens), static_cast<unsigned>(a.num_heads));
-  if (a.head_dim % 8 == 0 && aligned(a.k_cache, 16) && aligned(a.v_cache, 16)) {
-    naive_attention_kernel<8><<<grid, kThreads, 0, stream>>>(args);
+  if (a.kv_dtype == KvDType::FP8_E4M3) {
+    if (a.head_dim % 8 == 0 && aligned(a.k_cache, 8) && aligned(a.v_cache, 8)) {
+      naive_attention_kernel<8, true><<<grid, kThreads, 0, stream>>>(args);
+    } else {
+      naive_attention_kernel<1, true><<<grid, kThreads, 0, stream>>>(args);
+    }
+  } else if (a.head_dim % 8 == 0 && aligned(a.k_cache, 16) && aligned(a.v_cache, 16)) {
+    naive_attention_kernel<8, false><<<grid, kThreads, 0, stream>>>(args);
   } else if (a.head_dim % 2 == 0 && aligned(a.k_cache, 4) && aligned(a.v_cache, 4)) {
-    naive_attention_kernel<2><<<grid, kThreads, 0, stream>>>(args);
+    naive_attention_kernel<2, false><<<grid, kThreads, 0, stream>>>(args);
   } else {
-    naive_attention_kernel<1><<<grid, kThreads, 0, stream>>>(args);
+    naive_attention_kernel<1, false><<<grid, kThreads, 0, stream>>>(args);
   }
   return launch_status("cuda naive_attention");
 }

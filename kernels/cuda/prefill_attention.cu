@@ -3,6 +3,7 @@
 #include <cuda_bf16.h>
 
 #include "kernels/cuda/bf16_util.cuh"
+#include "kernels/cuda/fp8_util.cuh"
 #include "kernels/cuda/per_device_cache.h"
 
 namespace kvs::kernels::cuda {
@@ -63,11 +64,22 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&v);
 }
 
+// Eight fp8 E4M3 values (8 bytes) as eight bf16 (16 bytes), exact.
+__device__ __forceinline__ uint4 fp8x8_to_bf16x8(uint2 x) {
+  return make_uint4(fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.x & 0xFFFFu)),
+                    fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.x >> 16)),
+                    fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.y & 0xFFFFu)),
+                    fp8x2_e4m3_to_bf16x2(static_cast<uint16_t>(x.y >> 16)));
+}
+
 // Fragment layouts (PTX ISA, mma.m16n8k16): lane = 4 * g + t. A regs: (row g,
 // cols 2t..2t+1), (row g+8, same), (row g, cols 2t+8..), (row g+8, cols
 // 2t+8..). B regs: (k 2t..2t+1, col g), (k 2t+8.., col g). C: (row g, cols
 // 2t..2t+1), (row g+8, same).
-template <int D>
+// kFp8: the cache holds fp8 E4M3; each K/V row chunk is loaded (8 bytes),
+// widened to bf16 in registers and stored into the same bf16 shared tiles
+// (synchronously: no cp.async for K/V), so the tensor-core code is shared.
+template <int D, bool kFp8>
 __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAttentionArgs a, float scale_log2) {
   using T = Tile<D>;
   extern __shared__ __align__(16) uint16_t shared[];
@@ -112,8 +124,18 @@ __global__ void __launch_bounds__(kThreads) prefill_attention_kernel(PrefillAtte
         const int64_t slot = static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size;
         offset = slot * kv_row + kv_head * D + col;
       }
-      cp_async_16(dst_k + row * T::kStride + col, a.k_cache + offset, valid);
-      cp_async_16(dst_v + row * T::kStride + col, a.v_cache + offset, valid);
+      if constexpr (kFp8) {
+        const auto* k8 = static_cast<const uint8_t*>(a.k_cache);
+        const auto* v8 = static_cast<const uint8_t*>(a.v_cache);
+        const uint2 zero = make_uint2(0, 0);
+        *reinterpret_cast<uint4*>(dst_k + row * T::kStride + col) =
+            fp8x8_to_bf16x8(valid ? *reinterpret_cast<const uint2*>(k8 + offset) : zero);
+        *reinterpret_cast<uint4*>(dst_v + row * T::kStride + col) =
+            fp8x8_to_bf16x8(valid ? *reinterpret_cast<const uint2*>(v8 + offset) : zero);
+      } else {
+        cp_async_16(dst_k + row * T::kStride + col, static_cast<const uint16_t*>(a.k_cache) + offset, valid);
+        cp_async_16(dst_v + row * T::kStride + col, static_cast<const uint16_t*>(a.v_cache) + offset, valid);
+      }
     }
   };
   load_kv(0, 0);
@@ -248,7 +270,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 // Raises the kernel's dynamic shared memory limit above the default 48 KB,
 // once per device (cached; later launches only look it up).
-template <int D>
+template <int D, bool kFp8>
 Status set_up_instance() {
   constexpr int bytes = Tile<D>::kSharedBytes;
   if constexpr (bytes <= 48 * 1024) {
@@ -259,7 +281,7 @@ Status set_up_instance() {
     return cache.get(
         [](int, bool* done) {
           const cudaError_t error =
-              cudaFuncSetAttribute(prefill_attention_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+              cudaFuncSetAttribute(prefill_attention_kernel<D, kFp8>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
           if (error != cudaSuccess) {
             cudaGetLastError();  // not sticky: clear it
             return Status::unsupported(std::string("cuda prefill_attention: shared memory: ") +
@@ -272,14 +294,14 @@ Status set_up_instance() {
   }
 }
 
-template <int D>
+template <int D, bool kFp8>
 Status launch(const PrefillAttentionArgs& a, cudaStream_t stream) {
   constexpr int bytes = Tile<D>::kSharedBytes;
-  if (Status st = set_up_instance<D>(); !st.ok()) return st;
+  if (Status st = set_up_instance<D, kFp8>(); !st.ok()) return st;
   const dim3 grid(static_cast<unsigned>((a.max_query_len + kBlockM - 1) / kBlockM),
                   static_cast<unsigned>(a.num_heads), static_cast<unsigned>(a.num_seqs));
   const float scale_log2 = a.scale * 1.4426950408889634f;
-  prefill_attention_kernel<D><<<grid, kThreads, bytes, stream>>>(a, scale_log2);
+  prefill_attention_kernel<D, kFp8><<<grid, kThreads, bytes, stream>>>(a, scale_log2);
   return launch_status("cuda prefill_attention");
 }
 
@@ -309,10 +331,15 @@ Status prefill_attention(const PrefillAttentionArgs& a, cudaStream_t stream) {
     return Status::unsupported("cuda prefill_attention: head_dim " + std::to_string(a.head_dim) +
                                " (supported: 64, 128)");
   }
+  if (a.kv_dtype != KvDType::BF16 && a.kv_dtype != KvDType::FP8_E4M3) {
+    return Status::unsupported(std::string("cuda prefill_attention: KV dtype ") + kv_dtype_name(a.kv_dtype) +
+                               " (supported: bf16, fp8_e4m3)");
+  }
   if (a.q_row_stride % 8 != 0 || !aligned16(a.q) || !aligned16(a.k_cache) || !aligned16(a.v_cache)) {
     return Status::unsupported("cuda prefill_attention: q row stride must be a multiple of 8, q/k/v 16-byte aligned");
   }
-  return a.head_dim == 64 ? launch<64>(a, stream) : launch<128>(a, stream);
+  if (a.kv_dtype == KvDType::FP8_E4M3) return a.head_dim == 64 ? launch<64, true>(a, stream) : launch<128, true>(a, stream);
+  return a.head_dim == 64 ? launch<64, false>(a, stream) : launch<128, false>(a, stream);
 }
 
 }  // namespace kvs::kernels::cuda

@@ -17,8 +17,10 @@ namespace kvs::kernels::cuda {
 // num_seqs), 128 threads (4 warps x 16 query rows) per CTA, KV tiles of 64
 // tokens double-buffered with cp.async, gathered row by row through the
 // block table (any block size). Tiles past a sequence's length exit at once.
-// Supported: head_dim 64 and 128; q_row_stride a multiple of 8 and q, k_cache,
-// v_cache 16-byte aligned (cp.async); else Unsupported. All pointers device
+// Supported: head_dim 64 and 128; KV dtype bf16 or fp8_e4m3 (fp8 rows are
+// widened to bf16 in registers on their way into shared memory, exact);
+// q_row_stride a multiple of 8 and q, k_cache, v_cache 16-byte aligned
+// (cp.async); else Unsupported. All pointers device
 // pointers; asynchronous on `stream`; no workspace. The kernel does not check
 // block ids or context lengths on the device: context_lens[s] must be >= the
 // query length and <= max_blocks_per_seq * block_size.

@@ -1,12 +1,26 @@
 #include "kernels/cuda/rope_kv_write.h"
 
+#include <string>
+
 #include "kernels/cuda/bf16_util.cuh"
+#include "kernels/cuda/fp8_util.cuh"
 
 namespace kvs::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 128;
 
+// Cache element of type uint16_t (bf16) or uint8_t (fp8 E4M3) from a float.
+template <typename CacheT>
+__device__ __forceinline__ CacheT to_cache(float x) {
+  if constexpr (sizeof(CacheT) == 1) {
+    return float_to_fp8_e4m3(x);
+  } else {
+    return float_to_bf16(x);
+  }
+}
+
+template <typename CacheT>
 __global__ void rope_kv_write_kernel(RopeKvWriteArgs a) {
   const int64_t t = blockIdx.x;
   const int64_t half = a.head_dim / 2;
@@ -14,8 +28,8 @@ __global__ void rope_kv_write_kernel(RopeKvWriteArgs a) {
   const int64_t slot = a.slot_mapping[t];
   const bool write = slot >= 0 && slot < a.num_blocks * a.block_size;
   const int64_t kv_row = a.num_kv_heads * a.head_dim;
-  uint16_t* k_dst = a.k_cache + slot * kv_row;
-  uint16_t* v_dst = a.v_cache + slot * kv_row;
+  CacheT* k_dst = static_cast<CacheT*>(a.k_cache) + slot * kv_row;
+  CacheT* v_dst = static_cast<CacheT*>(a.v_cache) + slot * kv_row;
   // Rotation pairs of Q heads, then of K heads.
   const int64_t num_pairs = (a.num_heads + a.num_kv_heads) * half;
   for (int64_t p = threadIdx.x; p < num_pairs; p += kThreads) {
@@ -31,14 +45,19 @@ __global__ void rope_kv_write_kernel(RopeKvWriteArgs a) {
       const int64_t g = head - a.num_heads;
       const uint16_t* x = a.k + t * a.k_row_stride + g * a.head_dim;
       const float x0 = bf16_to_float(x[i]), x1 = bf16_to_float(x[i + half]);
-      k_dst[g * a.head_dim + i] = float_to_bf16(x0 * c - x1 * s);
-      k_dst[g * a.head_dim + i + half] = float_to_bf16(x1 * c + x0 * s);
+      k_dst[g * a.head_dim + i] = to_cache<CacheT>(x0 * c - x1 * s);
+      k_dst[g * a.head_dim + i + half] = to_cache<CacheT>(x1 * c + x0 * s);
     }
   }
   if (!write) return;
   for (int64_t e = threadIdx.x; e < kv_row; e += kThreads) {
     const int64_t g = e / a.head_dim, i = e % a.head_dim;
-    v_dst[e] = a.v[t * a.v_row_stride + g * a.head_dim + i];
+    const uint16_t v = a.v[t * a.v_row_stride + g * a.head_dim + i];
+    if constexpr (sizeof(CacheT) == 1) {
+      v_dst[e] = float_to_fp8_e4m3(bf16_to_float(v));
+    } else {
+      v_dst[e] = v;
+    }
   }
 }
 
@@ -59,7 +78,14 @@ Status rope_kv_write(const RopeKvWriteArgs& a, cudaStream_t stream) {
       a.k_row_stride < a.num_kv_heads * a.head_dim || a.v_row_stride < a.num_kv_heads * a.head_dim) {
     return Status::invalid("cuda rope_kv_write: row stride below the heads' width");
   }
-  rope_kv_write_kernel<<<static_cast<unsigned>(a.num_tokens), kThreads, 0, stream>>>(a);
+  if (a.kv_dtype == KvDType::FP8_E4M3) {
+    rope_kv_write_kernel<uint8_t><<<static_cast<unsigned>(a.num_tokens), kThreads, 0, stream>>>(a);
+  } else if (a.kv_dtype == KvDType::BF16) {
+    rope_kv_write_kernel<uint16_t><<<static_cast<unsigned>(a.num_tokens), kThreads, 0, stream>>>(a);
+  } else {
+    return Status::unsupported(std::string("cuda rope_kv_write: KV dtype ") + kv_dtype_name(a.kv_dtype) +
+                               " (supported: bf16, fp8_e4m3)");
+  }
   return launch_status("cuda rope_kv_write");
 }
 

@@ -10,7 +10,10 @@
 namespace kvs::kernels::cuda {
 
 // All pointers device pointers; asynchronous on `stream`. Rotation in fp32
-// with sincosf (full-range, not the fast intrinsics), results rounded to bf16.
+// with sincosf (full-range, not the fast intrinsics), results rounded to bf16
+// or, for an FP8_E4M3 cache, to fp8 E4M3 (nearest even, saturating at +-448,
+// scale 1.0: kernels/fp8_e4m3.h; V widened from bf16 and encoded the same
+// way). Other KV dtypes: Unsupported.
 // Slots >= num_blocks * block_size are skipped on the device (the engine's
 // block manager hands out valid slots; the CPU reference rejects them). One
 // CTA per token.

@@ -167,10 +167,13 @@ void CudaModel::load_weights(const LoadedModel& model) {
 std::unique_ptr<KvMemory> CudaModel::make_kv_memory() const { return make_device_kv_memory(options_.device, stream_); }
 
 std::string CudaModel::kv_dtype_error(kernels::KvDType dtype) const {
-  return dtype == kernels::KvDType::BF16 ? "" : "the CUDA engine keeps its KV cache in bf16 (--kv-cache-dtype bf16 or auto)";
+  return dtype == kernels::KvDType::BF16 || dtype == kernels::KvDType::FP8_E4M3
+             ? ""
+             : "the CUDA engine keeps its KV cache in bf16 or fp8_e4m3 (--kv-cache-dtype bf16, fp8_e4m3 or auto)";
 }
 
-GpuMemoryPlan CudaModel::plan_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes) const {
+GpuMemoryPlan CudaModel::plan_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes,
+                                       kernels::KvDType kv_dtype) const {
   check_cuda(cudaSetDevice(options_.device), "cudaSetDevice");
   size_t free_bytes = 0, total_bytes = 0;
   check_cuda(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
@@ -185,6 +188,7 @@ GpuMemoryPlan CudaModel::plan_kv_cache(double gpu_memory_utilization, int64_t re
   input.reserve_bytes = int64_t{512} << 20;  // CUDA graphs, cuBLAS, the allocator
   input.utilization = gpu_memory_utilization;
   input.requested_kv_bytes = requested_kv_bytes;
+  input.kv_bytes_per_block = KvStorage::bytes_per_block(config_, options_.block_size, kv_dtype);
   // Weights and step buffers are already out of free_bytes; the utilization
   // budget counts the weights, so add the step buffers to them.
   input.weight_bytes += static_cast<int64_t>(residual_.bytes() + normed_.bytes() + qkv_.bytes() + attn_.bytes() +
@@ -216,12 +220,21 @@ void CudaModel::ensure_capacity(int64_t num_tokens, int64_t num_seqs, int64_t ta
     out32_ = DeviceArray<float>(S * q_width);
     if (lean_ok_) {
       kernels::DecodeAttentionArgs shape;
-      shape.kv_type = kernels::DecodeKvType::BF16;
       shape.head_dim = c.head_dim;
       shape.num_heads = c.num_heads;
       shape.num_kv_heads = c.num_kv_heads;
+      // NOTE: the partial slots scale with the grid, which the kernel
+      // instance's occupancy sets (an fp8 cache's instance uses half the
+      // shared memory, so it may fit more CTAs): size for the larger of the
+      // two cache dtypes, since the KvStorage comes later.
       size_t bytes = 0;
-      check_status(kernels::cuda::lean_attention_workspace_bytes(shape, capacity_seqs_, &bytes), "LeanAttention workspace");
+      for (const auto type : {kernels::DecodeKvType::BF16, kernels::DecodeKvType::FP8_E4M3}) {
+        shape.kv_type = type;
+        size_t type_bytes = 0;
+        check_status(kernels::cuda::lean_attention_workspace_bytes(shape, capacity_seqs_, &type_bytes),
+                     "LeanAttention workspace");
+        bytes = std::max(bytes, type_bytes);
+      }
       lean_workspace_ = DeviceArray<uint8_t>(bytes);
       check_cuda(cudaMemsetAsync(lean_workspace_.get(), 0, bytes, stream_), "LeanAttention workspace");
       lean_capacity_seqs_ = capacity_seqs_;
@@ -281,8 +294,9 @@ std::vector<float> CudaModel::forward(const ForwardBatch& batch, KvStorage& kv, 
   if (batch.num_kv_groups() != 1 || kv.layout().num_groups() != 1) {
     throw InvalidArgument("the CUDA engine runs one KV-cache group for all layers (no sliding-window block freeing)");
   }
-  if (!kv.on_device() || kv.dtype() != kernels::KvDType::BF16 || kv.num_shards() != 1) {
-    throw InvalidArgument("the CUDA model needs a one-shard bf16 KV cache in device memory (CudaModel::make_kv_memory)");
+  if (!kv.on_device() || !kv_dtype_error(kv.dtype()).empty() || kv.num_shards() != 1) {
+    throw InvalidArgument(
+        "the CUDA model needs a one-shard bf16 or fp8_e4m3 KV cache in device memory (CudaModel::make_kv_memory)");
   }
   if (std::any_of(batch.checkpoint_ids.begin(), batch.checkpoint_ids.end(), [](int64_t id) { return id >= 0; })) {
     throw InvalidArgument("residual checkpoints (kv_policy residual) are not available on the CUDA engine");
@@ -382,9 +396,10 @@ std::vector<float> CudaModel::download_logits(int64_t num_rows) {
 std::vector<float> CudaModel::forward_graph(const ForwardBatch& batch, KvStorage& kv, int64_t bucket) {
   const int64_t n = batch.num_seqs(), W = graph_table_width_;
   ensure_capacity(bucket, bucket, bucket * W, bucket);
-  // Graphs captured the cache's pointers and size: a different KvStorage
-  // (or one at a reused address with another size) needs new ones.
-  const std::pair<const void*, int64_t> kv_identity{kv.layer(0).k, kv.num_blocks()};
+  // Graphs captured the cache's pointers, size and element type: a different
+  // KvStorage (or one at a reused address with another size or dtype) needs
+  // new ones.
+  const std::tuple<const void*, int64_t, kernels::KvDType> kv_identity{kv.layer(0).k, kv.num_blocks(), kv.dtype()};
   if (kv_identity != graph_kv_) {
     drop_graphs();
     graph_kv_ = kv_identity;
@@ -466,8 +481,9 @@ void CudaModel::run_step(const StepShape& shape, const StepMeta& meta, KvStorage
     rope.k_row_stride = qkv_width;
     rope.v = qkv_.get() + q_width + kv_width;
     rope.v_row_stride = qkv_width;
-    rope.k_cache = static_cast<uint16_t*>(cache.k);
-    rope.v_cache = static_cast<uint16_t*>(cache.v);
+    rope.k_cache = cache.k;
+    rope.v_cache = cache.v;
+    rope.kv_dtype = cache.dtype;
     rope.num_blocks = cache.num_blocks;
     rope.block_size = cache.block_size;
     rope.num_kv_heads = c.num_kv_heads;
@@ -520,7 +536,8 @@ void CudaModel::attention(int64_t layer, const StepShape& shape, const StepMeta&
     args.out = out32_.get();
     args.k_cache = cache.k;
     args.v_cache = cache.v;
-    args.kv_type = kernels::DecodeKvType::BF16;
+    args.kv_type = cache.dtype == kernels::KvDType::FP8_E4M3 ? kernels::DecodeKvType::FP8_E4M3
+                                                             : kernels::DecodeKvType::BF16;
     args.num_blocks = cache.num_blocks;
     args.block_size = cache.block_size;
     args.num_kv_heads = c.num_kv_heads;
@@ -558,8 +575,9 @@ void CudaModel::attention(int64_t layer, const StepShape& shape, const StepMeta&
   args.q_row_stride = qkv_width;
   args.out = attn_.get();
   args.out_row_stride = q_width;
-  args.k_cache = static_cast<const uint16_t*>(cache.k);
-  args.v_cache = static_cast<const uint16_t*>(cache.v);
+  args.k_cache = cache.k;
+  args.v_cache = cache.v;
+  args.kv_dtype = cache.dtype;
   args.num_blocks = cache.num_blocks;
   args.block_size = cache.block_size;
   args.num_kv_heads = c.num_kv_heads;

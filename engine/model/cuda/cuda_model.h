@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -87,7 +88,7 @@ class CudaModel : public ForwardModel {
   std::string device_name() const override { return "cuda"; }
 
   // Writes the batch's K/V into `kv` (which must come from make_kv_memory(),
-  // bf16, one shard) and returns logits for batch.logits_rows (fp32,
+  // bf16 or fp8_e4m3, one shard) and returns logits for batch.logits_rows (fp32,
   // row-major, [logits_rows.size(), vocab]). Throws InvalidArgument for a
   // malformed batch (check_forward_batch) or residual checkpoints, kvs::Error
   // for a CUDA failure. side: KV-policy token scores when the batch asks.
@@ -95,8 +96,10 @@ class CudaModel : public ForwardModel {
 
   // The KV cache budget for --gpu-memory-utilization / --kv-cache-memory,
   // from the device's memory now (weights loaded) and this model's
-  // activation needs.
-  GpuMemoryPlan plan_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes) const;
+  // activation needs; num_blocks counts blocks of options.block_size tokens
+  // of `kv_dtype` (bf16 or fp8_e4m3: twice the blocks in the same bytes).
+  GpuMemoryPlan plan_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes,
+                              kernels::KvDType kv_dtype = kernels::KvDType::BF16) const;
   int64_t weight_bytes() const { return weight_bytes_; }
   const CudaModelStats& stats() const { return stats_; }
   // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)".
@@ -168,7 +171,8 @@ class CudaModel : public ForwardModel {
   std::vector<int64_t> graph_sizes_;
   int64_t graph_table_width_ = 0;
   std::map<int64_t, Graph> graphs_;
-  std::pair<const void*, int64_t> graph_kv_{nullptr, 0};  // the KvStorage graphs were captured for
+  // The KvStorage graphs were captured for: layer 0's K pointer, num_blocks, dtype.
+  std::tuple<const void*, int64_t, kernels::KvDType> graph_kv_{nullptr, 0, kernels::KvDType::BF16};
   bool lean_ok_ = false, prefill_ok_ = false;
 
   CudaModelStats stats_;

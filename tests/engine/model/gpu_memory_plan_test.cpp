@@ -4,6 +4,7 @@
 
 #include "engine/errors.h"
 #include "engine/model/gpu_memory_plan.h"
+#include "engine/model/kv_storage.h"
 
 namespace kvs {
 namespace {
@@ -60,6 +61,31 @@ TEST(GpuMemoryPlanTest, NoRoomIsAClearError) {
   EXPECT_THROW(plan_gpu_memory(in), InvalidArgument);
   in.utilization = 1.5;
   EXPECT_THROW(plan_gpu_memory(in), InvalidArgument);
+}
+
+TEST(GpuMemoryPlanTest, BlocksAreCountedPerKvDtype) {
+  ModelConfig config;  // SmolLM2-135M's cache shape: 30 layers, 3 KV heads of 64
+  config.num_layers = 30;
+  config.num_kv_heads = 3;
+  config.num_heads = 9;
+  config.head_dim = 64;
+  const int64_t bf16 = KvStorage::bytes_per_block(config, 16, kernels::KvDType::BF16);
+  const int64_t fp8 = KvStorage::bytes_per_block(config, 16, kernels::KvDType::FP8_E4M3);
+  EXPECT_EQ(bf16, 2 * 30 * 16 * 3 * 64 * 2);
+  EXPECT_EQ(2 * fp8, bf16);  // one byte per value
+  GpuMemoryPlanInput in = h100(3 * kGiB);
+  in.requested_kv_bytes = 10 * kGiB;
+  in.kv_bytes_per_block = bf16;
+  const GpuMemoryPlan bf16_plan = plan_gpu_memory(in);
+  in.kv_bytes_per_block = fp8;
+  const GpuMemoryPlan fp8_plan = plan_gpu_memory(in);
+  EXPECT_EQ(bf16_plan.num_blocks, 10 * kGiB / bf16);
+  EXPECT_EQ(fp8_plan.num_blocks, 10 * kGiB / fp8);
+  EXPECT_GE(fp8_plan.num_blocks, 2 * bf16_plan.num_blocks);
+  EXPECT_NE(fp8_plan.explanation.find(std::to_string(fp8_plan.num_blocks) + " blocks of " + std::to_string(fp8) + " bytes"),
+            std::string::npos);
+  in.kv_bytes_per_block = 0;  // not counted
+  EXPECT_EQ(plan_gpu_memory(in).num_blocks, 0);
 }
 
 }  // namespace
