@@ -150,7 +150,7 @@ def main():
     parser.add_argument("--doc-tokens", type=int, default=3000)
     parser.add_argument("--turns", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--kv-cache-memory", default="160MiB", help="small enough that the noise evicts the conversation")
+    parser.add_argument("--kv-cache-memory", default="96MiB", help="small enough that the noise evicts the conversation")
     parser.add_argument("--fixtures", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                            "shared", "fixtures", "tokenizers", "qwen3", "expected.jsonl"))
     parser.add_argument("--llamacpp-python", default=sys.executable, help="a Python with llama-cpp-python[server]")
