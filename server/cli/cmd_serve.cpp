@@ -159,7 +159,14 @@ int run_serve(const ServeCommand& command) {
   spdlog::info("kvserve: serving {} on http://{}:{}, gRPC port {} ({} KV blocks of {} tokens, context {}{})", model_name,
                config.host, config.port, grpc ? grpc->port() : 0, engine.num_kv_blocks(), engine.config().cache.block_size, context.max_tokens_capacity,
                keys.empty() ? "" : ", API keys required");
-  const int64_t layers_per_block = engine.metrics().kv_layers_per_block;
+  const EngineMetrics start_metrics = engine.metrics();
+  spdlog::info("kvserve: KV cache {}: {} bytes per token, {} blocks of {} tokens ({:.1f} MiB)",
+               start_metrics.kv_cache_dtype, start_metrics.kv_cache_bytes_per_token, start_metrics.kv_blocks_total,
+               start_metrics.kv_block_size,
+               static_cast<double>(start_metrics.kv_cache_bytes_per_token) * static_cast<double>(start_metrics.kv_blocks_total) *
+                   static_cast<double>(start_metrics.kv_block_size) * static_cast<double>(start_metrics.kv_layers_per_block) /
+                   static_cast<double>(bundle.model->config().num_layers) / (1024.0 * 1024.0));
+  const int64_t layers_per_block = start_metrics.kv_layers_per_block;
   if (layers_per_block < bundle.model->config().num_layers) {
     spdlog::info("kvserve: sliding-window layers keep only their window: a KV block holds {} of {} layers",
                  layers_per_block, bundle.model->config().num_layers);

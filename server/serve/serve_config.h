@@ -24,7 +24,7 @@ struct ServeConfig {
   int64_t max_num_batched_tokens = 512;
   std::string kv_cache_memory;             // bytes, or with a KiB/MiB/GiB (KB/MB/GB) suffix; "" = 512MiB
                                            // on the CPU, --gpu-memory-utilization on CUDA
-  std::string kv_cache_dtype = "auto";     // "auto" (f16 on the CPU, bf16 on CUDA) | "f16" | "f32" | "bf16"
+  std::string kv_cache_dtype = "auto";     // "auto" (f16 on the CPU, bf16 on CUDA) | a kv_dtype_name
   std::string device = "auto";             // "auto" | "cpu" | "cuda" (engine/model/device_choice.h)
   double gpu_memory_utilization = 0.9;     // CUDA: fraction of device memory for weights + KV (vLLM's flag)
   bool enforce_eager = false;              // CUDA: no CUDA graphs
