@@ -80,7 +80,7 @@ def table(m):
         ppl = r.get("ppl", {})
         cost = r.get("cost", {})
         per_token = r.get("kv_bytes_per_token", m["kv_bytes_per_token"])
-        cells = [r["label"], str(per_token), f"{(1 << 30) / per_token / 1e6:.2f} M",
+        cells = [r["label"], str(per_token), f"{(1 << 30) / per_token / 1e3:.1f} k",
                  pct(match.get("prefix_match")), pct(match.get("positional_match")),
                  f"{ppl['perplexity']:.2f}" if ppl else "—"]
         cells += [passkey_cell(r, lo, hi) for lo, hi in buckets]

@@ -119,6 +119,20 @@ inline void load_block(const uint8_t* block, __m256* v) {
   for (int c = 0; c < 4; ++c) v[c] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes[c])), d);
 }
 
+// Values 8c .. 8c + 7 of a block's codes as floats (not yet scaled).
+template <KvDType D>
+inline __m256 load_codes(const uint8_t* block, int c) {
+  const uint8_t* codes = block + 2;
+  if constexpr (D == KvDType::Q8_0) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + 8 * c))));
+  } else {
+    __m128i raw = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + 8 * (c & 1)));
+    if (c >= 2) raw = _mm_srli_epi16(raw, 4);
+    const __m128i nibbles = _mm_sub_epi8(_mm_and_si128(raw, _mm_set1_epi8(0x0f)), _mm_set1_epi8(8));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(nibbles));
+  }
+}
+
 // ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 inline float sum8(__m256 x) {
   const __m128 four = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
@@ -133,7 +147,34 @@ void attend_chunk(const float* q, int64_t q_stride, const PagedRows<uint8_t>& ke
                   int64_t out_stride, float* const* logits) {
   const int64_t num_blocks = head_dim / kBlock;
   __m256 v[4];
-  for (int64_t p = first; p < window; ++p) {
+  // Four positions at a time: independent accumulator chains (each
+  // position's operations are those of the one-position loop below).
+  constexpr int kPositions = 4;
+  int64_t p = first;
+  for (; p + kPositions <= window; p += kPositions) {
+    const uint8_t* rows[kPositions];
+    for (int j = 0; j < kPositions; ++j) rows[j] = keys.row(p + j);
+    __m256 acc[kPositions][G];
+    for (int j = 0; j < kPositions; ++j) {
+      for (int g = 0; g < G; ++g) acc[j][g] = _mm256_setzero_ps();
+    }
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      __m256 d[kPositions];
+      for (int j = 0; j < kPositions; ++j) d[j] = _mm256_set1_ps(block_scale(rows[j] + b * block_bytes<D>()));
+      for (int c = 0; c < 4; ++c) {
+        __m256 k[kPositions];
+        for (int j = 0; j < kPositions; ++j) k[j] = _mm256_mul_ps(load_codes<D>(rows[j] + b * block_bytes<D>(), c), d[j]);
+        for (int g = 0; g < G; ++g) {
+          const __m256 qv = _mm256_loadu_ps(q + g * q_stride + b * kBlock + 8 * c);
+          for (int j = 0; j < kPositions; ++j) acc[j][g] = _mm256_fmadd_ps(qv, k[j], acc[j][g]);
+        }
+      }
+    }
+    for (int j = 0; j < kPositions; ++j) {
+      for (int g = 0; g < G; ++g) weights[g * window + p + j] = sum8(acc[j][g]) * scale;
+    }
+  }
+  for (; p < window; ++p) {
     const uint8_t* row = keys.row(p);
     __m256 acc[G];
     for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
