@@ -34,4 +34,4 @@ for s in $sections; do
 done
 echo "== total $(($(date +%s) - start)) s" >&2
 python3 bench/kv_quality_report.py --out "$out" --wall "$(($(date +%s) - start))" \
-  --command "THREADS=$threads SECTIONS=\"$sections\" bench/run_kv_quality.sh" "${parts[@]}"
+  --command "THREADS=$threads KV_DTYPES=${KV_DTYPES:-f16} POLICIES=${POLICIES:-streaming,h2o,snapkv,keyformer,residual} SECTIONS=\"$sections\" bench/run_kv_quality.sh" "${parts[@]}"
