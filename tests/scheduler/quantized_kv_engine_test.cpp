@@ -139,7 +139,8 @@ TEST_P(QuantizedKvEngineTest, CompactionMovesWholeQuantizedRows) {
   EXPECT_NE(0, std::memcmp(row_at(7, true, 4), expected_k.data(), expected_k.size()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Dtypes, QuantizedKvEngineTest, ::testing::Values(KvDType::Q8_0, KvDType::Q4_0),
+// f32 too, so every CPU dtype x policy is run here (f16: kv_compression_test.cpp).
+INSTANTIATE_TEST_SUITE_P(Dtypes, QuantizedKvEngineTest, ::testing::Values(KvDType::Q8_0, KvDType::Q4_0, KvDType::F32),
                          [](const ::testing::TestParamInfo<KvDType>& info) { return std::string(kernels::kv_dtype_name(info.param)); });
 
 TEST(QuantizedKvEngineStartTest, CudaOnlyDtypesAreRefusedWithAClearError) {
