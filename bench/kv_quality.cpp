@@ -10,7 +10,9 @@
 //             at some depth + "What is the pass key? The pass key is"); greedy tokens.
 //   cost    : each config alone on one passkey prompt: resident K/V bytes at the end vs the
 //             full cache, residual checkpoint bytes, decode tok/s, recompute seconds.
-// Configs share one EngineCore per section (prefix caching off: each policy gathers
+// --kv-dtypes f16,q8_0,q4_0 repeats every config for each KV cache dtype (the
+// first dtype's `none` is the token match's reference; rows give bytes per
+// token and tokens per GiB). Configs share one EngineCore per section and dtype (prefix caching off: each policy gathers
 // its own prefill statistics); the cost section gives each config its own engine.
 // Prints progress to stderr and the JSON result to stdout (or --out).
 //   kvs_bench_kv_quality --model M.gguf --fixtures ../shared/fixtures/tokenizers/qwen3/expected.jsonl
@@ -19,11 +21,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -48,10 +52,16 @@ double seconds_since(Clock::time_point start) {
 struct Config {
   kvs::KvPolicyKind kind = kvs::KvPolicyKind::kNone;
   double budget = 0.0;
+  kvs::kernels::KvDType dtype = kvs::kernels::KvDType::F16;  // the KV cache's element type
+  // "none", "h2o@0.25"; other dtypes than f16 append ":q8_0".
   std::string label() const {
-    if (kind == kvs::KvPolicyKind::kNone) return "none";
     std::ostringstream s;
-    s << kvs::kv_policy_name(kind) << "@" << budget;
+    if (kind == kvs::KvPolicyKind::kNone) {
+      s << "none";
+    } else {
+      s << kvs::kv_policy_name(kind) << "@" << budget;
+    }
+    if (dtype != kvs::kernels::KvDType::F16) s << ":" << kvs::kernels::kv_dtype_name(dtype);
     return s.str();
   }
   kvs::KvPolicySpec spec() const { return {kind, kind == kvs::KvPolicyKind::kNone ? 0.0 : budget}; }
@@ -76,13 +86,15 @@ struct BatchResult {
   int64_t last_tokens_generated = 0;
 };
 
-// Runs `requests` to completion in one EngineCore (prefix caching off), each with its
-// config's policy. `track` = record the pool state every step (for alone runs).
-BatchResult run_batch(kvs::LlamaModel& model, const std::vector<Config>& configs, std::vector<kvs::Request> requests,
-                      int64_t batched_tokens, bool track = false) {
+// Runs `requests` (all of one KV dtype) to completion in one EngineCore (prefix
+// caching off), each with its config's policy. `track` = record the pool state
+// every step (for alone runs).
+BatchResult run_batch_of_dtype(kvs::LlamaModel& model, const std::vector<Config>& configs,
+                               std::vector<kvs::Request> requests, int64_t batched_tokens, bool track) {
   const int64_t block = 16;
   kvs::EngineConfig config;
   config.cache.block_size = block;
+  config.cache.dtype = configs.empty() ? kvs::kernels::KvDType::F16 : configs[0].dtype;
   config.cache.enable_prefix_caching = false;
   int64_t blocks = 16;
   for (const kvs::Request& r : requests) {
@@ -131,6 +143,46 @@ BatchResult run_batch(kvs::LlamaModel& model, const std::vector<Config>& configs
       throw std::runtime_error(configs[i].label() + ": request failed: " + result.outcomes[i].error);
     }
   }
+  return result;
+}
+
+// run_batch_of_dtype for each KV dtype among the configs (one EngineCore per
+// dtype, in order of first appearance); outcomes in request order, policy
+// counters and wall time summed, the other metrics those of the last engine.
+BatchResult run_batch(kvs::LlamaModel& model, const std::vector<Config>& configs, std::vector<kvs::Request> requests,
+                      int64_t batched_tokens, bool track = false) {
+  std::vector<kvs::kernels::KvDType> dtypes;
+  for (const Config& c : configs) {
+    if (std::find(dtypes.begin(), dtypes.end(), c.dtype) == dtypes.end()) dtypes.push_back(c.dtype);
+  }
+  BatchResult result;
+  result.outcomes.resize(requests.size());
+  std::array<kvs::KvPolicyCounters, kvs::kNumKvPolicies> counters{};
+  for (kvs::kernels::KvDType dtype : dtypes) {
+    std::vector<size_t> which;
+    std::vector<Config> cs;
+    std::vector<kvs::Request> rs;
+    for (size_t i = 0; i < configs.size(); ++i) {
+      if (configs[i].dtype != dtype) continue;
+      which.push_back(i);
+      cs.push_back(configs[i]);
+      rs.push_back(requests[i]);
+    }
+    BatchResult part = run_batch_of_dtype(model, cs, std::move(rs), batched_tokens, track);
+    for (size_t k = 0; k < which.size(); ++k) result.outcomes[which[k]] = std::move(part.outcomes[k]);
+    for (size_t k = 0; k < counters.size(); ++k) {
+      counters[k].evicted_tokens += part.metrics.kv_policies[k].evicted_tokens;
+      counters[k].recomputed_tokens += part.metrics.kv_policies[k].recomputed_tokens;
+      counters[k].bytes_saved += part.metrics.kv_policies[k].bytes_saved;
+      counters[k].recompute_seconds += part.metrics.kv_policies[k].recompute_seconds;
+    }
+    result.wall_seconds += part.wall_seconds;
+    result.metrics = part.metrics;
+    result.last_blocks_used = part.last_blocks_used;
+    result.last_bytes_saved = part.last_bytes_saved;
+    result.last_tokens_generated = part.last_tokens_generated;
+  }
+  result.metrics.kv_policies = counters;
   return result;
 }
 
@@ -257,6 +309,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kvserve KV compression quality and cost (issue 8)"};
   std::string model_path, fixtures, out_path, sections = "match,ppl,passkey,cost";
   std::string policies = "streaming,h2o,snapkv,keyformer,residual", budgets = "0.1,0.25,0.5";
+  std::string kv_dtypes = "f16";
   std::string passkey_lengths = "2048", ppl_budgets;
   int threads = 0;
   int64_t batched_tokens = 512;
@@ -272,6 +325,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads);
   app.add_option("--sections", sections, "Comma list of match,ppl,passkey,cost");
   app.add_option("--policies", policies, "Compressing policies (none always runs)");
+  app.add_option("--kv-dtypes", kv_dtypes,
+                 "KV cache dtypes, each with none and every policy x budget (the first: the token match's reference)");
   app.add_option("--budgets", budgets, "Budgets: fractions in (0,1) or integer tokens");
   app.add_option("--max-num-batched-tokens", batched_tokens);
   app.add_option("--match-prompts", match_prompts);
@@ -301,15 +356,25 @@ int main(int argc, char** argv) {
   kvs::LlamaModel model(loaded, options);
   const kvs::ModelConfig& mc = model.config();
 
-  std::vector<Config> configs{{kvs::KvPolicyKind::kNone, 0.0}};
+  // Per KV dtype (the first one is the reference of the token match): none,
+  // then every policy x budget.
+  std::vector<Config> configs;
   {
-    std::stringstream in(policies);
-    std::string name;
-    const std::vector<double> bs = parse_list(budgets);
-    while (std::getline(in, name, ',')) {
-      if (name.empty() || name == "none") continue;
-      for (double b : bs) configs.push_back({kvs::parse_kv_policy(name), b});
+    std::stringstream dtype_list(kv_dtypes);
+    std::string dtype_name;
+    while (std::getline(dtype_list, dtype_name, ',')) {
+      const std::optional<kvs::kernels::KvDType> dtype = kvs::kernels::kv_dtype_from_name(dtype_name);
+      if (!dtype.has_value()) throw std::runtime_error("--kv-dtypes: unknown dtype " + dtype_name);
+      configs.push_back({kvs::KvPolicyKind::kNone, 0.0, *dtype});
+      std::stringstream in(policies);
+      std::string name;
+      const std::vector<double> bs = parse_list(budgets);
+      while (std::getline(in, name, ',')) {
+        if (name.empty() || name == "none") continue;
+        for (double b : bs) configs.push_back({kvs::parse_kv_policy(name), b, *dtype});
+      }
     }
+    if (configs.empty()) throw std::runtime_error("--kv-dtypes names no dtype");
   }
   const size_t num_configs = configs.size();
 
@@ -318,8 +383,7 @@ int main(int argc, char** argv) {
   size_t cursor = 0;
 
   const kvs::kernels::KvDType kv_dtype = kvs::EngineConfig{}.cache.dtype;
-  const int64_t kv_bytes_per_block = kvs::KvStorage::bytes_per_block(mc, 16, kv_dtype);
-  const int64_t kv_bytes_per_token = kv_bytes_per_block / 16;  // K and V, all layers
+  const int64_t kv_bytes_per_token = kvs::KvStorage::bytes_per_block(mc, 16, kv_dtype) / 16;  // f16 K and V, all layers
   const int64_t checkpoint_bytes_per_token = mc.num_layers * mc.hidden_size * 4;             // f32 per layer
   nlohmann::json out = {
       {"model", model_path},
@@ -335,8 +399,11 @@ int main(int argc, char** argv) {
   };
   std::vector<nlohmann::json> rows(num_configs);
   for (size_t c = 0; c < num_configs; ++c) {
+    const int64_t bytes_per_token = kvs::KvStorage::bytes_per_block(mc, 16, configs[c].dtype) / 16;
     rows[c] = {{"label", configs[c].label()}, {"policy", kvs::kv_policy_name(configs[c].kind)},
-               {"budget", configs[c].budget}};
+               {"budget", configs[c].budget}, {"kv_dtype", kvs::kernels::kv_dtype_name(configs[c].dtype)},
+               {"kv_bytes_per_token", bytes_per_token},
+               {"tokens_per_gib", static_cast<double>(int64_t{1} << 30) / static_cast<double>(bytes_per_token)}};
   }
   const auto log = [&](const std::string& s) {
     std::cerr << "[" << static_cast<int64_t>(seconds_since(total_start)) << "s] " << s << std::endl;
@@ -414,7 +481,10 @@ int main(int argc, char** argv) {
       const std::vector<double> pb = parse_list(ppl_budgets);
       std::vector<size_t> which;
       for (size_t c = 0; c < num_configs; ++c) {
-        if (c == 0 || pb.empty() || std::find(pb.begin(), pb.end(), configs[c].budget) != pb.end()) which.push_back(c);
+        if (configs[c].kind == kvs::KvPolicyKind::kNone || pb.empty() ||
+            std::find(pb.begin(), pb.end(), configs[c].budget) != pb.end()) {
+          which.push_back(c);
+        }
       }
       std::vector<Config> cs;
       std::vector<kvs::Request> rs;
@@ -521,9 +591,10 @@ int main(int argc, char** argv) {
       const kvs::KvPolicyCounters& pc = br.metrics.kv_policies[static_cast<size_t>(configs[c].kind)];
       // State after the last step that held the sequence: prompt + (generated - 1) tokens computed.
       const int64_t computed = static_cast<int64_t>(p.prompt.size()) + br.last_tokens_generated - 1;
-      const int64_t full_bytes = computed * kv_bytes_per_token;
+      const int64_t config_block_bytes = kvs::KvStorage::bytes_per_block(mc, 16, configs[c].dtype);
+      const int64_t full_bytes = computed * (config_block_bytes / 16);
       const int64_t resident_bytes = full_bytes - br.last_bytes_saved;
-      const int64_t held_bytes = br.last_blocks_used * kv_bytes_per_block;
+      const int64_t held_bytes = br.last_blocks_used * config_block_bytes;
       const bool residual = configs[c].kind == kvs::KvPolicyKind::kResidual;
       const double decode_s = o.last_token_s - o.first_token_s;
       const Ids answer(o.tokens.begin(), o.tokens.begin() + std::min<std::ptrdiff_t>(passkey_answer_tokens,

@@ -12,6 +12,7 @@ import json
 POLICIES = ["none", "streaming", "h2o", "snapkv", "keyformer", "residual"]
 COLORS = {"none": "#444444", "streaming": "#1f77b4", "h2o": "#ff7f0e", "snapkv": "#2ca02c",
           "keyformer": "#9467bd", "residual": "#d62728"}
+DTYPES = ["f16", "f32", "bf16", "q8_0", "q4_0", "fp8_e4m3"]
 MIB = 1024.0 * 1024.0
 
 
@@ -43,7 +44,9 @@ def merge(paths):
                 else:
                     into[k] = v
     order = {p: i for i, p in enumerate(POLICIES)}
-    merged["rows"] = sorted(merged["rows"].values(), key=lambda r: (order[r["policy"]], r["budget"]))
+    dtype_order = {d: i for i, d in enumerate(DTYPES)}
+    merged["rows"] = sorted(merged["rows"].values(),
+                            key=lambda r: (dtype_order[r.get("kv_dtype", "f16")], order[r["policy"]], r["budget"]))
     return merged
 
 
@@ -68,7 +71,7 @@ def table(m):
         b = (n, int(n * 1.5)) if not buckets or n >= buckets[-1][1] else None
         if b:
             buckets.append(b)
-    head = ["config", "prefix match", "positional match", "ppl"]
+    head = ["config", "KV B/token", "tokens/GiB", "prefix match", "positional match", "ppl"]
     head += [f"passkey ~{(lo + 512) // 1024}k ({lo} tok)" for lo, _ in buckets]
     head += ["resident K/V at end", "of full", "+ checkpoints", "decode tok/s", "recompute s", "evicted (cost run)"]
     out = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |"]
@@ -76,7 +79,9 @@ def table(m):
         match = r.get("match", {})
         ppl = r.get("ppl", {})
         cost = r.get("cost", {})
-        cells = [r["label"], pct(match.get("prefix_match")), pct(match.get("positional_match")),
+        per_token = r.get("kv_bytes_per_token", m["kv_bytes_per_token"])
+        cells = [r["label"], str(per_token), f"{(1 << 30) / per_token / 1e3:.1f} k",
+                 pct(match.get("prefix_match")), pct(match.get("positional_match")),
                  f"{ppl['perplexity']:.2f}" if ppl else "—"]
         cells += [passkey_cell(r, lo, hi) for lo, hi in buckets]
         if cost:
@@ -98,7 +103,7 @@ def describe(m, wall, command):
     if "match" in s:
         x = s["match"]
         lines.append(f"- Token match: {x['prompts']} prompts of {x['prompt_tokens']} real-text tokens, "
-                     f"{x['greedy_tokens']} greedy tokens each, vs `none`; prefix match = positions equal "
+                     f"{x['greedy_tokens']} greedy tokens each, vs `none` (f16 cache); prefix match = positions equal "
                      f"before the first divergence / {x['greedy_tokens']}, positional = equal positions / "
                      f"{x['greedy_tokens']}; mean over prompts ({x['wall_seconds']:.0f} s).")
     if "ppl" in s:
@@ -123,7 +128,7 @@ def describe(m, wall, command):
 
 
 def svg(m):
-    rows = m["rows"]
+    rows = [r for r in m["rows"] if r.get("kv_dtype", "f16") == "f16"]  # the policy plots: the f16 cache
     W, H = 980, 360
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
              '<rect width="100%" height="100%" fill="white"/>']

@@ -7,6 +7,8 @@
 # defaults are the sizes recorded in bench/RESULTS.md (match and cost ran with THREADS=1,
 # ppl and passkey with THREADS=2; about 2 hours in all on the shared 2-core machine).
 # More passkey trials: PASSKEY_LENGTHS=1024,2048,3072 PASSKEY_TRIALS=3.
+# KV cache dtypes: KV_DTYPES=f16,q8_0,q4_0 (each with none and every policy; the first
+# dtype's none is the token match's reference); dtype rows only: POLICIES=none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${THREADS:-2}
@@ -15,6 +17,7 @@ fixtures=${FIXTURES:-../shared/fixtures/tokenizers/qwen3/expected.jsonl}
 sections=${SECTIONS:-match cost ppl passkey}
 out=${OUT:-bench/kv_quality}
 common=(--model "$model" --fixtures "$fixtures" --threads "$threads"
+  --kv-dtypes "${KV_DTYPES:-f16}" --policies "${POLICIES:-streaming,h2o,snapkv,keyformer,residual}"
   --max-num-batched-tokens "${BATCHED:-512}"
   --match-prompts "${MATCH_PROMPTS:-20}" --match-prompt-tokens "${MATCH_PROMPT_TOKENS:-64}"
   --match-tokens "${MATCH_TOKENS:-128}"
@@ -31,4 +34,4 @@ for s in $sections; do
 done
 echo "== total $(($(date +%s) - start)) s" >&2
 python3 bench/kv_quality_report.py --out "$out" --wall "$(($(date +%s) - start))" \
-  --command "THREADS=$threads SECTIONS=\"$sections\" bench/run_kv_quality.sh" "${parts[@]}"
+  --command "THREADS=$threads KV_DTYPES=${KV_DTYPES:-f16} POLICIES=${POLICIES:-streaming,h2o,snapkv,keyformer,residual} SECTIONS=\"$sections\" bench/run_kv_quality.sh" "${parts[@]}"

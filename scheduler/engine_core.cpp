@@ -266,6 +266,8 @@ EngineMetrics EngineCore::metrics() const {
   m.kv_blocks_used_window = kv_.num_used_blocks_of_kind(true);
   m.kv_window_released_blocks = kv_.num_window_released_blocks();
   m.kv_layers_per_block = layout_.layers_per_group;
+  m.kv_cache_dtype = kernels::kv_dtype_name(storage_.dtype());
+  m.kv_cache_bytes_per_token = storage_.bytes_per_token();
   m.prefix_query_tokens = kv_.num_prefix_query_tokens();
   m.prefix_hit_tokens = kv_.num_prefix_hit_tokens();
   if (tiers_) {

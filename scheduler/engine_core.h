@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -51,6 +52,10 @@ struct EngineMetrics {
   // back to the pool since start. kv_layers_per_block: layers one block holds.
   int64_t kv_blocks_used_full = 0, kv_blocks_used_window = 0, kv_window_released_blocks = 0;
   int64_t kv_layers_per_block = 0;
+  // The cache's element type (kv_dtype_name) and the bytes one token's K/V
+  // takes over all layers and shards (quantized: blocks, scales included).
+  std::string kv_cache_dtype;
+  int64_t kv_cache_bytes_per_token = 0;
   int64_t prefix_query_tokens = 0, prefix_hit_tokens = 0;
   // Prefix-cache tiers (PrefixTierStore), when configured.
   bool host_tier_enabled = false, disk_tier_enabled = false;

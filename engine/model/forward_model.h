@@ -40,10 +40,21 @@ class ForwardModel {
   // the CPU models, device memory for the CUDA model).
   virtual std::unique_ptr<KvMemory> make_kv_memory() const { return make_host_kv_memory(); }
   // The KV element type used when the user names none, and a check of the one
-  // asked for: "" when this model runs with it, else why not.
+  // asked for: "" when this model runs with it, else why not. The CPU
+  // engines run f16, f32, q8_0 and q4_0 (the quantized ones when head_dim is
+  // a multiple of their 32-value blocks); bf16 and fp8_e4m3 need CUDA.
   virtual kernels::KvDType default_kv_dtype() const { return kernels::KvDType::F16; }
   virtual std::string kv_dtype_error(kernels::KvDType dtype) const {
-    return dtype == kernels::KvDType::BF16 ? "a bf16 KV cache needs the CUDA engine (--device cuda)" : "";
+    const std::string name = kernels::kv_dtype_name(dtype);
+    if (dtype == kernels::KvDType::BF16 || dtype == kernels::KvDType::FP8_E4M3) {
+      return "a " + name + " KV cache needs the CUDA engine (--device cuda); the CPU engine runs f16, f32, q8_0, q4_0";
+    }
+    const int64_t block = kernels::kv_block_values(dtype);
+    if (block > 1 && config().head_dim % block != 0) {
+      return "a " + name + " KV cache stores blocks of " + std::to_string(block) + " values per head, but this model's head_dim is " +
+             std::to_string(config().head_dim) + "; use --kv-cache-dtype f16";
+    }
+    return "";
   }
   // Whether forward() takes residual checkpoints (ForwardBatch::checkpoint_ids,
   // the `residual` KV policy).

@@ -481,8 +481,9 @@ void LlamaModel::recompute_overlay(int64_t index, const ForwardBatch& batch, con
   }
   float* k = recompute_out_.data();
   apply_rope(index, k, weight.num_out, recompute_positions_.data(), R, shard_.kv_heads.size());
-  const size_t element = static_cast<size_t>(kernels::kv_element_bytes(cache.dtype));
-  const size_t bytes = static_cast<size_t>(num_overlay * bs * kv_width) * element;
+  // NOTE: whole cache rows of the cache's dtype (quantized: blocks), so the
+  // overlay holds the same bytes write_kv stored for these slots.
+  const size_t bytes = static_cast<size_t>(num_overlay * bs * kernels::kv_row_bytes(cache.dtype, kv_width));
   if (overlay_k_.size() < bytes) {
     overlay_k_.resize(bytes);
     overlay_v_.resize(bytes);

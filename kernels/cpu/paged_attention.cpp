@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "kernels/cpu/attention_half.h"
+#include "kernels/cpu/attention_quantized.h"
+#include "kernels/cpu/kv_quantized_rows.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/paged_rows.h"
@@ -22,7 +24,14 @@ Status check_cache(const PagedKvLayer& cache) {
   if (cache.block_size <= 0 || cache.num_kv_heads <= 0 || cache.head_dim <= 0 || cache.num_blocks <= 0) {
     return Status::invalid("paged kv: bad cache shape");
   }
-  if (cache.dtype == KvDType::BF16) return Status::unsupported("paged kv: a bf16 cache runs on the CUDA engine only");
+  if (cache.dtype == KvDType::BF16 || cache.dtype == KvDType::FP8_E4M3) {
+    return Status::unsupported(std::string("paged kv: a ") + kv_dtype_name(cache.dtype) +
+                               " cache runs on the CUDA engine only");
+  }
+  if (kv_block_values(cache.dtype) > 1 && cache.head_dim % kv_block_values(cache.dtype) != 0) {
+    return Status::invalid(std::string("paged kv: a ") + kv_dtype_name(cache.dtype) +
+                           " cache needs head_dim to be a multiple of 32 (got " + std::to_string(cache.head_dim) + ")");
+  }
   return Status::success();
 }
 
@@ -45,6 +54,23 @@ Status write_kv_typed(const PagedKvLayer& cache, const float* k, int64_t k_row_s
     }
     store_row(static_cast<T*>(cache.k) + slot * row, k + t * k_row_stride, row);
     store_row(static_cast<T*>(cache.v) + slot * row, v + t * v_row_stride, row);
+  }
+  return Status::success();
+}
+
+// Quantized rows: each token's K and V row (all KV heads) as whole blocks.
+Status write_kv_quantized(const PagedKvLayer& cache, const float* k, int64_t k_row_stride, const float* v,
+                          int64_t v_row_stride, const int32_t* slot_mapping, int64_t num_tokens) {
+  const int64_t row = cache.num_kv_heads * cache.head_dim;
+  const int64_t row_bytes = kv_row_bytes(cache.dtype, row);
+  const int64_t num_slots = cache.num_blocks * cache.block_size;
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    const int64_t slot = slot_mapping[t];
+    if (slot < 0 || slot >= num_slots) {
+      return Status::invalid("write_kv: slot " + std::to_string(slot) + " outside the cache");
+    }
+    quantize_kv_row(cache.dtype, k + t * k_row_stride, static_cast<uint8_t*>(cache.k) + slot * row_bytes, row);
+    quantize_kv_row(cache.dtype, v + t * v_row_stride, static_cast<uint8_t*>(cache.v) + slot * row_bytes, row);
   }
   return Status::success();
 }
@@ -100,6 +126,8 @@ void accumulate_scores(const AttentionScores& side, int64_t s, int64_t head, int
   for (int64_t p = 0; p < window; ++p) acc[p] += std::llround(work[p] * factor);
 }
 
+constexpr int64_t kMaxGroupLogits = 16;  // query heads per KV head whose scores are taken together
+
 void attention_all(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
                    const VarlenBatch& batch, int64_t num_heads, float scale, const std::vector<int32_t>& row_seq,
                    const AttentionScores* side) {
@@ -110,6 +138,9 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
   const int64_t num_kv_heads = cache.num_kv_heads;
   const int64_t work = static_cast<int64_t>(row_seq.size()) * num_kv_heads;
   const bool half = cache.dtype == KvDType::F16;
+  const bool quantized = cache.dtype == KvDType::Q8_0 || cache.dtype == KvDType::Q4_0;
+  const int64_t row_bytes = kv_row_bytes(cache.dtype, kv_row);  // quantized: bytes of a slot's row
+  const int64_t head_bytes = kv_row_bytes(cache.dtype, head_dim);
   int64_t num_scores = 0;
   if (side != nullptr) {
     for (int64_t s = 0; s < batch.num_seqs; ++s) num_scores = std::max<int64_t>(num_scores, side->offsets[s] + batch.context_lens[s]);
@@ -127,6 +158,8 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
       acc = mine.data();
     }
     HalfAttentionScratch half_scratch;
+    QuantizedAttentionScratch quantized_scratch;
+    std::vector<float> group_logits;
 #pragma omp for schedule(dynamic, 4)
     for (int64_t item = 0; item < work; ++item) {
       const int64_t t = item / num_kv_heads, kv_head = item % num_kv_heads;
@@ -139,6 +172,29 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
       const int32_t* table = batch.block_tables + s * batch.max_blocks_per_seq;
       const int64_t kv_offset = kv_head * head_dim;
       const bool want_scores = side != nullptr && side->row_begin[s] >= 0 && row_in_seq >= side->row_begin[s];
+      if (quantized) {  // the group's heads together, K and V blocks read in place
+        const PagedRows<uint8_t> keys{static_cast<const uint8_t*>(cache.k), static_cast<const uint8_t*>(cache.overlay_k),
+                                      table, cache.num_blocks, cache.block_size, row_bytes, kv_head * head_bytes};
+        const PagedRows<uint8_t> values{static_cast<const uint8_t*>(cache.v), static_cast<const uint8_t*>(cache.overlay_v),
+                                        table, cache.num_blocks, cache.block_size, row_bytes, kv_head * head_bytes};
+        float* logits_out[kMaxGroupLogits];
+        for (int64_t h0 = 0; h0 < group; h0 += kMaxGroupLogits) {
+          const int64_t count = std::min(kMaxGroupLogits, group - h0);
+          if (want_scores) {
+            group_logits.resize(static_cast<size_t>(count * window));
+            for (int64_t g = 0; g < count; ++g) logits_out[g] = group_logits.data() + g * window;
+          }
+          const int64_t h = kv_head * group + h0;
+          attend_group_quantized(cache.dtype, q + t * q_row_stride + h * head_dim, head_dim, count, keys, values,
+                                 head_dim, first, window, scale, quantized_scratch, out + (t * num_heads + h) * head_dim,
+                                 head_dim, want_scores ? logits_out : nullptr);
+          if (!want_scores) continue;
+          for (int64_t g = 0; g < count; ++g) {
+            accumulate_scores(*side, s, h + g, position, logits_out[g], window, score_work, acc + side->offsets[s]);
+          }
+        }
+        continue;
+      }
       if (half && !want_scores) {  // the group's heads together, one pass over K and V
         const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
         attend_group_half(q + t * q_row_stride + kv_head * group * head_dim, head_dim, group,
@@ -182,6 +238,9 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
 Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride, const float* v,
                 int64_t v_row_stride, const int32_t* slot_mapping, int64_t num_tokens) {
   if (Status s = check_cache(cache); !s.ok()) return s;
+  if (kv_block_values(cache.dtype) > 1) {
+    return write_kv_quantized(cache, k, k_row_stride, v, v_row_stride, slot_mapping, num_tokens);
+  }
   return cache.dtype == KvDType::F16
              ? write_kv_typed<uint16_t>(cache, k, k_row_stride, v, v_row_stride, slot_mapping, num_tokens)
              : write_kv_typed<float>(cache, k, k_row_stride, v, v_row_stride, slot_mapping, num_tokens);

@@ -14,15 +14,18 @@ namespace kvs::kernels {
 // (AVX-512 build) does with its default f16 cache and flash attention off:
 // K/V stored as IEEE half, queries and softmax weights rounded to half,
 // ggml's orders of accumulation and its exp (attention_half.h). F32 keeps
-// everything in float (used against float32 references). BF16 and FP8_E4M3
-// are the CUDA engine's (kernels/cuda/); the CPU kernels here reject them
-// (Unsupported).
+// everything in float (used against float32 references). Q8_0 / Q4_0 store
+// llama.cpp's blocks (kv_quantized_rows.h; head_dim must be a multiple of
+// 32, else Invalid) and are read in place (attention_quantized.h). BF16 and
+// FP8_E4M3 are the CUDA engine's (kernels/cuda/); the CPU kernels here
+// reject them (Unsupported).
 
 // Bytes of one cache element of an unquantized dtype (F32, F16, BF16).
 inline int64_t kv_element_bytes(KvDType dtype) { return dtype == KvDType::F32 ? 4 : 2; }
 
 // One layer's K and V cache, each [num_blocks, block_size, num_kv_heads,
-// head_dim] elements of `dtype`. Not owned.
+// head_dim] elements of `dtype` (quantized dtypes: each slot's row is
+// kv_row_bytes(dtype, num_kv_heads * head_dim) bytes of blocks). Not owned.
 struct PagedKvLayer {
   void* k = nullptr;
   void* v = nullptr;
@@ -81,7 +84,8 @@ inline constexpr double kScoreOne = 4294967296.0;  // 2^32
 
 // Writes K/V rows of num_tokens tokens into their cache slots
 // (slot = block * block_size + offset). k, v: [num_tokens, num_kv_heads *
-// head_dim] with the given row strides (floats).
+// head_dim] with the given row strides (floats). Quantized dtypes:
+// quantize_kv_row of each row (ggml's reference rounding).
 Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride, const float* v,
                 int64_t v_row_stride, const int32_t* slot_mapping, int64_t num_tokens);
 
@@ -93,7 +97,9 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 // sequence, never on the rest of the batch. F32: softmax in float with max
 // subtraction, sum in double. F16: attend_one_half, in llama.cpp's batched
 // (tinyBLAS) order for sequences with >= 2 new tokens in this step and its
-// single-token (vec_dot) order for sequences with one.
+// single-token (vec_dot) order for sequences with one. Q8_0 / Q4_0:
+// attend_group_quantized per (token, KV head), softmax in float with max
+// subtraction, sum in double.
 // With `scores`, also fills the side output (AttentionScores); the extra
 // cost is one exp per score, none without it.
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,

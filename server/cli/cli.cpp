@@ -40,8 +40,9 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
                   "Ranks to shard the model over (Megatron-style; CPU ranks share --threads)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("--f32-weights", g.f32_weights, "Dequantize weights and compute in float32");
-  cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype, "KV cache element type (auto: f16 on the CPU, bf16 on CUDA)")
-      ->check(CLI::IsMember({"auto", "f16", "f32", "bf16"}));
+  cmd->add_option("--kv-cache-dtype", g.kv_cache_dtype,
+                  "KV cache element type (auto: f16 on the CPU, bf16 on CUDA; q8_0, q4_0: CPU; fp8_e4m3: CUDA)")
+      ->check(CLI::IsMember({"auto", "f16", "f32", "bf16", "q8_0", "q4_0", "fp8_e4m3"}));
   cmd->add_option("--device", g.device, "cpu, cuda, or auto (CUDA when built with it and a GPU is present)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_flag("--enforce-eager", g.enforce_eager, "CUDA: run every step eagerly (no CUDA graphs)");

@@ -48,14 +48,14 @@ EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& b
   EngineConfig engine;
   engine.tiers = serve_tier_config(config, model_path);
   const int64_t requested = config.kv_cache_memory.empty() ? 0 : parse_byte_size(config.kv_cache_memory);
+  engine.cache.dtype = kv_cache_dtype_from_flag(config.kv_cache_dtype, *bundle.model);
   if (bundle.device.device == Device::kCuda) {
-    const GpuMemoryPlan plan = bundle.plan_gpu_kv_cache(config.gpu_memory_utilization, requested);
+    const GpuMemoryPlan plan = bundle.plan_gpu_kv_cache(config.gpu_memory_utilization, requested, engine.cache.dtype);
     spdlog::info("cuda: {}", plan.explanation);
     engine.cache.memory_bytes = plan.kv_bytes;
   } else {
     engine.cache.memory_bytes = requested > 0 ? requested : int64_t{512} << 20;
   }
-  engine.cache.dtype = kv_cache_dtype_from_flag(config.kv_cache_dtype, *bundle.model);
   engine.scheduler.max_num_seqs = config.max_num_seqs;
   engine.scheduler.max_num_batched_tokens = config.max_num_batched_tokens;
   engine.kv_policy = kv_policy_from_flags(config.kv_policy, config.kv_budget);
@@ -182,7 +182,14 @@ int run_serve(const ServeCommand& command) {
   spdlog::info("kvserve: serving {} on http://{}:{}, gRPC port {} ({} KV blocks of {} tokens, context {}{})", model_name,
                config.host, config.port, grpc ? grpc->port() : 0, engine.num_kv_blocks(), engine.config().cache.block_size, context.max_tokens_capacity,
                keys.empty() ? "" : ", API keys required");
-  const int64_t layers_per_block = engine.metrics().kv_layers_per_block;
+  const EngineMetrics start_metrics = engine.metrics();
+  spdlog::info("kvserve: KV cache {}: {} bytes per token, {} blocks of {} tokens ({:.1f} MiB)",
+               start_metrics.kv_cache_dtype, start_metrics.kv_cache_bytes_per_token, start_metrics.kv_blocks_total,
+               start_metrics.kv_block_size,
+               static_cast<double>(start_metrics.kv_cache_bytes_per_token) * static_cast<double>(start_metrics.kv_blocks_total) *
+                   static_cast<double>(start_metrics.kv_block_size) * static_cast<double>(start_metrics.kv_layers_per_block) /
+                   static_cast<double>(bundle.model->config().num_layers) / (1024.0 * 1024.0));
+  const int64_t layers_per_block = start_metrics.kv_layers_per_block;
   if (layers_per_block < bundle.model->config().num_layers) {
     spdlog::info("kvserve: sliding-window layers keep only their window: a KV block holds {} of {} layers",
                  layers_per_block, bundle.model->config().num_layers);

@@ -20,7 +20,7 @@ struct GenerateCommand {
   bool json = false;          // one JSON object instead of streamed text
   int threads = 0;
   bool f32_weights = false;   // dequantize weights, compute in F32
-  std::string kv_cache_dtype = "auto";  // "auto" (f16 on the CPU, bf16 on CUDA) | "f16" | "f32" | "bf16"
+  std::string kv_cache_dtype = "auto";  // "auto" (f16 on the CPU, bf16 on CUDA) | a kv_dtype_name
   std::string device = "auto";          // "auto" | "cpu" | "cuda"
   bool enforce_eager = false;           // CUDA: no CUDA graphs
   int tensor_parallel_size = 1;         // ranks the model is sharded over

@@ -64,24 +64,25 @@ ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bo
   return bundle;
 }
 
-GpuMemoryPlan ModelBundle::plan_gpu_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes) const {
+GpuMemoryPlan ModelBundle::plan_gpu_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes,
+                                             kernels::KvDType kv_dtype) const {
 #if KVS_HAVE_CUDA
   if (const auto* cuda_model = dynamic_cast<const cuda::CudaModel*>(model.get())) {
-    return cuda_model->plan_kv_cache(gpu_memory_utilization, requested_kv_bytes);
+    return cuda_model->plan_kv_cache(gpu_memory_utilization, requested_kv_bytes, kv_dtype);
   }
 #endif
   (void)gpu_memory_utilization;
   (void)requested_kv_bytes;
+  (void)kv_dtype;
   throw InvalidArgument("the KV cache is sized from GPU memory only on the CUDA engine");
 }
 
 kernels::KvDType kv_cache_dtype_from_flag(const std::string& name, const ForwardModel& model) {
-  kernels::KvDType dtype;
-  if (name == "auto") dtype = model.default_kv_dtype();
-  else if (name == "f16") dtype = kernels::KvDType::F16;
-  else if (name == "f32") dtype = kernels::KvDType::F32;
-  else if (name == "bf16") dtype = kernels::KvDType::BF16;
-  else throw InvalidArgument("--kv-cache-dtype must be auto, f16, f32 or bf16 (got \"" + name + "\")");
+  const std::optional<kernels::KvDType> named = kernels::kv_dtype_from_name(name);
+  if (name != "auto" && !named.has_value()) {
+    throw InvalidArgument("--kv-cache-dtype must be auto, f16, f32, bf16, q8_0, q4_0 or fp8_e4m3 (got \"" + name + "\")");
+  }
+  const kernels::KvDType dtype = named.has_value() ? *named : model.default_kv_dtype();
   const std::string error = model.kv_dtype_error(dtype);
   if (!error.empty()) throw InvalidArgument("--kv-cache-dtype " + name + ": " + error);
   return dtype;

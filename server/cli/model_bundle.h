@@ -34,7 +34,8 @@ struct ModelBundle {
 
   // The KV cache budget on CUDA (--gpu-memory-utilization / --kv-cache-memory);
   // throws InvalidArgument on the CPU backend.
-  GpuMemoryPlan plan_gpu_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes) const;
+  GpuMemoryPlan plan_gpu_kv_cache(double gpu_memory_utilization, int64_t requested_kv_bytes,
+                                  kernels::KvDType kv_dtype = kernels::KvDType::BF16) const;
 
   // The model's own chat template, or the style named by `override_name`
   // ("" = use the model's). Throws InvalidArgument if neither is usable.

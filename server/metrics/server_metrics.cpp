@@ -183,6 +183,10 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
   sample(out, "kvserve:kv_window_blocks_freed_total", l, static_cast<double>(engine.kv_window_released_blocks));
   family(out, "kvserve:kv_blocks_total", "gauge", "KV-cache blocks in the pool.");
   sample(out, "kvserve:kv_blocks_total", l, static_cast<double>(engine.kv_blocks_total));
+  family(out, "kvserve:kv_cache_bytes_per_token", "gauge",
+         "Bytes one token's K/V takes in the KV cache over all layers (label dtype: the cache's element type).");
+  sample(out, "kvserve:kv_cache_bytes_per_token", l + ",dtype=\"" + engine.kv_cache_dtype + "\"",
+         static_cast<double>(engine.kv_cache_bytes_per_token));
   family(out, "kvserve:kv_block_size_tokens", "gauge", "Tokens per KV-cache block.");
   sample(out, "kvserve:kv_block_size_tokens", l, static_cast<double>(engine.kv_block_size));
   family(out, "kvserve:engine_steps_total", "counter", "Engine steps run.");

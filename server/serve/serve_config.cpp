@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/errors.h"
+#include "kernels/kv_dtype.h"
 #include "server/serve/serve_flags.h"
 
 namespace kvs {
@@ -35,8 +36,8 @@ void ServeConfig::validate() const {
         "--kv-offload-memory must be >= 0");
   check(kv_offload_dir.empty() || byte_size(kv_offload_disk_bytes, "--kv-offload-disk-bytes") > 0,
         "--kv-offload-disk-bytes must be > 0");
-  check(kv_cache_dtype == "auto" || kv_cache_dtype == "f16" || kv_cache_dtype == "f32" || kv_cache_dtype == "bf16",
-        "--kv-cache-dtype must be auto, f16, f32 or bf16");
+  check(kv_cache_dtype == "auto" || kernels::kv_dtype_from_name(kv_cache_dtype).has_value(),
+        "--kv-cache-dtype must be auto, f16, f32, bf16, q8_0, q4_0 or fp8_e4m3 (got \"" + kv_cache_dtype + "\")");
   check(device == "auto" || device == "cpu" || device == "cuda", "--device must be auto, cpu or cuda");
   check(gpu_memory_utilization > 0.0 && gpu_memory_utilization <= 1.0, "--gpu-memory-utilization must be in (0, 1]");
   check(max_queue >= 0, "--max-queue must be >= 0");

@@ -24,7 +24,7 @@ struct ServeConfig {
   int64_t max_num_batched_tokens = 512;
   std::string kv_cache_memory;             // bytes, or with a KiB/MiB/GiB (KB/MB/GB) suffix; "" = 512MiB
                                            // on the CPU, --gpu-memory-utilization on CUDA
-  std::string kv_cache_dtype = "auto";     // "auto" (f16 on the CPU, bf16 on CUDA) | "f16" | "f32" | "bf16"
+  std::string kv_cache_dtype = "auto";     // "auto" (f16 on the CPU, bf16 on CUDA) | a kv_dtype_name
   std::string kv_offload_memory;           // host tier of the prefix cache, bytes ("" or 0 = none)
   std::string kv_offload_dir;              // disk tier of the prefix cache ("" = none)
   std::string kv_offload_disk_bytes = "8GiB";  // the disk tier's bound

@@ -22,8 +22,9 @@ std::vector<ServeFlag> serve_flags(ServeConfig& c) {
       {"kv-cache-memory",
        "KV cache budget, e.g. 512MiB (default: 512MiB on the CPU, --gpu-memory-utilization on CUDA)",
        &c.kv_cache_memory, {}, /*integer_as_text=*/true},
-      {"kv-cache-dtype", "KV cache element type (auto: f16 on the CPU, bf16 on CUDA)", &c.kv_cache_dtype,
-       {"auto", "f16", "f32", "bf16"}},
+      {"kv-cache-dtype",
+       "KV cache element type (auto: f16 on the CPU, bf16 on CUDA; q8_0, q4_0: CPU; fp8_e4m3: CUDA)",
+       &c.kv_cache_dtype, {"auto", "f16", "f32", "bf16", "q8_0", "q4_0", "fp8_e4m3"}},
       {"kv-offload-memory",
        "Host tier of the prefix cache: cached KV blocks the pool evicts are kept in this much RAM, e.g. 2GiB "
        "(0 = none)",

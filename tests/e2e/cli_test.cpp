@@ -179,6 +179,23 @@ TEST(CliTest, DeviceFlag) {
   }
 }
 
+// --kv-cache-dtype (issue 21): q8_0 and q4_0 generate on the CPU; dtypes the
+// CPU engine cannot run and unknown names exit 1 with a clear message.
+TEST(CliTest, KvCacheDtypeFlag) {
+  for (const std::string dtype : {"q8_0", "q4_0"}) {
+    const CliRun run = kvserve("generate --device cpu --kv-cache-dtype " + dtype +
+                               " --prompt 'The capital of France is' --max-tokens 4 --json");
+    ASSERT_EQ(run.exit_code, 0) << dtype << ": " << run.err;
+    EXPECT_EQ(nlohmann::json::parse(run.out)["token_ids"].size(), 4u) << dtype;
+  }
+  CliRun run = kvserve("generate --device cpu --kv-cache-dtype fp8_e4m3 --prompt hi --max-tokens 1");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("fp8_e4m3 KV cache needs the CUDA engine"), std::string::npos) << run.err;
+  run = kvserve("generate --kv-cache-dtype q5_0 --prompt hi --max-tokens 1");
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err.find("--kv-cache-dtype"), std::string::npos) << run.err;
+}
+
 TEST(CliTest, ExportWritesAFolderThatLoads) {
   const std::string dir = test::make_temp_dir("cli-export");
   const CliRun run = kvserve("export --out " + dir + "/hf");

@@ -167,6 +167,9 @@ void CudaModel::load_weights(const LoadedModel& model) {
 std::unique_ptr<KvMemory> CudaModel::make_kv_memory() const { return make_device_kv_memory(options_.device, stream_); }
 
 std::string CudaModel::kv_dtype_error(kernels::KvDType dtype) const {
+  if (dtype == kernels::KvDType::Q8_0 || dtype == kernels::KvDType::Q4_0) {
+    return std::string("a ") + kernels::kv_dtype_name(dtype) + " KV cache runs on the CPU engine only (--device cpu)";
+  }
   return dtype == kernels::KvDType::BF16 || dtype == kernels::KvDType::FP8_E4M3
              ? ""
              : "the CUDA engine keeps its KV cache in bf16 or fp8_e4m3 (--kv-cache-dtype bf16, fp8_e4m3 or auto)";
