@@ -53,7 +53,9 @@ struct Config {
   kvs::KvPolicyKind kind = kvs::KvPolicyKind::kNone;
   double budget = 0.0;
   kvs::kernels::KvDType dtype = kvs::kernels::KvDType::F16;  // the KV cache's element type
-  // "none", "h2o@0.25"; other dtypes than f16 append ":q8_0".
+  // How the residual policy stores its checkpoints (--residual-checkpoint-f16 adds F16 rows).
+  kvs::ResidualCheckpoints::DType checkpoint_dtype = kvs::ResidualCheckpoints::DType::F32;
+  // "none", "h2o@0.25"; other dtypes than f16 append ":q8_0"; f16 checkpoints ":ckpt_f16".
   std::string label() const {
     std::ostringstream s;
     if (kind == kvs::KvPolicyKind::kNone) {
@@ -62,6 +64,7 @@ struct Config {
       s << kvs::kv_policy_name(kind) << "@" << budget;
     }
     if (dtype != kvs::kernels::KvDType::F16) s << ":" << kvs::kernels::kv_dtype_name(dtype);
+    if (checkpoint_dtype == kvs::ResidualCheckpoints::DType::F16) s << ":ckpt_f16";
     return s.str();
   }
   kvs::KvPolicySpec spec() const { return {kind, kind == kvs::KvPolicyKind::kNone ? 0.0 : budget}; }
@@ -96,6 +99,8 @@ BatchResult run_batch_of_dtype(kvs::LlamaModel& model, const std::vector<Config>
   config.cache.block_size = block;
   config.cache.dtype = configs.empty() ? kvs::kernels::KvDType::F16 : configs[0].dtype;
   config.cache.enable_prefix_caching = false;
+  config.residual_checkpoint_dtype =
+      configs.empty() ? kvs::ResidualCheckpoints::DType::F32 : configs[0].checkpoint_dtype;
   int64_t blocks = 16;
   for (const kvs::Request& r : requests) {
     blocks += (static_cast<int64_t>(r.prompt_token_ids.size()) + r.max_tokens + block - 1) / block + 2;
@@ -151,19 +156,22 @@ BatchResult run_batch_of_dtype(kvs::LlamaModel& model, const std::vector<Config>
 // counters and wall time summed, the other metrics those of the last engine.
 BatchResult run_batch(kvs::LlamaModel& model, const std::vector<Config>& configs, std::vector<kvs::Request> requests,
                       int64_t batched_tokens, bool track = false) {
-  std::vector<kvs::kernels::KvDType> dtypes;
+  // One engine per (KV dtype, checkpoint dtype).
+  using EngineKind = std::pair<kvs::kernels::KvDType, kvs::ResidualCheckpoints::DType>;
+  std::vector<EngineKind> dtypes;
   for (const Config& c : configs) {
-    if (std::find(dtypes.begin(), dtypes.end(), c.dtype) == dtypes.end()) dtypes.push_back(c.dtype);
+    const EngineKind kind{c.dtype, c.checkpoint_dtype};
+    if (std::find(dtypes.begin(), dtypes.end(), kind) == dtypes.end()) dtypes.push_back(kind);
   }
   BatchResult result;
   result.outcomes.resize(requests.size());
   std::array<kvs::KvPolicyCounters, kvs::kNumKvPolicies> counters{};
-  for (kvs::kernels::KvDType dtype : dtypes) {
+  for (const EngineKind& kind : dtypes) {
     std::vector<size_t> which;
     std::vector<Config> cs;
     std::vector<kvs::Request> rs;
     for (size_t i = 0; i < configs.size(); ++i) {
-      if (configs[i].dtype != dtype) continue;
+      if (EngineKind{configs[i].dtype, configs[i].checkpoint_dtype} != kind) continue;
       which.push_back(i);
       cs.push_back(configs[i]);
       rs.push_back(requests[i]);
@@ -307,7 +315,8 @@ std::vector<double> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"kvserve KV compression quality and cost (issue 8)"};
-  std::string model_path, fixtures, out_path, sections = "match,ppl,passkey,cost";
+  std::string model_path, fixtures, out_path, sections = "match,ppl,passkey,cost", dump_ppl_tokens;
+  bool residual_checkpoint_f16 = false;
   std::string policies = "streaming,h2o,snapkv,keyformer,residual", budgets = "0.1,0.25,0.5";
   std::string kv_dtypes = "f16";
   std::string passkey_lengths = "2048", ppl_budgets;
@@ -322,6 +331,11 @@ int main(int argc, char** argv) {
   app.add_option("--model", model_path)->required();
   app.add_option("--fixtures", fixtures, "expected.jsonl whose \"text\" lines are the real text")->required();
   app.add_option("--out", out_path, "Write the JSON here (default: stdout)");
+  app.add_flag("--residual-checkpoint-f16", residual_checkpoint_f16,
+               "Also run every residual budget with half-precision checkpoints (rows labelled :ckpt_f16)");
+  app.add_option("--dump-ppl-tokens", dump_ppl_tokens,
+                 "Write the perplexity section's prompt and forced token ids here as JSON (for the same measurement "
+                 "with llama.cpp: bench/llamacpp_kv_dtype_ppl.py)");
   app.add_option("--threads", threads);
   app.add_option("--sections", sections, "Comma list of match,ppl,passkey,cost");
   app.add_option("--policies", policies, "Compressing policies (none always runs)");
@@ -371,7 +385,13 @@ int main(int argc, char** argv) {
       const std::vector<double> bs = parse_list(budgets);
       while (std::getline(in, name, ',')) {
         if (name.empty() || name == "none") continue;
-        for (double b : bs) configs.push_back({kvs::parse_kv_policy(name), b, *dtype});
+        for (double b : bs) {
+          const kvs::KvPolicyKind kind = kvs::parse_kv_policy(name);
+          configs.push_back({kind, b, *dtype});
+          if (kind == kvs::KvPolicyKind::kResidual && residual_checkpoint_f16) {
+            configs.push_back({kind, b, *dtype, kvs::ResidualCheckpoints::DType::F16});
+          }
+        }
       }
     }
     if (configs.empty()) throw std::runtime_error("--kv-dtypes names no dtype");
@@ -402,6 +422,8 @@ int main(int argc, char** argv) {
     const int64_t bytes_per_token = kvs::KvStorage::bytes_per_block(mc, 16, configs[c].dtype) / 16;
     rows[c] = {{"label", configs[c].label()}, {"policy", kvs::kv_policy_name(configs[c].kind)},
                {"budget", configs[c].budget}, {"kv_dtype", kvs::kernels::kv_dtype_name(configs[c].dtype)},
+               {"checkpoint_dtype",
+                configs[c].checkpoint_dtype == kvs::ResidualCheckpoints::DType::F16 ? "f16" : "f32"},
                {"kv_bytes_per_token", bytes_per_token},
                {"tokens_per_gib", static_cast<double>(int64_t{1} << 30) / static_cast<double>(bytes_per_token)}};
   }
@@ -477,6 +499,9 @@ int main(int argc, char** argv) {
     }
     forced = take_tokens(lines, cursor, ppl_forced_tokens);
     const Ids question = tok->encode("\nWhat is the pass key? The pass key is", false, false);
+    if (!dump_ppl_tokens.empty()) {
+      std::ofstream(dump_ppl_tokens) << nlohmann::json{{"prompt", prompt}, {"forced", forced}}.dump() << "\n";
+    }
     if (has("ppl")) {
       const std::vector<double> pb = parse_list(ppl_budgets);
       std::vector<size_t> which;

@@ -46,7 +46,8 @@ def merge(paths):
     order = {p: i for i, p in enumerate(POLICIES)}
     dtype_order = {d: i for i, d in enumerate(DTYPES)}
     merged["rows"] = sorted(merged["rows"].values(),
-                            key=lambda r: (dtype_order[r.get("kv_dtype", "f16")], order[r["policy"]], r["budget"]))
+                            key=lambda r: (dtype_order[r.get("kv_dtype", "f16")], order[r["policy"]], r["budget"],
+                                           r.get("checkpoint_dtype", "f32")))
     return merged
 
 
