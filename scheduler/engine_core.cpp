@@ -92,7 +92,9 @@ static std::string tier_layout(const KvStorage& storage, const EngineConfig& con
                      " layers_per_block=" + std::to_string(storage.layout().layers_per_group) +
                      " shards=" + std::to_string(storage.num_shards()) +
                      " row_bytes=" + std::to_string(storage.row_bytes()) +
-                     " step_shape=" + std::to_string(config.scheduler.preserve_step_shape ? 1 : 0) + " groups=";
+                     " step_shape=" + std::to_string(config.scheduler.preserve_step_shape ? 1 : 0) +
+                     // q4_0 rows are stored Hadamard-rotated per head (LlamaModel::rotates_kv)
+                     " q4_0_rows=hadamard groups=";
   for (int64_t group : storage.layout().layer_group) text += std::to_string(group) + ",";
   return text;
 }

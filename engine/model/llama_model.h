@@ -95,6 +95,9 @@ class LlamaModel : public ForwardModel {
   void attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
                        const std::vector<std::vector<int32_t>>& slots, ForwardSideOutputs* side);
   void save_checkpoints(int64_t index, const ForwardBatch& batch);
+  // Whether K/V of this cache dtype are stored Hadamard-rotated per head
+  // (q4_0 with head_dim a power of two; kernels/cpu/hadamard.h).
+  bool rotates_kv(kernels::KvDType dtype) const;
   // Recomputes the overlay blocks' K/V of layer `index` into overlay_k_/v_
   // and points `cache` at them.
   void recompute_overlay(int64_t index, const ForwardBatch& batch, const KvStorage& kv,
