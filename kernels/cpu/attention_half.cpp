@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 
+#include "kernels/cpu/exp_llamacpp_avx512.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
 #include "kernels/cpu/paged_rows.h"
@@ -245,6 +246,14 @@ void softmax_to_halves(float* probabilities, int64_t first, int64_t window, floa
   const int64_t padded = (window + 15) / 16 * 16;
   double sum = 0.0;
   for (int64_t block = 0; block < padded; block += 16) {
+#ifdef KVS_HAVE_EXP16
+    if (block >= first && block + 16 <= window) {  // a whole block: 16 lanes at once, lane for lane the same
+      _mm512_storeu_ps(probabilities + block,
+                       exp16_llamacpp(_mm512_sub_ps(_mm512_loadu_ps(probabilities + block), _mm512_set1_ps(max_score))));
+      sum += static_cast<double>(sum16_llamacpp(probabilities + block));
+      continue;
+    }
+#endif
     for (int64_t p = std::max(block, first); p < std::min(window, block + 16); ++p) {
       probabilities[p] = exp_llamacpp(probabilities[p] - max_score);
     }

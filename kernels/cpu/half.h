@@ -84,6 +84,20 @@ inline void half_row_to_float(const uint16_t* h, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
 }
 
+// n floats -> n halves, each as fp32_to_fp16 (ties to even); with F16C
+// eight at a time in hardware, which rounds the same (a NaN stays a NaN,
+// possibly with another payload).
+inline void float_row_to_half(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__)
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+#endif
+  for (; i < n; ++i) out[i] = fp32_to_fp16(x[i]);
+}
+
 inline float bf16_to_fp32(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float out;

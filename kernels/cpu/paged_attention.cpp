@@ -38,9 +38,7 @@ Status check_cache(const PagedKvLayer& cache) {
 inline void store_row(float* dst, const float* src, int64_t n) {
   std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
 }
-inline void store_row(uint16_t* dst, const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
-}
+inline void store_row(uint16_t* dst, const float* src, int64_t n) { float_row_to_half(src, dst, n); }
 
 template <typename T>
 Status write_kv_typed(const PagedKvLayer& cache, const float* k, int64_t k_row_stride, const float* v,

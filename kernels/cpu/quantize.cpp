@@ -4,6 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/dequantize_blocks.h"
 #include "kernels/cpu/half.h"
 
@@ -69,6 +73,33 @@ void dequantize_row(WeightFormat format, const void* row, float* out, int64_t n)
 }
 
 void quantize_activations(const float* x, ActivationBlockQ8* out, int64_t n) {
+#if defined(__AVX512F__)
+  // The same values 16 lanes at a time: the max of |v| is exact in any order
+  // (NaN skipped, as std::max skips it: maxps returns its second operand when
+  // either is NaN), v * inverse is the same product, cvtps rounds to nearest
+  // even as nearbyint does (default rounding mode), and the integer sum is exact.
+  for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* v = x + b * kQuantBlock;
+    const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+    const __m512 max0 = _mm512_maskz_max_ps(0xFFFF, _mm512_abs_ps(v0), _mm512_setzero_ps());
+    const float amax = _mm512_reduce_max_ps(_mm512_maskz_max_ps(0xFFFF, _mm512_abs_ps(v1), max0));
+    const float d = amax / 127.0f;
+    const __m512 inverse = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, inverse));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, inverse));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].q), _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].q + 16), _mm512_cvtepi32_epi8(q1));
+    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    out[b].d = round_through_fp16(d);
+    out[b].sum_q = sum;
+    out[b].d_times_sum = round_through_fp16(d * static_cast<float>(sum));
+  }
+#else
+  quantize_activations_reference(x, out, n);
+#endif
+}
+
+void quantize_activations_reference(const float* x, ActivationBlockQ8* out, int64_t n) {
   for (int64_t b = 0; b < n / kQuantBlock; ++b) {
     const float* v = x + b * kQuantBlock;
     float amax = 0.0f;

@@ -25,6 +25,8 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
   cmd->add_option("--system", g.system, "System message (with --chat)");
   cmd->add_option("--chat-template", g.chat_template, "Template style to use instead of the model's own");
   cmd->add_option("--max-tokens", g.max_tokens, "Tokens to generate at most")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--ignore-eos", g.ignore_eos,
+                "Do not stop at the model's end-of-generation tokens: generate exactly --max-tokens (benchmarks)");
   cmd->add_option("--temperature", g.sampling.temperature, "0 = greedy (default)");
   cmd->add_option("--top-p", g.sampling.top_p, "Nucleus sampling mass");
   cmd->add_option("--top-k", g.sampling.top_k, "Keep the k most likely tokens (0 = off)");

@@ -48,7 +48,7 @@ GenerateOutcome run_request(EngineClient& engine, const GenerateCommand& command
   request.prompt_token_ids = prompt;
   request.max_tokens = std::min<int64_t>(command.max_tokens, context - prompt_len);
   request.sampling = command.sampling;
-  request.stop_token_ids = stop_ids;
+  if (!command.ignore_eos) request.stop_token_ids = stop_ids;
   if (request.max_tokens == 0) return outcome;
   const auto start = std::chrono::steady_clock::now();
   auto first = start;

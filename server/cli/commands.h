@@ -16,6 +16,7 @@ struct GenerateCommand {
   std::string system;         // optional system message (chat)
   std::string chat_template;  // override the model's template by style name
   int64_t max_tokens = 64;
+  bool ignore_eos = false;    // generate exactly max_tokens: end-of-generation tokens do not stop it
   SamplingParams sampling;
   bool json = false;          // one JSON object instead of streamed text
   int threads = 0;

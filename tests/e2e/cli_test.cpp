@@ -64,6 +64,26 @@ TEST(CliTest, JsonOutputCarriesIdsTextAndTimings) {
   EXPECT_FALSE(out["text"].get<std::string>().empty());
 }
 
+TEST(CliTest, IgnoreEosGeneratesExactlyMaxTokens) {
+  // A short chat answer ends at <|im_end|> well before 160 tokens; with
+  // --ignore-eos the same greedy run goes on to exactly 160, through the end
+  // token, and the tokens before it are the same.
+  const std::string args = "generate --chat --prompt 'What is the capital of Germany?' --max-tokens 160 --json";
+  const CliRun stopped = kvserve(args);
+  const CliRun full = kvserve(args + " --ignore-eos");
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.err;
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  const nlohmann::json a = nlohmann::json::parse(stopped.out), b = nlohmann::json::parse(full.out);
+  EXPECT_EQ(a["finish_reason"], "stop");
+  const std::vector<int32_t> short_ids = a["token_ids"].get<std::vector<int32_t>>();
+  const std::vector<int32_t> long_ids = b["token_ids"].get<std::vector<int32_t>>();
+  ASSERT_LT(short_ids.size(), 159u);
+  EXPECT_EQ(b["finish_reason"], "length");
+  ASSERT_EQ(long_ids.size(), 160u);
+  EXPECT_EQ(std::vector<int32_t>(long_ids.begin(), long_ids.begin() + static_cast<int64_t>(short_ids.size())), short_ids);
+  EXPECT_EQ(b["usage"]["completion_tokens"], 160);
+}
+
 TEST(CliTest, NewerArchitecturesGenerateFromTheirGguf) {
   // The tiny random Qwen 3, Phi-3 and YaRN models (tests/data/tiny_arch) emit
   // stray byte-fallback tokens: --json must still print valid JSON (invalid

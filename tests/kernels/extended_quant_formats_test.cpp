@@ -149,6 +149,30 @@ TEST(QuantizeQ8K, SimdEqualsTheReference) {
   EXPECT_EQ(want[6].q[5], 0);  // the NaN, as ggml's nearest_int gives
 }
 
+// The 32-element activation quantizer (Q8_0 / Q4_1 / ... weights): the SIMD
+// form (AVX-512 builds) equals the portable reference bit for bit on random
+// blocks of several scales, an all-zero block, products near halfway, the
+// extreme on either sign and subnormal inputs.
+TEST(QuantizeQ8, SimdEqualsTheReference) {
+  std::mt19937 rng(22);
+  const int64_t blocks = 64;
+  std::vector<float> x = random_activations(blocks * kQuantBlock, rng);
+  for (int64_t i = 0; i < kQuantBlock; ++i) x[i] *= 1e4f, x[kQuantBlock + i] *= 1e-4f;
+  std::fill(x.begin() + 2 * kQuantBlock, x.begin() + 3 * kQuantBlock, 0.0f);
+  for (int j = 0; j < 31; ++j) x[3 * kQuantBlock + j] = 6.0f * (j + 0.5f) / 127.0f;  // halfway
+  x[3 * kQuantBlock + 31] = -6.0f;
+  for (int64_t i = 0; i < kQuantBlock; ++i) x[4 * kQuantBlock + i] = static_cast<float>(i - 16) * 1e-40f;
+  std::vector<ActivationBlockQ8> got(blocks), want(blocks);
+  quantize_activations(x.data(), got.data(), static_cast<int64_t>(x.size()));
+  quantize_activations_reference(x.data(), want.data(), static_cast<int64_t>(x.size()));
+  for (int64_t b = 0; b < blocks; ++b) {
+    EXPECT_EQ(float_bits(got[b].d), float_bits(want[b].d)) << "block " << b;
+    EXPECT_EQ(float_bits(got[b].d_times_sum), float_bits(want[b].d_times_sum)) << "block " << b;
+    EXPECT_EQ(got[b].sum_q, want[b].sum_q) << "block " << b;
+    for (int j = 0; j < kQuantBlock; ++j) ASSERT_EQ(got[b].q[j], want[b].q[j]) << "block " << b << " at " << j;
+  }
+}
+
 TEST(QuantizeQ8K, ScalesRoundsAndSumsAsGgml) {
   std::mt19937 rng(13);
   std::vector<float> x = random_activations(3 * kQuantBlockK, rng);

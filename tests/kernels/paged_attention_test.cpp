@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -118,6 +119,23 @@ TEST(PagedAttentionTest, MultiHeadWithoutGqa) { run_case({3, 3, 32, 1, {2}, {3}}
 TEST(PagedAttentionTest, HalfPrecisionCacheMixedBatch) {
   run_case({9, 3, 64, 16, {0, 40, 17, 0}, {1, 1, 9, 33}}, KvDType::F16);
   run_case({6, 2, 8, 5, {123}, {1}}, KvDType::F16);
+}
+
+// The K/V write path's float -> half row conversion (F16C eight at a time)
+// gives fp32_to_fp16's halves: random values over the whole half range and
+// beyond, ties between two halves, subnormal halves, overflow to infinity.
+TEST(HalfConversionTest, RowConversionEqualsOneAtATime) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> exponent(-30.0f, 17.0f);
+  std::vector<float> x(1027);
+  for (float& v : x) v = std::exp2(exponent(rng)) * (rng() % 2 ? 1.0f : -1.0f);
+  x[0] = 1.0f + 1.0f / 2048.0f;              // halfway between two halves: to even
+  x[1] = 1.0f + 3.0f / 2048.0f;              // halfway: up to even
+  x[2] = 65520.0f, x[3] = -1e9f, x[4] = 0.0f, x[5] = -0.0f;
+  x[6] = 3e-8f, x[7] = std::numeric_limits<float>::infinity();
+  std::vector<uint16_t> row(x.size());
+  float_row_to_half(x.data(), row.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(row[i], fp32_to_fp16(x[i])) << x[i] << " at " << i;
 }
 
 TEST(HalfAttentionTest, DotOrdersFollowLlamaCppsTwoMatmulPaths) {

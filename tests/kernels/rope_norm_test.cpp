@@ -3,17 +3,25 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/exp_llamacpp_avx512.h"
 #include "kernels/cpu/llamacpp_arith.h"
 #include "kernels/cpu/rmsnorm.h"
 #include "kernels/cpu/rope.h"
 
 namespace kvs::kernels {
 namespace {
+
+uint32_t float_bits(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof(bits));
+  return bits;
+}
 
 TEST(RopeTest, InverseFrequenciesFollowTheta) {
   const std::vector<float> f = rope_inverse_frequencies(8, 10000.0f, "none", 1, 1, 4, 0);
@@ -194,6 +202,58 @@ TEST(LlamaCppArithTest, ExpIsWithinTwoUlpsOfExp) {
   EXPECT_TRUE(std::isnan(exp_llamacpp(std::numeric_limits<float>::quiet_NaN())));
   // Results below the normal range round once, like AVX-512 scalef.
   EXPECT_NEAR(exp_llamacpp(-100.0f), std::exp(-100.0), 2e-45);
+}
+
+// silu_mul's 16-wide part (exp16_llamacpp on AVX-512 builds) equals the
+// scalar formula g / (1 + exp_llamacpp(0 - g)) * up bit for bit: random gates
+// over the whole range where exp over- and underflows, the |n| > 192 edges,
+// infinities, NaN and signed zeros.
+TEST(ActivationTest, SiluMulVectorEqualsTheScalarFormula) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 30.0f);
+  std::vector<float> gate(4096), up(gate.size()), out(gate.size());
+  for (size_t i = 0; i < gate.size(); ++i) gate[i] = dist(rng), up[i] = dist(rng);
+  const float edges[] = {-133.0f, 133.0f, -134.0f, 134.0f, 88.8f, -88.8f, -104.0f, 1e-30f, -0.0f, 0.0f,
+                         -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity(),
+                         std::numeric_limits<float>::quiet_NaN(), 1e30f, -1e30f};
+  for (size_t i = 0; i < std::size(edges); ++i) gate[13 * i + 5] = edges[i];
+  silu_mul(gate.data(), up.data(), out.data(), static_cast<int64_t>(gate.size()));
+  for (size_t i = 0; i < gate.size(); ++i) {
+    const float want = gate[i] / (1.0f + exp_llamacpp(0.0f - gate[i])) * up[i];
+    if (std::isnan(want)) {
+      EXPECT_TRUE(std::isnan(out[i])) << i;
+    } else {
+      ASSERT_EQ(float_bits(out[i]), float_bits(want)) << "gate " << gate[i] << " at " << i;
+    }
+  }
+}
+
+// exp16_llamacpp, lane for lane, against exp_llamacpp over a sweep that
+// crosses both saturation edges, with NaN and infinities in some lanes.
+TEST(LlamaCppArithTest, Exp16EqualsExpLaneForLane) {
+#ifdef KVS_HAVE_EXP16
+  std::vector<float> x;
+  for (float v = -140.0f; v < 140.0f; v += 0.00731f) x.push_back(v);
+  for (float v : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), 0.0f, -0.0f, 1e30f, -1e30f}) {
+    x.push_back(v);
+  }
+  while (x.size() % 16 != 0) x.push_back(1.0f);
+  for (size_t i = 0; i < x.size(); i += 16) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, exp16_llamacpp(_mm512_loadu_ps(&x[i])));
+    for (size_t l = 0; l < 16; ++l) {
+      const float want = exp_llamacpp(x[i + l]);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(lanes[l])) << x[i + l];
+      } else {
+        ASSERT_EQ(float_bits(lanes[l]), float_bits(want)) << x[i + l];
+      }
+    }
+  }
+#else
+  GTEST_SKIP() << "exp16_llamacpp exists in AVX-512 builds only";
+#endif
 }
 
 TEST(LlamaCppArithTest, Sum16FoldsHalvesLikeAvx512Reduce) {

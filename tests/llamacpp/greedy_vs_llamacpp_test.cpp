@@ -115,9 +115,13 @@ TEST(LlamaCppGreedyTest, ContinuationsMatchOrDivergeAtNearTies) {
   // on a CPU without AVX-512 takes its AVX2 exp and summation routines, whose
   // roundings differ, so identical continuations are not expected there (on
   // such a machine 7 of 24 were identical, every divergence inside the two
-  // engines' logit disagreement).
-  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512dq")) {
-    GTEST_SKIP() << "llama-cpp-python built natively without AVX-512 uses other exp and sum routines";
+  // engines' logit disagreement). So on every CPU each divergence, the first
+  // token's included, must sit at a near-tie; on AVX-512 CPUs the first token
+  // must also match and 90% of the continuations must be identical.
+  const bool same_arithmetic = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  if (!same_arithmetic) {
+    std::cout << "llama-cpp-python was built natively without AVX-512 (other exp and sum routines): "
+                 "checking near-ties only, not the identity count\n";
   }
   Fixture& f = fixture();
   LlamaModel model(f.loaded, ModelOptions{});
@@ -135,7 +139,7 @@ TEST(LlamaCppGreedyTest, ContinuationsMatchOrDivergeAtNearTies) {
     options.max_tokens = static_cast<int64_t>(expected.size());
     const std::vector<int32_t> ours = generate(model, c["prompt_ids"].get<std::vector<int32_t>>(), options).tokens;
     ASSERT_EQ(ours.size(), expected.size());
-    EXPECT_EQ(ours[0], expected[0]) << "first token differs on case " << i;
+    if (same_arithmetic) EXPECT_EQ(ours[0], expected[0]) << "first token differs on case " << i;
     size_t step = 0;
     while (step < ours.size() && ours[step] == expected[step]) ++step;
     double gap = 0.0;
@@ -162,7 +166,7 @@ TEST(LlamaCppGreedyTest, ContinuationsMatchOrDivergeAtNearTies) {
               << "          " << (step == ours.size() ? std::string("-") : std::to_string(gap)) << "\n";
   }
   std::cout << identical << "/" << cases.size() << " continuations identical to llama.cpp\n";
-  EXPECT_GE(identical * 10, static_cast<int>(cases.size()) * 9);
+  if (same_arithmetic) EXPECT_GE(identical * 10, static_cast<int>(cases.size()) * 9);
 }
 
 }  // namespace
