@@ -9,6 +9,7 @@
 #include "engine/loader/gguf_rope_freqs.h"
 #include "engine/loader/rope_permutation.h"
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/cpu_threads.h"
 #include "kernels/cpu/hadamard.h"
 #include "kernels/cpu/paged_attention.h"
 #include "kernels/cpu/rmsnorm.h"
@@ -73,7 +74,9 @@ std::vector<std::pair<int64_t, int64_t>> qkv_rows(const ModelConfig& c, const Sh
 LlamaModel::LlamaModel(std::shared_ptr<const LoadedModel> model, const ModelOptions& options,
                        Communicator* communicator)
     : model_(std::move(model)), communicator_(communicator) {
-  kernels::set_num_threads(options.num_threads);
+  num_threads_ = kernels::resolve_cpu_threads(options.num_threads);
+  scratch_.num_threads = num_threads_;
+  kernels::request_blas_threads(num_threads_);
   const ModelConfig& c = model_->config;
   c.validate();
   shard_ = communicator_ == nullptr ? plan_shard(c, 0, 1) : plan_shard(c, communicator_->rank(), communicator_->size());
@@ -384,7 +387,7 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   varlen.sliding_window = c.is_window_layer(index) ? c.sliding_window : 0;
   attention_.resize(static_cast<size_t>(T * q_width));
   status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, num_heads, attention_scale,
-                                           want_scores ? &scores : nullptr);
+                                           want_scores ? &scores : nullptr, num_threads_);
   if (!status.ok()) throw Error(status.message);
   if (rotate) kernels::hadamard_rotate_heads(attention_.data(), q_width, T, num_heads, c.head_dim);
   projected_.resize(static_cast<size_t>(T * c.hidden_size));

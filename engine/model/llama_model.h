@@ -123,7 +123,8 @@ class LlamaModel : public ForwardModel {
   // rope_freq_factors_ (empty or head_dim / 2 divisors), set per call).
   kernels::RopeLlamaCppParams llamacpp_rope_params_;
   std::vector<float> rope_freq_factors_;
-  kernels::MatmulScratch scratch_;
+  kernels::MatmulScratch scratch_;  // num_threads: this model's kernel threads (ModelOptions::num_threads)
+  int num_threads_ = 1;
   // Activations, [num_tokens, width] each; resized per step.
   std::vector<float> hidden_, normed_, qkv_, attention_, projected_, gate_up_;
   // Residual recompute: per layer the K/V rows of its QKV weight (empty until

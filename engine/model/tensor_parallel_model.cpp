@@ -38,8 +38,8 @@ TensorParallelModel::TensorParallelModel(std::shared_ptr<const LoadedModel> mode
   logits_.resize(static_cast<size_t>(n));
   sides_.resize(static_cast<size_t>(n));
   for (int r = 0; r < n; ++r) threads_.emplace_back([this, r] { run_rank(r); });
-  // NOTE: wait until every rank thread has set its kernel thread count, so no
-  // step runs while another thread still changes it.
+  // NOTE: every rank thread is waiting for work before the first step (each
+  // rank's kernels run its own threads_per_rank_ threads, passed per call).
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return num_started_ == n; });
 }
@@ -55,7 +55,6 @@ TensorParallelModel::~TensorParallelModel() {
 
 void TensorParallelModel::run_rank(int rank) {
   std::unique_lock<std::mutex> lock(mutex_);
-  kernels::set_num_threads(threads_per_rank_);  // this thread's OpenMP team size (and BLAS's)
   ++num_started_;
   done_.notify_all();
   uint64_t seen = step_;

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/cpu_threads.h"
 #include "kernels/cpu/half.h"
-#include "kernels/cpu/matmul.h"
 #include "kernels/fp8_e4m3.h"
 
 namespace kvs::kernels {
@@ -76,7 +76,7 @@ Status decode_attention_reference(const DecodeAttentionArgs& args) {
   // Work item: (sequence, KV head), so the heads of a group can sum their
   // mass into one row without races.
   const int64_t work = args.num_seqs * args.num_kv_heads;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(resolve_cpu_threads(0))
   {
     std::vector<double> weights, mass;
 #pragma omp for schedule(dynamic, 1)

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "kernels/cpu/cpu_threads.h"
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
 #include "kernels/cpu/dot_gemv512.h"
@@ -18,8 +19,6 @@
 
 namespace kvs::kernels {
 namespace {
-
-int g_num_threads = 0;
 
 // NOTE: chunks of rows are split over threads; each chunk is applied to a
 // tile of tokens by the multi-token kernel, which unpacks each weight block
@@ -61,26 +60,6 @@ void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const A
 }
 
 }  // namespace
-
-void set_num_threads(int threads) {
-  g_num_threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-#ifdef KVS_TSAN_BUILD  // CMake KVS_SANITIZE=thread
-  // NOTE: a ThreadSanitizer build (preset tsan) runs one OpenMP / BLAS thread.
-  // libgomp and OpenBLAS are not instrumented, so TSan cannot see their
-  // barriers and would report every parallel region as a race. TSan checks
-  // the threads we start (engine loop, scheduler clients, HTTP and gRPC
-  // front ends, tensor-parallel ranks); the kernels' OpenMP teams are
-  // covered by the ASan build and by their results matching references.
-  g_num_threads = 1;
-#endif
-  omp_set_num_threads(g_num_threads);
-  openblas_set_num_threads(g_num_threads);
-}
-
-int num_threads() {
-  if (g_num_threads == 0) set_num_threads(0);
-  return g_num_threads;
-}
 
 Status matmul(WeightFormat format, const void* w, int64_t num_out, int64_t num_in, const float* x,
               int64_t num_tokens, float* y, MatmulScratch& scratch) {
@@ -127,7 +106,7 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
   if (Status status = plan_segments(segments, num_segments, num_in, num_tokens, &plan); !status.ok()) return status;
   if (num_tokens == 0) return Status::success();
   const int64_t total_out = plan.total_out;
-  const int threads = num_threads();
+  const int threads = resolve_cpu_threads(scratch.num_threads);
   const int64_t blocks_q8 = num_in / kQuantBlock, blocks_q8k = num_in / kQuantBlockK;
   if (plan.need_q8) {
     scratch.quantized.resize(static_cast<size_t>(num_tokens * blocks_q8));

@@ -23,10 +23,14 @@ namespace kvs::kernels {
 // So the bits of a row's result depend on num_tokens, as llama.cpp's do. num_in
 // must be a multiple of the format's block (InvalidArgument otherwise).
 // `scratch` is reused between calls to avoid allocations (not thread-safe:
-// one scratch per calling thread). The call itself parallelises internally.
+// one scratch per calling thread). The call itself parallelises internally
+// over scratch.num_threads OpenMP threads (resolve_cpu_threads: 0 = every
+// hardware thread); F32 weights use OpenBLAS's own, process-wide count
+// (request_blas_threads).
 struct MatmulScratch {
   std::vector<ActivationBlockQ8> quantized;     // 32-element formats
   std::vector<ActivationBlockQ8K> quantized_k;  // K-quants
+  int num_threads = 0;                          // the caller's thread budget
 };
 
 Status matmul(WeightFormat format, const void* w, int64_t num_out, int64_t num_in, const float* x,
@@ -48,9 +52,5 @@ struct MatmulSegment {
 // block (InvalidArgument naming the format otherwise).
 Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64_t num_in, const float* x,
                        int64_t num_tokens, float* y, MatmulScratch& scratch);
-
-// Sets the threads used by matmul and by BLAS (0 = hardware concurrency).
-void set_num_threads(int num_threads);
-int num_threads();
 
 }  // namespace kvs::kernels

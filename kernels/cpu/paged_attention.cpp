@@ -10,9 +10,9 @@
 
 #include "kernels/cpu/attention_half.h"
 #include "kernels/cpu/attention_quantized.h"
+#include "kernels/cpu/cpu_threads.h"
 #include "kernels/cpu/kv_quantized_rows.h"
 #include "kernels/cpu/half.h"
-#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/paged_rows.h"
 #include "kernels/gumbel_noise.h"
 
@@ -128,7 +128,7 @@ constexpr int64_t kMaxGroupLogits = 16;  // query heads per KV head whose scores
 
 void attention_all(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
                    const VarlenBatch& batch, int64_t num_heads, float scale, const std::vector<int32_t>& row_seq,
-                   const AttentionScores* side) {
+                   const AttentionScores* side, int threads) {
   const int64_t head_dim = cache.head_dim;
   const int64_t group = num_heads / cache.num_kv_heads;
   const int64_t kv_row = cache.num_kv_heads * head_dim;
@@ -144,8 +144,8 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
     for (int64_t s = 0; s < batch.num_seqs; ++s) num_scores = std::max<int64_t>(num_scores, side->offsets[s] + batch.context_lens[s]);
   }
   // Per-thread fixed-point sums, only when the side output is asked for.
-  std::vector<std::vector<int64_t>> partial(side != nullptr ? static_cast<size_t>(num_threads()) : 0);
-#pragma omp parallel num_threads(num_threads())
+  std::vector<std::vector<int64_t>> partial(side != nullptr ? static_cast<size_t>(threads) : 0);
+#pragma omp parallel num_threads(threads)
   {
     std::vector<float> scores, logits;
     std::vector<double> score_work;
@@ -246,7 +246,7 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
                               const VarlenBatch& batch, int64_t num_heads, float scale,
-                              const AttentionScores* scores) {
+                              const AttentionScores* scores, int num_threads) {
   if (Status s = check_cache(cache); !s.ok()) return s;
   if (batch.sliding_window < 0) return Status::invalid("attention: negative sliding window");
   if (num_heads <= 0 || num_heads % cache.num_kv_heads != 0) {
@@ -270,7 +270,8 @@ Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, 
   for (int64_t s = 0; s < batch.num_seqs; ++s) {
     for (int64_t t = batch.cu_query_lens[s]; t < batch.cu_query_lens[s + 1]; ++t) row_seq[t] = static_cast<int32_t>(s);
   }
-  attention_all(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq, scores);
+  attention_all(q, q_row_stride, out, cache, batch, num_heads, scale, row_seq, scores,
+                resolve_cpu_threads(num_threads));
   return Status::success();
 }
 

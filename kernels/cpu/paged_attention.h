@@ -101,10 +101,11 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 // attend_group_quantized per (token, KV head), softmax in float with max
 // subtraction, sum in double.
 // With `scores`, also fills the side output (AttentionScores); the extra
-// cost is one exp per score, none without it.
+// cost is one exp per score, none without it. Runs num_threads OpenMP
+// threads (resolve_cpu_threads: 0 = every hardware thread).
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
                               const VarlenBatch& batch, int64_t num_heads, float scale,
-                              const AttentionScores* scores = nullptr);
+                              const AttentionScores* scores = nullptr, int num_threads = 0);
 
 // Gumbel(0, 1) noise for (seed, head, position): -log(-log(u)), u uniform in
 // (0, 1) from a 64-bit mix of the three. Deterministic.
