@@ -1,5 +1,5 @@
 // Speculative decoding by prompt lookup (--speculative-ngram) on a copy task:
-// a chat prompt asks the model to repeat a document (a code snippet) exactly,
+// a chat prompt asks the model to repeat a document exactly,
 // so most of the greedy output copies the prompt. Decodes with and without
 // speculation on the same EngineCore settings and prints one JSON line: decode
 // tokens/s of each (best of R runs, the prefill step excluded), the speedup,
@@ -25,63 +25,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The document to copy: ordinary code, long enough for a few hundred tokens.
-constexpr const char* kDocument = R"(def merge_intervals(intervals):
-    """Merge overlapping intervals and return them sorted by start."""
-    if not intervals:
-        return []
-    intervals = sorted(intervals, key=lambda pair: pair[0])
-    merged = [list(intervals[0])]
-    for start, end in intervals[1:]:
-        last = merged[-1]
-        if start <= last[1]:
-            last[1] = max(last[1], end)
-        else:
-            merged.append([start, end])
-    return [tuple(pair) for pair in merged]
+// The document to copy: three paragraphs of prose (~300 tokens). SmolLM2-135M-
+// Instruct copies it nearly verbatim; code (--document) it tends to rewrite.
+constexpr const char* kDocument = R"(The lighthouse stood at the end of the rocky point, its white tower streaked with rust from a hundred winters. Every evening the keeper climbed the one hundred and twelve steps to light the lamp, and every morning he climbed them again to put it out. Ships passing in the night saw the beam sweep across the water once every ten seconds, and they knew that the reef was near. The keeper kept a logbook in which he wrote the weather, the ships he saw, and the birds that rested on the gallery rail.
 
+In the spring of that year a storm came up from the south and lasted for three days. The waves broke over the lower windows, and the keeper slept in the lamp room so that he would not miss the hour. On the second night a fishing boat lost its rudder and drifted toward the rocks. The keeper saw its lantern, rang the bell, and fired the signal rockets one after another until the lifeboat from the village came around the point and took the boat in tow.
 
-def binary_search(values, target):
-    """Return the index of target in the sorted list values, or -1."""
-    low, high = 0, len(values) - 1
-    while low <= high:
-        middle = (low + high) // 2
-        if values[middle] == target:
-            return middle
-        if values[middle] < target:
-            low = middle + 1
-        else:
-            high = middle - 1
-    return -1
-
-
-class LruCache:
-    def __init__(self, capacity):
-        self.capacity = capacity
-        self.entries = {}
-        self.order = []
-
-    def get(self, key):
-        if key not in self.entries:
-            return None
-        self.order.remove(key)
-        self.order.append(key)
-        return self.entries[key]
-
-    def put(self, key, value):
-        if key in self.entries:
-            self.order.remove(key)
-        elif len(self.entries) >= self.capacity:
-            oldest = self.order.pop(0)
-            del self.entries[oldest]
-        self.entries[key] = value
-        self.order.append(key)
+When the weather cleared, the fishermen brought him bread, a basket of eggs, and a bottle of plum brandy. He wrote their names in the logbook under the date, next to the words "all saved", and then he went up the steps to clean the salt from the glass.
 )";
 
-std::string chat_prompt() {
+std::string chat_prompt(const std::string& instruction, const std::string& document) {
   return std::string("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n") +
-         "<|im_start|>user\nRepeat the following code exactly, without any changes or comments:\n\n" + kDocument +
-         "<|im_end|>\n<|im_start|>assistant\n";
+         "<|im_start|>user\n" + instruction + "\n\n" + document + "<|im_end|>\n<|im_start|>assistant\n";
 }
 
 struct Run {
@@ -119,6 +74,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads);
   app.add_option("--runs", runs);
   app.add_option("--dump-prompt", dump_prompt);
+  bool print_text = false;
+  std::string document_file, instruction = "Repeat the following text exactly:";
+  app.add_option("--document", document_file, "A text file to copy instead of the built-in code");
+  app.add_option("--instruction", instruction);
+  app.add_flag("--print-text", print_text, "Print the greedy output text to stderr");
   CLI11_PARSE(app, argc, argv);
 
   std::shared_ptr<const kvs::LoadedModel> loaded = kvs::load_model(model_path);
@@ -128,7 +88,12 @@ int main(int argc, char** argv) {
   kvs::LlamaModel model(loaded, options);
 
   kvs::Request request;
-  request.prompt_token_ids = tokenizer->encode(chat_prompt(), false, true);
+  std::string document = kDocument;
+  if (!document_file.empty()) {
+    std::ifstream in(document_file);
+    document.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  request.prompt_token_ids = tokenizer->encode(chat_prompt(instruction, document), false, true);
   request.max_tokens = decode_tokens + 1;  // the first comes from the prefill
   request.stop_token_ids = loaded->tokenizer.eog_ids;
   if (!dump_prompt.empty()) std::ofstream(dump_prompt) << nlohmann::json(request.prompt_token_ids).dump() << "\n";
@@ -176,8 +141,9 @@ int main(int argc, char** argv) {
       {"first_difference", first_difference == plain.tokens.size() && plain.tokens.size() == spec.tokens.size()
                                ? -1
                                : static_cast<int64_t>(first_difference)},
-      {"output_copies_document", tokenizer->decode(plain.tokens, true).find("class LruCache") != std::string::npos},
+      {"output_copies_document", tokenizer->decode(plain.tokens, true).find(document.substr(document.size() * 3 / 4, 20)) != std::string::npos},
   };
+  if (print_text) std::cerr << tokenizer->decode(plain.tokens, false) << "\n";
   std::cout << out.dump() << std::endl;
   return 0;
 }

@@ -78,6 +78,15 @@ ForwardBatch KvCompressor::build_batch(const SchedulerOutput& output) {
   bool any = false;
   for (const ScheduledSequence& entry : output.scheduled) any = any || states_.count(entry.sequence->id) != 0;
   int32_t next_overlay = 0;
+  // NOTE: verification rows take the one-token attention order (F16), so each
+  // row, and the K/V it writes, has the bits plain decoding would give it.
+  std::vector<uint8_t> single_order;
+  bool any_drafts = false;
+  for (const ScheduledSequence& entry : output.scheduled) {
+    single_order.push_back(entry.draft_tokens.empty() ? 0 : 1);
+    any_drafts = any_drafts || !entry.draft_tokens.empty();
+  }
+  if (any_drafts) batch.single_token_order = std::move(single_order);
   for (const ScheduledSequence& entry : output.scheduled) {
     const Sequence& s = *entry.sequence;
     const int64_t computed = s.num_computed_tokens, n = entry.num_new_tokens;

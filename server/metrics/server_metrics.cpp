@@ -203,9 +203,9 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
   sample(out, "vllm:spec_decode_num_draft_tokens_total", l, static_cast<double>(engine.spec_num_draft_tokens));
   family(out, "vllm:spec_decode_num_accepted_tokens_total", "counter", "Number of accepted tokens.");
   sample(out, "vllm:spec_decode_num_accepted_tokens_total", l, static_cast<double>(engine.spec_num_accepted_tokens));
-  family(out, "vllm:spec_decode_num_accepted_tokens_per_pos", "counter", "Accepted tokens per draft position.");
+  family(out, "vllm:spec_decode_num_accepted_tokens_per_pos_total", "counter", "Accepted tokens per draft position.");
   for (size_t i = 0; i < engine.spec_accepted_per_position.size(); ++i) {
-    sample(out, "vllm:spec_decode_num_accepted_tokens_per_pos", l + ",position=\"" + std::to_string(i) + "\"",
+    sample(out, "vllm:spec_decode_num_accepted_tokens_per_pos_total", l + ",position=\"" + std::to_string(i) + "\"",
            static_cast<double>(engine.spec_accepted_per_position[i]));
   }
   family(out, "kvserve:active_requests", "gauge", "API requests being served (all choices).");

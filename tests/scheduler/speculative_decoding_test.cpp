@@ -4,10 +4,10 @@
 // really accepted (counters), stop conditions hold token by token, rejected
 // tokens' blocks go back to the pool and never become prefix-cache content.
 //
-// NOTE: these run with the F32 KV cache. With F16, a verification step (1 + K
-// tokens of one sequence) sums attention in the multi-token order, so its
-// rows can round differently from one-token decoding and a near-tie can flip
-// a greedy token (docs/speculative-decoding.md); F32 attention has one order.
+// With the F16 cache (the default) a verification step (1 + K tokens of one
+// sequence) sums attention in the one-token order (ForwardBatch::
+// single_token_order), so every row, and the K/V it writes, has the bits of
+// plain decoding; F32 attention has one order anyway. Both are checked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -61,7 +61,7 @@ std::vector<int32_t> repetitive_prompt(uint32_t seed, int64_t passage) {
 }
 
 EngineConfig engine_config(int64_t speculative, int64_t num_blocks = 256, bool prefix_caching = true,
-                           KvDType dtype = KvDType::F32) {
+                           KvDType dtype = KvDType::F16) {
   EngineConfig config;
   config.cache.dtype = dtype;
   config.cache.memory_bytes = num_blocks * KvStorage::bytes_per_block(model().config(), 16, dtype);
@@ -113,10 +113,12 @@ std::vector<Request> mixed_requests() {
           request(repetitive_prompt(5, 9), 50)};
 }
 
-TEST(SpeculativeDecoding, GreedyEqualsPlainDecodingOneAtATime) {
+class SpeculativeGreedy : public ::testing::TestWithParam<KvDType> {};
+
+TEST_P(SpeculativeGreedy, EqualsPlainDecodingOneAtATime) {
   const std::vector<Request> requests = mixed_requests();
-  const EngineRun plain = run(engine_config(0), requests, false);
-  const EngineRun spec = run(engine_config(4), requests, false);
+  const EngineRun plain = run(engine_config(0, 256, true, GetParam()), requests, false);
+  const EngineRun spec = run(engine_config(4, 256, true, GetParam()), requests, false);
   EXPECT_EQ(spec.tokens, plain.tokens);
   EXPECT_EQ(spec.reasons, plain.reasons);
   EXPECT_EQ(plain.metrics.spec_num_drafts, 0);
@@ -130,28 +132,23 @@ TEST(SpeculativeDecoding, GreedyEqualsPlainDecodingOneAtATime) {
   // Accepted drafts save steps: fewer steps than emitted tokens would take one by one.
   EXPECT_LT(spec.metrics.num_steps, plain.metrics.num_steps);
   EXPECT_EQ(spec.metrics.total_sampled_tokens, plain.metrics.total_sampled_tokens);
-}
-
-TEST(SpeculativeDecoding, GreedyEqualsPlainDecodingBatched) {
-  const std::vector<Request> requests = mixed_requests();
-  const EngineRun plain = run(engine_config(0), requests, false);
-  const EngineRun spec = run(engine_config(4), requests, true);
-  EXPECT_EQ(spec.tokens, plain.tokens);
-  EXPECT_GT(spec.metrics.spec_num_accepted_tokens, 0);
-}
-
-TEST(SpeculativeDecoding, GreedyEqualsPlainDecodingUnderPreemption) {
+  // And the batched, preempting runs below: same tokens.
+  const EngineRun batched = run(engine_config(4, 256, true, GetParam()), requests, true);
+  EXPECT_EQ(batched.tokens, plain.tokens);
+  EXPECT_GT(batched.metrics.spec_num_accepted_tokens, 0);
   // 14 blocks of 16 tokens for five sequences of up to 180 tokens: preemption
-  // and recompute, and drafts that cannot get blocks are dropped.
-  const std::vector<Request> requests = mixed_requests();
-  const EngineRun plain = run(engine_config(0), requests, false);
+  // and recompute (one token per step with F16, as the outputs were verified),
+  // and drafts that cannot get blocks are dropped.
   for (bool prefix_caching : {false, true}) {
-    const EngineRun spec = run(engine_config(4, 14, prefix_caching), requests, true);
-    EXPECT_EQ(spec.tokens, plain.tokens) << "prefix caching " << prefix_caching;
-    EXPECT_GT(spec.metrics.num_preemptions, 0);
-    EXPECT_GT(spec.metrics.spec_num_accepted_tokens, 0);
+    const EngineRun pressed = run(engine_config(4, 14, prefix_caching, GetParam()), requests, true);
+    EXPECT_EQ(pressed.tokens, plain.tokens) << "prefix caching " << prefix_caching;
+    EXPECT_GT(pressed.metrics.num_preemptions, 0);
+    EXPECT_GT(pressed.metrics.spec_num_accepted_tokens, 0);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(KvDtypes, SpeculativeGreedy, ::testing::Values(KvDType::F16, KvDType::F32),
+                         [](const auto& info) { return std::string(kernels::kv_dtype_name(info.param)); });
 
 // Prefix caching: a second request with the same prompt hits the blocks the
 // first (speculative) one cached, and every run gives the same tokens whether

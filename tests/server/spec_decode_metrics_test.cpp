@@ -21,14 +21,14 @@ TEST(SpecDecodeMetricsTest, CountersAreRendered) {
   EXPECT_TRUE(has("vllm:spec_decode_num_draft_tokens_total{model_name=\"m\"} 40")) << out;
   EXPECT_TRUE(has("# TYPE vllm:spec_decode_num_accepted_tokens_total counter")) << out;
   EXPECT_TRUE(has("vllm:spec_decode_num_accepted_tokens_total{model_name=\"m\"} 25")) << out;
-  EXPECT_TRUE(has("vllm:spec_decode_num_accepted_tokens_per_pos{model_name=\"m\",position=\"0\"} 11")) << out;
-  EXPECT_TRUE(has("vllm:spec_decode_num_accepted_tokens_per_pos{model_name=\"m\",position=\"2\"} 6")) << out;
+  EXPECT_TRUE(has("vllm:spec_decode_num_accepted_tokens_per_pos_total{model_name=\"m\",position=\"0\"} 11")) << out;
+  EXPECT_TRUE(has("vllm:spec_decode_num_accepted_tokens_per_pos_total{model_name=\"m\",position=\"2\"} 6")) << out;
 }
 
 TEST(SpecDecodeMetricsTest, ZeroWithoutSpeculation) {
   const std::string out = ServerMetrics("m").render(EngineMetrics{}, 0, false);
   EXPECT_NE(out.find("\nvllm:spec_decode_num_drafts_total{model_name=\"m\"} 0\n"), std::string::npos) << out;
-  EXPECT_EQ(out.find("spec_decode_num_accepted_tokens_per_pos{"), std::string::npos) << out;
+  EXPECT_EQ(out.find("spec_decode_num_accepted_tokens_per_pos_total{"), std::string::npos) << out;
 }
 
 }  // namespace
