@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
       {"first_difference", first_difference == plain.tokens.size() && plain.tokens.size() == spec.tokens.size()
                                ? -1
                                : static_cast<int64_t>(first_difference)},
-      {"output_copies_document", tokenizer->decode(plain.tokens, true).find(document.substr(document.size() * 3 / 4, 20)) != std::string::npos},
+      {"output_copies_document", tokenizer->decode(plain.tokens, true).find(document.substr(document.rfind("\n\n") == std::string::npos ? 0 : document.rfind("\n\n") + 2, 24)) != std::string::npos},
   };
   if (print_text) std::cerr << tokenizer->decode(plain.tokens, false) << "\n";
   std::cout << out.dump() << std::endl;
