@@ -213,6 +213,23 @@ TEST(SpeculativeDecoding, LogprobsMatchPlainDecoding) {
   }
 }
 
+// Sampling with drafts: every transform on, seeded; runs to max_tokens,
+// accepts drafts, and the same seed gives the same tokens again.
+TEST(SpeculativeDecoding, SeededSamplingIsReproducibleAndAcceptsDrafts) {
+  Request r = request(repetitive_prompt(19, 30), 40);
+  r.sampling.temperature = 0.7f;
+  r.sampling.top_p = 0.95f;
+  r.sampling.top_k = 50;
+  r.sampling.presence_penalty = 0.1f;
+  r.sampling.has_seed = true;
+  r.sampling.seed = 5;
+  const EngineRun first = run(engine_config(4), {r}, false);
+  const EngineRun second = run(engine_config(4), {r}, false);
+  EXPECT_EQ(first.tokens.at(1).size(), 40u);
+  EXPECT_EQ(first.tokens, second.tokens);
+  EXPECT_GT(first.metrics.spec_num_accepted_tokens, 0);
+}
+
 // Forced outputs and KV policies other than none run without drafts.
 TEST(SpeculativeDecoding, OffForForcedOutputsAndKvPolicies) {
   const std::vector<int32_t> prompt = repetitive_prompt(17, 20);
