@@ -45,7 +45,10 @@ def main():
         prompt = json.load(f)
     n_ctx = len(prompt) + a.decode_tokens + 16
     common = dict(model_path=a.model, n_ctx=n_ctx, n_batch=512, n_ubatch=512, n_threads=a.threads,
-                  n_threads_batch=a.threads, verbose=False)
+                  n_threads_batch=a.threads, verbose=False,
+                  # NOTE: the draft model needs logits of every row (llama-cpp-python raises otherwise); both
+                  # get it alike (decode evaluates one token per call without a draft anyway).
+                  logits_all=True)
     plain = llama_cpp.Llama(**common)
     spec = llama_cpp.Llama(**common, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=a.num_pred_tokens))
     best = {"plain": 0.0, "spec": 0.0}
