@@ -84,7 +84,8 @@ int64_t Scheduler::chunk_size(const Sequence& s, int64_t num_computed, int64_t b
   return (n == 1 && remaining > 1) || n <= 0 ? 0 : n;
 }
 
-// NOTE: n-grams of 3 down to 1 tokens, as vLLM's and llama.cpp's prompt lookup.
+// NOTE: the last 3, then 2, then 1 tokens are looked up (vLLM's ngram method takes
+// prompt_lookup_max / _min; llama-cpp-python's LlamaPromptLookupDecoding 2 down to 1).
 constexpr int64_t kMaxDraftNgram = 3;
 
 std::vector<int32_t> Scheduler::draft(const Sequence& s, int64_t budget) const {
