@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("--decode-tokens", decode_tokens);
   app.add_option("--max-num-batched-tokens", batched_tokens);
   app.add_option("--threads", threads);
+  int64_t speculative_ngram = 0;
+  app.add_option("--speculative-ngram", speculative_ngram, "Prompt-lookup draft tokens per step (0 = off)");
   CLI11_PARSE(app, argc, argv);
 
   kvs::ModelOptions options;
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
     config.cache.memory_bytes = blocks * kvs::KvStorage::bytes_per_block(model.config(), 16, config.cache.dtype);
     config.scheduler.max_num_batched_tokens = batched_tokens;
     config.scheduler.max_num_seqs = std::max(n, 1);
+    config.scheduler.speculative_ngram = speculative_ngram;
     kvs::EngineClient engine(model, config);
     std::mt19937 rng(1234);
     std::uniform_int_distribution<int32_t> token(100, static_cast<int32_t>(model.config().vocab_size) - 1);

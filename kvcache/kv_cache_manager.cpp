@@ -232,6 +232,23 @@ void KvCacheManager::cache_full_blocks(uint64_t sequence, const std::vector<int3
   }
 }
 
+int64_t KvCacheManager::trim_slots(uint64_t sequence, int64_t num_tokens) {
+  SequenceBlocks& seq = sequences_.at(sequence);
+  const auto keep = static_cast<size_t>(blocks_for_tokens(num_tokens));
+  if (keep < seq.hashes.size()) throw Error("KV cache: trim_slots would release a block of the prefix cache");
+  int64_t released = 0;
+  for (GroupBlocks& group : seq.groups) {
+    while (group.blocks.size() > keep) {
+      if (group.blocks.back() >= 0) {
+        pool_.release(group.blocks.back());
+        ++released;
+      }
+      group.blocks.pop_back();
+    }
+  }
+  return released;
+}
+
 void KvCacheManager::free(uint64_t sequence) {
   const auto it = sequences_.find(sequence);
   if (it == sequences_.end()) return;

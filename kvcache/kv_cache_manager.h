@@ -104,6 +104,12 @@ class KvCacheManager {
   // into the prefix cache (tokens: the sequence's whole token list).
   void cache_full_blocks(uint64_t sequence, const std::vector<int32_t>& tokens, int64_t num_prompt_tokens,
                          int64_t num_computed_tokens);
+  // Speculative decoding's rollback: releases the sequence's table entries
+  // past blocks_for_tokens(num_tokens) in every group (blocks that held only
+  // rejected draft tokens), last first. They were never entered into the
+  // prefix cache (cache_full_blocks only covers computed, accepted tokens);
+  // throws kvs::Error if one was. Returns how many blocks it released.
+  int64_t trim_slots(uint64_t sequence, int64_t num_tokens);
   // Releases every block of the sequence, last block first (so a sequence's
   // tail is evicted before its more shareable head) and forgets it.
   void free(uint64_t sequence);

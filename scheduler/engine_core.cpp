@@ -138,7 +138,11 @@ void EngineCore::add(uint64_t id, const Request& request) {
   SamplingParams sampling = request.sampling;
   if (sampling.min_tokens > 0) sampling.min_tokens_suppressed = request.stop_token_ids;  // vLLM's min_tokens
   auto sampler = std::make_unique<Sampler>(sampling, std::random_device{}());
-  scheduler_.add(id, request);
+  Sequence& sequence = scheduler_.add(id, request);
+  // NOTE: no drafts under KV compression (a policy's statistics and cache
+  // edits assume one step per token) nor with forced outputs (nothing to guess).
+  sequence.speculate = config_.scheduler.speculative_ngram > 0 && policy.kind == KvPolicyKind::kNone &&
+                       request.forced_output_ids.empty();
   samplers_[id] = std::move(sampler);
   compressor_.add(id, policy, request);
   if (!request.forced_output_ids.empty()) forced_[id] = request.forced_output_ids;
@@ -232,29 +236,73 @@ void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std
   for (const ScheduledSequence& entry : output.scheduled) {
     if (!entry.sample) continue;
     Sequence& s = *entry.sequence;
-    const float* raw = logits.data() + static_cast<int64_t>(row++) * vocab;
-    if (!copy_usable_logits(raw, row_.data(), vocab)) {
-      fail(s.id, "the model produced NaN or +Inf logits");
+    const float* raw = logits.data() + static_cast<int64_t>(row) * vocab;
+    row += 1 + entry.draft_tokens.size();
+    if (!entry.draft_tokens.empty()) {
+      verify_drafts(entry, raw);
       continue;
     }
-    const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.num_prompt_tokens);
-    const std::vector<int32_t> outputs(s.tokens.begin() + s.num_prompt_tokens, s.tokens.end());
     TokenEvent event;
-    const auto forced = forced_.find(s.id);
-    if (forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size()) {
-      event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
-    } else {
-      event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
-    }
-    if (s.num_logprobs >= 0) add_log_probabilities(raw, vocab, s.num_logprobs, event);
-    ++totals_.total_sampled_tokens;
-    event.finish_reason = scheduler_.append_token(s, event.token_id);
-    if (event.finish_reason == FinishReason::kNone) {
-      sink_(s.id, event);
-    } else {
-      finish(s.id, std::move(event));
-    }
+    bool accepted = false;
+    if (sample_row(s, raw, -1, event, accepted)) emit(s, std::move(event));
   }
+}
+
+bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenEvent& event, bool& accepted) {
+  const int64_t vocab = model_.config().vocab_size;
+  if (!copy_usable_logits(raw, row_.data(), vocab)) {
+    fail(s.id, "the model produced NaN or +Inf logits");
+    return false;
+  }
+  const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.num_prompt_tokens);
+  const std::vector<int32_t> outputs(s.tokens.begin() + s.num_prompt_tokens, s.tokens.end());
+  const auto forced = forced_.find(s.id);
+  if (forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size()) {
+    event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
+  } else if (draft >= 0) {
+    event.token_id = samplers_.at(s.id)->verify(row_.data(), vocab, prompt, outputs, draft, accepted);
+  } else {
+    event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
+  }
+  if (s.num_logprobs >= 0) add_log_probabilities(raw, vocab, s.num_logprobs, event);
+  return true;
+}
+
+bool EngineCore::emit(Sequence& s, TokenEvent event) {
+  ++totals_.total_sampled_tokens;
+  event.finish_reason = scheduler_.append_token(s, event.token_id);
+  if (event.finish_reason == FinishReason::kNone) {
+    sink_(s.id, event);
+    return true;
+  }
+  finish(s.id, std::move(event));
+  return false;
+}
+
+void EngineCore::verify_drafts(const ScheduledSequence& entry, const float* rows) {
+  Sequence& s = *entry.sequence;
+  const int64_t vocab = model_.config().vocab_size;
+  const std::vector<int32_t>& drafts = entry.draft_tokens;
+  ++totals_.spec_num_drafts;
+  totals_.spec_num_draft_tokens += static_cast<int64_t>(drafts.size());
+  if (totals_.spec_accepted_per_position.size() < drafts.size()) totals_.spec_accepted_per_position.resize(drafts.size());
+  int64_t num_accepted = 0;
+  // Row i is the distribution after the sure token and drafts[0, i); the
+  // sampler sees the tokens accepted so far (penalties), as plain decoding would.
+  for (size_t i = 0; i <= drafts.size(); ++i) {
+    const int32_t draft = i < drafts.size() ? drafts[i] : -1;
+    TokenEvent event;
+    bool accepted = false;
+    if (!sample_row(s, rows + static_cast<int64_t>(i) * vocab, draft, event, accepted)) return;
+    if (accepted) {
+      ++num_accepted;
+      ++totals_.spec_num_accepted_tokens;
+      ++totals_.spec_accepted_per_position[i];
+    }
+    if (!emit(s, std::move(event))) return;  // finished: its blocks are free already
+    if (!accepted) break;                    // the correction (or bonus) token ends the step
+  }
+  scheduler_.commit_draft(s, num_accepted);
 }
 
 EngineMetrics EngineCore::metrics() const {

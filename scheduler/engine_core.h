@@ -27,6 +27,8 @@ struct EngineConfig {
   CacheConfig cache;          // pool size, block size, KV dtype, prefix caching
   SchedulerConfig scheduler;  // max_model_len 0 = the model's context. preserve_step_shape is
                               // set from the KV dtype (on for F16, see SchedulerConfig).
+                              // scheduler.speculative_ngram: --speculative-ngram (prompt-lookup
+                              // speculative decoding, docs/speculative-decoding.md); 0 = off.
   KvPolicySpec kv_policy;     // default KV compression (--kv-policy, --kv-budget); Request may override
   PrefixTierConfig tiers;     // host and disk tiers of the prefix cache (--kv-offload-*); off by default
   // --residual-checkpoint-dtype: F32 recomputes evicted K/V exactly; F16 halves the checkpoints' memory.
@@ -66,6 +68,12 @@ struct EngineMetrics {
   int64_t last_step_tokens = 0, total_step_tokens = 0;  // tokens put through the model
   int64_t total_sampled_tokens = 0;
   double last_step_seconds = 0.0, total_step_seconds = 0.0;
+  // Speculative decoding (vLLM's spec_decode counters): sequence-steps that
+  // verified drafts, draft tokens proposed, drafts accepted; accepted by
+  // draft position ([i]: drafts accepted at position i, sized by the most
+  // drafts any step had).
+  int64_t spec_num_drafts = 0, spec_num_draft_tokens = 0, spec_num_accepted_tokens = 0;
+  std::vector<int64_t> spec_accepted_per_position;
   std::array<KvPolicyCounters, kNumKvPolicies> kv_policies{};  // indexed by KvPolicyKind
 };
 
@@ -115,6 +123,15 @@ class EngineCore {
   void fail(uint64_t id, const std::string& why);  // ends `id` with kError (if unfinished)
   void fail_step(std::vector<uint64_t> ids, const std::string& what);
   void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
+  // Samples one sequence's next token from `raw` (a logits row) into `event`;
+  // with `draft` >= 0 verifies it (Sampler::verify) and sets `accepted`.
+  // False when the row is unusable (the request has failed).
+  bool sample_row(Sequence& s, const float* raw, int32_t draft, TokenEvent& event, bool& accepted);
+  // Emits `event` (the token is appended); false when the request finished.
+  bool emit(Sequence& s, TokenEvent event);
+  // Verifies a step's drafts row by row (rows: 1 + drafts), emitting each
+  // accepted token, then the correction or bonus token.
+  void verify_drafts(const ScheduledSequence& entry, const float* rows);
 
   ForwardModel& model_;
   EngineConfig config_;

@@ -78,6 +78,15 @@ ForwardBatch KvCompressor::build_batch(const SchedulerOutput& output) {
   bool any = false;
   for (const ScheduledSequence& entry : output.scheduled) any = any || states_.count(entry.sequence->id) != 0;
   int32_t next_overlay = 0;
+  // NOTE: verification rows take the one-token attention order (F16), so each
+  // row, and the K/V it writes, has the bits plain decoding would give it.
+  std::vector<uint8_t> single_order;
+  bool any_drafts = false;
+  for (const ScheduledSequence& entry : output.scheduled) {
+    single_order.push_back(entry.draft_tokens.empty() ? 0 : 1);
+    any_drafts = any_drafts || !entry.draft_tokens.empty();
+  }
+  if (any_drafts) batch.single_token_order = std::move(single_order);
   for (const ScheduledSequence& entry : output.scheduled) {
     const Sequence& s = *entry.sequence;
     const int64_t computed = s.num_computed_tokens, n = entry.num_new_tokens;
@@ -94,14 +103,23 @@ ForwardBatch KvCompressor::build_batch(const SchedulerOutput& output) {
         state->recompute_rows += kv_.block_size();
       }
     }
+    // Speculative drafts follow the sequence's own new tokens; every row then needs logits.
+    const int64_t num_drafts = static_cast<int64_t>(entry.draft_tokens.size());
+    std::vector<int32_t> new_tokens(begin, begin + (n - num_drafts));
+    new_tokens.insert(new_tokens.end(), entry.draft_tokens.begin(), entry.draft_tokens.end());
+    const bool last_row_only = entry.sample && num_drafts == 0;
+    const auto first_row = static_cast<int32_t>(batch.num_tokens());
     if (kv_.num_groups() == 1) {
-      batch.add_sequence(std::vector<int32_t>(begin, begin + n), static_cast<int32_t>(s.num_cached_tokens()), table,
-                         entry.sample, static_cast<int32_t>(computed));
+      batch.add_sequence(new_tokens, static_cast<int32_t>(s.num_cached_tokens()), table, last_row_only,
+                         static_cast<int32_t>(computed));
     } else {  // KV-cache groups (sliding-window layers); no policy state (refused at submit)
       std::vector<std::vector<int32_t>> tables{std::move(table)};
       for (int64_t g = 1; g < kv_.num_groups(); ++g) tables.push_back(kv_.block_table(s.id, g));
-      batch.add_sequence_groups(std::vector<int32_t>(begin, begin + n), static_cast<int32_t>(s.num_cached_tokens()),
-                                tables, entry.sample, static_cast<int32_t>(computed));
+      batch.add_sequence_groups(new_tokens, static_cast<int32_t>(s.num_cached_tokens()), tables, last_row_only,
+                                static_cast<int32_t>(computed));
+    }
+    if (entry.sample && num_drafts > 0) {
+      for (int64_t row = n - num_drafts - 1; row < n; ++row) batch.logits_rows.push_back(first_row + static_cast<int32_t>(row));
     }
     if (!any) continue;
     int32_t row_begin = -1;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/errors.h"
+#include "scheduler/ngram_proposer.h"
 
 namespace kvs {
 
@@ -17,6 +18,7 @@ void SchedulerConfig::validate() const {
   if (!(watermark >= 0.0 && watermark < 1.0)) throw InvalidArgument("watermark must be in [0, 1)");
   if (aging_steps < 0) throw InvalidArgument("aging_steps must be >= 0");
   if (starvation_steps < 0) throw InvalidArgument("starvation_steps must be >= 0");
+  if (speculative_ngram < 0 || speculative_ngram > 64) throw InvalidArgument("speculative_ngram must be in [0, 64]");
 }
 
 Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager& kv) : config_(config), kv_(kv) {
@@ -82,6 +84,18 @@ int64_t Scheduler::chunk_size(const Sequence& s, int64_t num_computed, int64_t b
   return (n == 1 && remaining > 1) || n <= 0 ? 0 : n;
 }
 
+// NOTE: the last 3, then 2, then 1 tokens are looked up (vLLM's ngram method takes
+// prompt_lookup_max / _min; llama-cpp-python's LlamaPromptLookupDecoding 2 down to 1).
+constexpr int64_t kMaxDraftNgram = 3;
+
+std::vector<int32_t> Scheduler::draft(const Sequence& s, int64_t budget) const {
+  if (!s.speculate || config_.speculative_ngram <= 0) return {};
+  // Never more drafts than the sequence can still emit after the one sure token.
+  const int64_t room = std::min({config_.speculative_ngram, budget, s.max_tokens - s.num_output_tokens() - 1,
+                                 config_.max_model_len - s.num_tokens() - 1});
+  return propose_ngram_draft(s.tokens, kMaxDraftNgram, 1, room);
+}
+
 PrefixHit Scheduler::find_prefix(const Sequence& s) const {
   PrefixHit hit = kv_.find_prefix(s.tokens, s.num_prompt_tokens, s.num_tokens() - 1);
   if (config_.preserve_step_shape && hit.num_tokens == s.num_prompt_tokens - 1) {
@@ -134,9 +148,16 @@ void Scheduler::schedule_running(SchedulerOutput& output, int64_t& budget, bool&
       }
     }
     if (preempted_self) break;
-    kv_.allocate_slots(s.id, cache_target);
-    output.scheduled.push_back({&s, n, target == s.num_tokens()});
-    budget -= n;
+    const bool sample = target == s.num_tokens();
+    std::vector<int32_t> drafts = sample && n == 1 ? draft(s, budget - n) : std::vector<int32_t>{};
+    const auto num_drafts = static_cast<int64_t>(drafts.size());
+    if (num_drafts > 0 && kv_.num_new_blocks_needed(s.id, cache_target + num_drafts) > kv_.num_free_blocks()) {
+      drafts.clear();  // speculation never preempts
+    }
+    kv_.allocate_slots(s.id, cache_target + static_cast<int64_t>(drafts.size()));
+    const int64_t num_new = n + static_cast<int64_t>(drafts.size());
+    output.scheduled.push_back({&s, num_new, sample, std::move(drafts)});
+    budget -= num_new;
   }
 }
 
@@ -169,7 +190,7 @@ void Scheduler::schedule_waiting(SchedulerOutput& output, int64_t& budget) {
     s.state = SequenceState::kRunning;
     running_.push_back(&s);
     waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
-    output.scheduled.push_back({&s, n, target == s.num_tokens()});
+    output.scheduled.push_back({&s, n, target == s.num_tokens(), {}});
     budget -= n;
   }
 }
@@ -177,10 +198,16 @@ void Scheduler::schedule_waiting(SchedulerOutput& output, int64_t& budget) {
 void Scheduler::on_step_computed(const SchedulerOutput& output) {
   for (const ScheduledSequence& entry : output.scheduled) {
     Sequence& s = *entry.sequence;
-    s.num_computed_tokens += entry.num_new_tokens;
+    s.num_computed_tokens += entry.num_new_tokens - static_cast<int64_t>(entry.draft_tokens.size());
     s.stats.num_computed_tokens += entry.num_new_tokens;
     kv_.cache_full_blocks(s.id, s.tokens, s.num_prompt_tokens, s.num_computed_tokens);
   }
+}
+
+void Scheduler::commit_draft(Sequence& s, int64_t num_accepted) {
+  s.num_computed_tokens += num_accepted;
+  kv_.trim_slots(s.id, s.num_cached_tokens());
+  kv_.cache_full_blocks(s.id, s.tokens, s.num_prompt_tokens, s.num_computed_tokens);
 }
 
 FinishReason Scheduler::append_token(Sequence& s, int32_t token) {

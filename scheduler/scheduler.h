@@ -26,6 +26,12 @@ struct SchedulerConfig {
   // recomputed after preemption one per step, exactly as they were first
   // computed. Needs max_num_batched_tokens >= 3.
   bool preserve_step_shape = false;
+  // Speculative decoding by prompt lookup (--speculative-ngram K): a decoding
+  // sequence with Sequence::speculate set may put up to K draft tokens after
+  // its last token in one step (see ScheduledSequence::draft_tokens); 0 = off.
+  // Drafts never push out other work: they take what budget and free blocks
+  // are left over, and never more than the sequence can still emit.
+  int64_t speculative_ngram = 0;
 
   void validate() const;  // throws InvalidArgument naming the field
 };
@@ -35,6 +41,12 @@ struct ScheduledSequence {
   Sequence* sequence = nullptr;
   int64_t num_new_tokens = 0;
   bool sample = false;  // the chunk reaches the end of the sequence: sample its next token
+  // Speculative decoding: tokens guessed to follow the sequence's last token
+  // (only with sample, when the chunk is that one token). They are the last
+  // draft_tokens.size() of the num_new_tokens, are not in Sequence::tokens,
+  // and every row of the chunk needs logits. After the step the engine
+  // verifies them and calls Scheduler::commit_draft.
+  std::vector<int32_t> draft_tokens;
 };
 
 struct SchedulerOutput {
@@ -72,8 +84,15 @@ class Scheduler {
   // Picks this step's batch and allocates its KV slots.
   SchedulerOutput schedule();
   // After the model ran `output`: advances num_computed_tokens and enters
-  // newly full blocks into the prefix cache.
+  // newly full blocks into the prefix cache. A chunk with draft tokens
+  // advances by its non-draft tokens only (their K/V are certain).
   void on_step_computed(const SchedulerOutput& output);
+  // After verifying a step's drafts: the first num_accepted drafts were
+  // appended (append_token) and their K/V, written in the step, count as
+  // computed; blocks that held only rejected drafts go back to the pool, and
+  // newly full blocks of accepted tokens enter the prefix cache. Call it only
+  // while the sequence is unfinished.
+  void commit_draft(Sequence& sequence, int64_t num_accepted);
   // Appends a sampled token; returns why the sequence is now finished, or kNone.
   FinishReason append_token(Sequence& sequence, int32_t token);
   // Frees the sequence's blocks and forgets it (finished or cancelled). No-op for an unknown id.
@@ -92,6 +111,7 @@ class Scheduler {
  private:
   bool before(const Sequence& a, const Sequence& b) const;
   int64_t chunk_size(const Sequence& sequence, int64_t num_computed, int64_t budget) const;
+  std::vector<int32_t> draft(const Sequence& sequence, int64_t budget) const;
   PrefixHit find_prefix(const Sequence& sequence) const;
   void preempt(Sequence& victim);
   void schedule_running(SchedulerOutput& output, int64_t& budget, bool& preempted);

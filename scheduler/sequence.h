@@ -32,6 +32,7 @@ struct Sequence {
   int64_t arrival_step = 0;    // scheduler step at submission (for aging)
   bool started_once = false;   // admitted at least once (prefix stats recorded)
   bool tiers_checked = false;  // the prefix-cache tiers were asked for its prompt since it last waited
+  bool speculate = false;      // may draft tokens (SchedulerConfig::speculative_ngram; EngineCore decides)
   RequestStats stats;
 
   int64_t num_tokens() const { return static_cast<int64_t>(tokens.size()); }

@@ -119,6 +119,7 @@ void check_forward_batch(const ForwardBatch& batch, const ModelConfig& c, int64_
   };
   per_seq(batch.score_row_begin.size(), "score_row_begin");
   per_seq(batch.checkpoint_ids.size(), "checkpoint_ids");
+  per_seq(batch.single_token_order.size(), "single_token_order");
   if (!batch.score_row_begin.empty() && (batch.score_seeds.size() != batch.score_row_begin.size() ||
                                          batch.score_tau.size() != batch.score_row_begin.size())) {
     throw InvalidArgument("forward batch: score_seeds and score_tau must match score_row_begin");

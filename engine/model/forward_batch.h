@@ -32,6 +32,11 @@ struct ForwardBatch {
   // blocks were released; the kernel never reads them).
   std::vector<std::vector<int32_t>> group_block_tables;
   std::vector<int32_t> logits_rows;    // rows of token_ids to compute logits for
+  // F16 KV cache (CPU): [num_seqs] or empty (all 0). A sequence with a
+  // nonzero entry has every row's attention summed in the one-token order, so
+  // its rows round as if each were computed in a step of its own (speculative
+  // verification keeps greedy output and K/V bits those of plain decoding).
+  std::vector<uint8_t> single_token_order;
 
   // KV compression (all optional: empty = off for every sequence).
   // Attention statistics (kernels::AttentionScores): rows j >= score_row_begin[s]

@@ -385,6 +385,7 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   varlen.block_tables = batch.tables_of_group(group).data();
   varlen.max_blocks_per_seq = batch.max_blocks_per_seq;
   varlen.sliding_window = c.is_window_layer(index) ? c.sliding_window : 0;
+  varlen.single_order = batch.single_token_order.empty() ? nullptr : batch.single_token_order.data();
   attention_.resize(static_cast<size_t>(T * q_width));
   status = kernels::attention_varlen_paged(q, row, attention_.data(), cache, varlen, num_heads, attention_scale,
                                            want_scores ? &scores : nullptr, num_threads_);

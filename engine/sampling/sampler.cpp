@@ -68,27 +68,58 @@ Sampler::Sampler(const SamplingParams& params, uint64_t fallback_seed)
   params_.validate();
 }
 
-int32_t Sampler::sample(float* logits, int64_t vocab_size,
-                        const std::vector<int32_t>& prompt_tokens,
-                        const std::vector<int32_t>& output_tokens) {
+int32_t Sampler::prepare(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
+                         const std::vector<int32_t>& output_tokens) {
   if (vocab_size <= 0) throw InvalidArgument("sampler: vocab_size must be positive");
   apply_bias(logits, vocab_size, params_, output_tokens.size());
   sampling::apply_penalties(logits, vocab_size, prompt_tokens, output_tokens, params_, seen_bits_,
                             sorted_output_);
   if (params_.temperature < kGreedyTemperature) return argmax(logits, vocab_size);
-
   scale_logits(logits, vocab_size, params_.temperature);
   sampling::select_candidates(logits, vocab_size, params_.top_k, params_.top_p, params_.min_p,
                               candidate_ids_, candidate_weights_);
+  return -1;
+}
+
+int32_t Sampler::draw(int32_t excluded) {
   double total = 0.0;
-  for (const float weight : candidate_weights_) total += weight;
+  for (size_t i = 0; i < candidate_ids_.size(); ++i) {
+    if (candidate_ids_[i] != excluded) total += candidate_weights_[i];
+  }
   const double target = uniform01(rng_) * total;
   double cumulative = 0.0;
+  int32_t last = -1;
   for (size_t i = 0; i < candidate_ids_.size(); ++i) {
+    if (candidate_ids_[i] == excluded) continue;
     cumulative += candidate_weights_[i];
-    if (target < cumulative) return candidate_ids_[i];
+    last = candidate_ids_[i];
+    if (target < cumulative) return last;
   }
-  return candidate_ids_.back();  // target rounded up to the total
+  return last;  // target rounded up to the total
+}
+
+int32_t Sampler::sample(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
+                        const std::vector<int32_t>& output_tokens) {
+  const int32_t greedy = prepare(logits, vocab_size, prompt_tokens, output_tokens);
+  return greedy >= 0 ? greedy : draw(-1);
+}
+
+int32_t Sampler::verify(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
+                        const std::vector<int32_t>& output_tokens, int32_t draft, bool& accepted) {
+  const int32_t greedy = prepare(logits, vocab_size, prompt_tokens, output_tokens);
+  if (greedy >= 0) {
+    accepted = greedy == draft;
+    return greedy;
+  }
+  double total = 0.0, draft_weight = 0.0;
+  for (size_t i = 0; i < candidate_ids_.size(); ++i) {
+    total += candidate_weights_[i];
+    if (candidate_ids_[i] == draft) draft_weight = candidate_weights_[i];
+  }
+  accepted = uniform01(rng_) * total < draft_weight;
+  if (accepted) return draft;
+  // NOTE: draft_weight == total makes acceptance certain, so something else remains here.
+  return draw(draft);
 }
 
 }  // namespace kvs

@@ -56,9 +56,25 @@ class Sampler {
   // O(k log k) for top-k, or a sort of the top-p nucleus (and its edge).
   int32_t sample(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
                  const std::vector<int32_t>& output_tokens);
+  // Speculative decoding's check of a point-mass draft (rejection sampling
+  // with q = one-hot(draft)): the same transforms as sample(), then the draft
+  // is accepted with probability p(draft) under the final distribution
+  // (greedy: when it is the argmax); on rejection the token is drawn from p
+  // with the draft removed, renormalised (max(0, p - q)). So the returned
+  // token is distributed exactly as sample()'s. Arguments as sample();
+  // `accepted` says whether the returned token is the draft.
+  int32_t verify(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
+                 const std::vector<int32_t>& output_tokens, int32_t draft, bool& accepted);
   const SamplingParams& params() const { return params_; }
 
  private:
+  // bias, penalties; then greedy: the argmax (returned), else temperature
+  // and the candidate filters into candidate_ids_ / candidate_weights_ (-1 returned).
+  int32_t prepare(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
+                  const std::vector<int32_t>& output_tokens);
+  // One draw from the candidates, skipping `excluded` (-1: none).
+  int32_t draw(int32_t excluded);
+
   SamplingParams params_;
   std::mt19937_64 rng_;
   // Scratch reused across calls so sampling a token allocates nothing once warm.

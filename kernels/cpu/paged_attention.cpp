@@ -194,7 +194,9 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
         continue;
       }
       if (half && !want_scores) {  // the group's heads together, one pass over K and V
-        const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
+        const HalfMatmulOrder order = query_len >= 2 && !(batch.single_order != nullptr && batch.single_order[s] != 0)
+                                            ? HalfMatmulOrder::kBatched
+                                            : HalfMatmulOrder::kSingle;
         attend_group_half(q + t * q_row_stride + kv_head * group * head_dim, head_dim, group,
                           static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
                           cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch,
@@ -209,7 +211,9 @@ void attention_all(const float* q, int64_t q_row_stride, float* out, const Paged
         if (want_scores) logits.resize(static_cast<size_t>(window));
         float* logits_out = want_scores ? logits.data() : nullptr;
         if (half) {
-          const HalfMatmulOrder order = query_len >= 2 ? HalfMatmulOrder::kBatched : HalfMatmulOrder::kSingle;
+          const HalfMatmulOrder order = query_len >= 2 && !(batch.single_order != nullptr && batch.single_order[s] != 0)
+                                            ? HalfMatmulOrder::kBatched
+                                            : HalfMatmulOrder::kSingle;
           attend_one_half(qh, static_cast<const uint16_t*>(cache.k), static_cast<const uint16_t*>(cache.v), table,
                           cache.block_size, kv_row, kv_offset, head_dim, window, scale, order, half_scratch, oh,
                           static_cast<const uint16_t*>(cache.overlay_k), static_cast<const uint16_t*>(cache.overlay_v),

@@ -60,6 +60,11 @@ struct VarlenBatch {
   // never read (their blocks may be gone) and weigh exactly 0, so sums round
   // as llama.cpp's masked softmax over the whole cache does.
   int64_t sliding_window = 0;
+  // F16 cache: non-null [num_seqs]: sequences with a nonzero entry sum every
+  // row in the one-token (kSingle) order whatever their query length, so a
+  // multi-token step (speculative verification) gives each row the bits a
+  // one-token step would. Null: kBatched for query_len >= 2, as llama.cpp.
+  const uint8_t* single_order = nullptr;
 };
 
 // Optional side output for the KV compression policies. Rows j >=

@@ -51,6 +51,9 @@ void add_generate(CLI::App& app, GenerateCommand& g, std::function<int()>& actio
   cmd->add_option("--kv-policy", g.kv_policy, "KV compression policy: " + kv_policy_names());
   cmd->add_option("--kv-budget", g.kv_budget,
                   "KV tokens kept per sequence (integer >= 1) or a fraction in (0, 1); needed by every policy but none");
+  cmd->add_option("--speculative-ngram", g.speculative_ngram,
+                  "Speculative decoding by prompt lookup: up to K draft tokens per step (0 = off)")
+      ->check(CLI::Range(0, 64));
   cmd->callback([&] { action = [&g] { return run_generate(g); }; });
 }
 

@@ -117,6 +117,7 @@ EngineConfig cli_engine_config(const GenerateCommand& command, const ForwardMode
       ((model.max_position_embeddings + config.cache.block_size - 1) / config.cache.block_size);
   config.scheduler.max_num_batched_tokens = 512;
   config.scheduler.max_num_seqs = 1;
+  config.scheduler.speculative_ngram = command.speculative_ngram;
   return config;
 }
 

@@ -62,6 +62,7 @@ EngineConfig serve_engine_config(const ServeConfig& config, const ModelBundle& b
   engine.residual_checkpoint_dtype =
       config.residual_checkpoint_dtype == "f16" ? ResidualCheckpoints::DType::F16 : ResidualCheckpoints::DType::F32;
   engine.scheduler.max_model_len = config.max_model_len;  // 0 = the model's; above it the engine refuses
+  engine.scheduler.speculative_ngram = config.speculative_ngram;
   return engine;
 }
 

@@ -27,6 +27,7 @@ struct GenerateCommand {
   int tensor_parallel_size = 1;         // ranks the model is sharded over
   std::string kv_policy = "none";       // KV compression (kv_policy_from_flags checks both)
   double kv_budget = 0.0;               // tokens (>= 1) or a fraction in (0, 1); 0 = none
+  int64_t speculative_ngram = 0;       // prompt-lookup draft tokens per step (0 = off)
 };
 
 struct TokenizeCommand {

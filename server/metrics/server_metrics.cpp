@@ -197,6 +197,17 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
   sample(out, "kvserve:engine_step_seconds_total", l, engine.total_step_seconds);
   render_kv_policies(out, engine, l);
   render_kv_offload(out, engine, l);
+  family(out, "vllm:spec_decode_num_drafts_total", "counter", "Number of spec decoding drafts.");
+  sample(out, "vllm:spec_decode_num_drafts_total", l, static_cast<double>(engine.spec_num_drafts));
+  family(out, "vllm:spec_decode_num_draft_tokens_total", "counter", "Number of draft tokens.");
+  sample(out, "vllm:spec_decode_num_draft_tokens_total", l, static_cast<double>(engine.spec_num_draft_tokens));
+  family(out, "vllm:spec_decode_num_accepted_tokens_total", "counter", "Number of accepted tokens.");
+  sample(out, "vllm:spec_decode_num_accepted_tokens_total", l, static_cast<double>(engine.spec_num_accepted_tokens));
+  family(out, "vllm:spec_decode_num_accepted_tokens_per_pos_total", "counter", "Accepted tokens per draft position.");
+  for (size_t i = 0; i < engine.spec_accepted_per_position.size(); ++i) {
+    sample(out, "vllm:spec_decode_num_accepted_tokens_per_pos_total", l + ",position=\"" + std::to_string(i) + "\"",
+           static_cast<double>(engine.spec_accepted_per_position[i]));
+  }
   family(out, "kvserve:active_requests", "gauge", "API requests being served (all choices).");
   sample(out, "kvserve:active_requests", l, static_cast<double>(num_active_requests));
   family(out, "kvserve:draining", "gauge", "1 while the server drains before exit.");

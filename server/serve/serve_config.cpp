@@ -22,6 +22,7 @@ void ServeConfig::validate() const {
   check(port > 0 && port < 65536, "--port must be in 1..65535");
   check(grpc_port >= 0 && grpc_port < 65536, "--grpc-port must be in 0..65535");
   check(max_num_seqs >= 1, "--max-num-seqs must be >= 1");
+  check(speculative_ngram >= 0 && speculative_ngram <= 64, "--speculative-ngram must be in [0, 64]");
   check(max_num_batched_tokens >= 3, "--max-num-batched-tokens must be >= 3");
   // A byte-size flag's value, with the flag named in the error.
   const auto byte_size = [](const std::string& text, const char* flag) {

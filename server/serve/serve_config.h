@@ -41,6 +41,7 @@ struct ServeConfig {
   bool f32_weights = false;           // dequantize weights, plain F32 arithmetic (as `generate --f32-weights`)
   int http_threads = 64;              // main-tier HTTP threads beyond max_num_seqs + max_queue (server/README.md)
   int64_t max_model_len = 0;          // context cap in tokens (prompt + output); 0 = the model's own
+  int64_t speculative_ngram = 0;      // prompt-lookup draft tokens per step (0 = off; docs/speculative-decoding.md)
   std::string log_format = "text";    // "text" | "json" (one JSON object per line)
   std::string log_level = "info";     // trace|debug|info|warn|error|critical|off
   std::string residual_checkpoint_dtype = "f32";  // "f32" | "f16" (--residual-checkpoint-dtype)

@@ -77,6 +77,10 @@ std::vector<ServeFlag> serve_flags(ServeConfig& c) {
        &c.kv_policy},
       {"kv-budget", "Default KV tokens kept per sequence (integer >= 1) or a fraction in (0, 1); 0 = none",
        &c.kv_budget},
+      {"speculative-ngram",
+       "Speculative decoding by prompt lookup: up to K draft tokens per step copied from earlier text of the "
+       "sequence, verified in one forward pass (exact for greedy, distribution-preserving for sampling); 0 = off",
+       &c.speculative_ngram},
   };
 }
 

@@ -185,6 +185,28 @@ TEST(KvCacheManager, DroppedBlocksLeaveHolesInTheTable) {
   EXPECT_EQ(kv.num_used_blocks(), 0);
 }
 
+// Speculative decoding's rollback: a step allocated slots for 6 computed
+// tokens + 1 sure token + 8 drafts; 1 draft was accepted, so 8 tokens are
+// computed: blocks past the second go back uncached, the full ones stay.
+TEST(KvCacheManager, TrimSlotsReleasesBlocksOfRejectedDraftsOnly) {
+  KvCacheManager kv = make(8);
+  const Ids tokens = range(100, 108);
+  kv.start(1, {}, 7);
+  kv.allocate_slots(1, 15);
+  EXPECT_EQ(kv.block_table(1), (Ids{0, 1, 2, 3}));
+  kv.cache_full_blocks(1, tokens, 6, 8);
+  EXPECT_EQ(kv.trim_slots(1, 8), 2);
+  EXPECT_EQ(kv.block_table(1), (Ids{0, 1}));
+  EXPECT_EQ(kv.num_used_blocks(), 2);
+  EXPECT_FALSE(kv.pool().is_cached(2));
+  EXPECT_FALSE(kv.pool().is_cached(3));
+  EXPECT_TRUE(kv.pool().is_cached(1));
+  EXPECT_EQ(kv.trim_slots(1, 5), 0);  // 5 tokens still need both blocks
+  EXPECT_THROW(kv.trim_slots(1, 4), Error);  // would drop the cached second block
+  kv.free(1);
+  EXPECT_EQ(kv.num_used_blocks(), 0);
+}
+
 TEST(CacheConfig, SizesThePoolFromBytesOrAFraction) {
   ModelConfig model;
   model.num_layers = 2;
