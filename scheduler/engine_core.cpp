@@ -1,5 +1,6 @@
 #include "scheduler/engine_core.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -53,6 +54,23 @@ bool copy_usable_logits(const float* row, float* out, int64_t vocab) {
     bad |= (row[i] != row[i]) | (row[i] == HUGE_VALF);
   }
   return bad == 0;
+}
+
+// The greedy token of a logits row without copying it: false when the row
+// holds a NaN or +Inf (as copy_usable_logits), else `best` = the largest
+// logit's id, the lowest on ties (Sampler's argmax). Throws kvs::Error when
+// every logit is -inf, as Sampler does.
+bool usable_argmax(const float* row, int64_t vocab, int32_t& best) {
+  int bad = 0;
+  float max = -HUGE_VALF;
+  for (int64_t i = 0; i < vocab; ++i) {
+    bad |= (row[i] != row[i]) | (row[i] == HUGE_VALF);
+    max = row[i] > max ? row[i] : max;
+  }
+  if (bad != 0) return false;
+  if (max == -HUGE_VALF) throw Error("sampler: every logit is -inf or NaN; nothing can be sampled");
+  best = static_cast<int32_t>(std::find(row, row + vocab, max) - row);
+  return true;
 }
 
 }  // namespace
@@ -250,19 +268,33 @@ void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std
 
 bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenEvent& event, bool& accepted) {
   const int64_t vocab = model_.config().vocab_size;
-  if (!copy_usable_logits(raw, row_.data(), vocab)) {
-    fail(s.id, "the model produced NaN or +Inf logits");
-    return false;
-  }
-  const std::vector<int32_t> prompt(s.tokens.begin(), s.tokens.begin() + s.num_prompt_tokens);
-  const std::vector<int32_t> outputs(s.tokens.begin() + s.num_prompt_tokens, s.tokens.end());
+  Sampler& sampler = *samplers_.at(s.id);
   const auto forced = forced_.find(s.id);
-  if (forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size()) {
-    event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
-  } else if (draft >= 0) {
-    event.token_id = samplers_.at(s.id)->verify(row_.data(), vocab, prompt, outputs, draft, accepted);
+  const bool is_forced = forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size();
+  if (!is_forced && sampler.plain_greedy()) {  // the argmax of the model's row, read in place
+    int32_t best = -1;
+    if (!usable_argmax(raw, vocab, best)) {
+      fail(s.id, "the model produced NaN or +Inf logits");
+      return false;
+    }
+    event.token_id = best;
+    accepted = draft >= 0 && best == draft;
   } else {
-    event.token_id = samplers_.at(s.id)->sample(row_.data(), vocab, prompt, outputs);
+    if (!copy_usable_logits(raw, row_.data(), vocab)) {
+      fail(s.id, "the model produced NaN or +Inf logits");
+      return false;
+    }
+    // Views into the sequence's tokens (no copies; the sampler's penalty
+    // bookkeeping is incremental).
+    const TokenSpan prompt(s.tokens.data(), static_cast<size_t>(s.num_prompt_tokens));
+    const TokenSpan outputs(s.tokens.data() + s.num_prompt_tokens, static_cast<size_t>(s.num_output_tokens()));
+    if (is_forced) {
+      event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
+    } else if (draft >= 0) {
+      event.token_id = sampler.verify(row_.data(), vocab, prompt, outputs, draft, accepted);
+    } else {
+      event.token_id = sampler.sample(row_.data(), vocab, prompt, outputs);
+    }
   }
   if (s.num_logprobs >= 0) add_log_probabilities(raw, vocab, s.num_logprobs, event);
   return true;

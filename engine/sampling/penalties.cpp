@@ -8,67 +8,64 @@
 namespace kvs::sampling {
 namespace {
 
-void check_ids(const std::vector<int32_t>& tokens, int64_t vocab_size, const char* which) {
-  for (const int32_t id : tokens) {
-    if (id < 0 || id >= vocab_size) {
-      throw InvalidArgument(std::string("sampler: ") + which + " token id " + std::to_string(id) +
-                            " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
-    }
-  }
-}
+float apply_repetition(float logit, float penalty) { return logit > 0.0f ? logit / penalty : logit * penalty; }
 
-float apply_repetition(float logit, float penalty) {
-  return logit > 0.0f ? logit / penalty : logit * penalty;
-}
-
-void apply_repetition_penalty(float* logits, int64_t vocab_size,
-                              const std::vector<int32_t>& prompt_tokens,
-                              const std::vector<int32_t>& output_tokens, float penalty,
-                              std::vector<uint64_t>& seen_bits) {
-  seen_bits.assign(static_cast<size_t>((vocab_size + 63) / 64), 0);
-  for (const std::vector<int32_t>* tokens : {&prompt_tokens, &output_tokens}) {
-    for (const int32_t id : *tokens) {
-      uint64_t& word = seen_bits[static_cast<size_t>(id) / 64];
-      const uint64_t bit = uint64_t{1} << (id % 64);
-      if (word & bit) continue;
-      word |= bit;
-      logits[id] = apply_repetition(logits[id], penalty);
-    }
-  }
-}
-
-void apply_output_penalties(float* logits, const std::vector<int32_t>& output_tokens,
-                            float frequency_penalty, float presence_penalty,
-                            std::vector<int32_t>& sorted_output) {
-  sorted_output.assign(output_tokens.begin(), output_tokens.end());
-  std::sort(sorted_output.begin(), sorted_output.end());
-  for (size_t begin = 0; begin < sorted_output.size();) {
-    size_t end = begin + 1;
-    while (end < sorted_output.size() && sorted_output[end] == sorted_output[begin]) ++end;
-    float& logit = logits[sorted_output[begin]];
-    logit -= frequency_penalty * static_cast<float>(end - begin);
-    logit -= presence_penalty;
-    begin = end;
-  }
+bool same_ids(const std::vector<int32_t>& absorbed, const int32_t* ids, size_t n) {
+  return n >= absorbed.size() && std::equal(absorbed.begin(), absorbed.end(), ids);
 }
 
 }  // namespace
 
-void apply_penalties(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                     const std::vector<int32_t>& output_tokens, const SamplingParams& params,
-                     std::vector<uint64_t>& seen_bits, std::vector<int32_t>& sorted_output) {
+void PenaltyState::reset(int64_t vocab_size) {
+  vocab_size_ = vocab_size;
+  prompt_.clear();
+  output_.clear();
+  seen_bits_.assign(static_cast<size_t>((vocab_size + 63) / 64), 0);
+  seen_ids_.clear();
+  counts_.clear();
+}
+
+void PenaltyState::absorb(int32_t id, int64_t vocab_size, bool output, const char* which) {
+  if (id < 0 || id >= vocab_size) {
+    vocab_size_ = 0;  // start over next time
+    throw InvalidArgument(std::string("sampler: ") + which + " token id " + std::to_string(id) +
+                          " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+  }
+  uint64_t& word = seen_bits_[static_cast<size_t>(id) / 64];
+  const uint64_t bit = uint64_t{1} << (id % 64);
+  if ((word & bit) == 0) {
+    word |= bit;
+    seen_ids_.push_back(id);
+  }
+  if (output) ++counts_[id];
+}
+
+void PenaltyState::apply(float* logits, int64_t vocab_size, TokenSpan prompt, TokenSpan output,
+                         const SamplingParams& params) {
   const bool repetition = params.repetition_penalty != 1.0f;
   const bool output_penalties = params.frequency_penalty != 0.0f || params.presence_penalty != 0.0f;
   if (!repetition && !output_penalties) return;
-  check_ids(output_tokens, vocab_size, "output");
+  // NOTE: the prompt is absorbed even when only the output penalties are on
+  // (its ids are checked the same way); repetition reads seen_ids_.
+  if (vocab_size != vocab_size_ || prompt.size != prompt_.size() ||
+      !same_ids(prompt_, prompt.data, prompt.size) || !same_ids(output_, output.data, output.size)) {
+    reset(vocab_size);
+    for (size_t i = 0; i < prompt.size; ++i) absorb(prompt.data[i], vocab_size, false, "prompt");
+    prompt_.assign(prompt.data, prompt.data + prompt.size);
+  }
+  for (size_t i = output_.size(); i < output.size; ++i) {
+    absorb(output.data[i], vocab_size, true, "output");
+    output_.push_back(output.data[i]);
+  }
   if (repetition) {
-    check_ids(prompt_tokens, vocab_size, "prompt");
-    apply_repetition_penalty(logits, vocab_size, prompt_tokens, output_tokens,
-                             params.repetition_penalty, seen_bits);
+    for (const int32_t id : seen_ids_) logits[id] = apply_repetition(logits[id], params.repetition_penalty);
   }
   if (output_penalties) {
-    apply_output_penalties(logits, output_tokens, params.frequency_penalty, params.presence_penalty,
-                           sorted_output);
+    for (const auto& [id, count] : counts_) {
+      float& logit = logits[id];
+      logit -= params.frequency_penalty * static_cast<float>(count);
+      logit -= params.presence_penalty;
+    }
   }
 }
 

@@ -64,16 +64,25 @@ void apply_bias(float* logits, int64_t vocab_size, const SamplingParams& params,
 }  // namespace
 
 Sampler::Sampler(const SamplingParams& params, uint64_t fallback_seed)
-    : params_(params), rng_(params.has_seed ? params.seed : fallback_seed) {
+    : params_(params),
+      rng_(params.has_seed ? params.seed : fallback_seed),
+      penalties_(std::make_unique<sampling::PenaltyState>()) {
   params_.validate();
 }
 
-int32_t Sampler::prepare(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                         const std::vector<int32_t>& output_tokens) {
+Sampler::~Sampler() = default;
+Sampler::Sampler(Sampler&&) noexcept = default;
+
+bool Sampler::plain_greedy() const {
+  return params_.temperature < kGreedyTemperature && params_.logit_bias.empty() &&
+         (params_.min_tokens == 0 || params_.min_tokens_suppressed.empty()) && params_.repetition_penalty == 1.0f &&
+         params_.frequency_penalty == 0.0f && params_.presence_penalty == 0.0f;
+}
+
+int32_t Sampler::prepare(float* logits, int64_t vocab_size, TokenSpan prompt_tokens, TokenSpan output_tokens) {
   if (vocab_size <= 0) throw InvalidArgument("sampler: vocab_size must be positive");
-  apply_bias(logits, vocab_size, params_, output_tokens.size());
-  sampling::apply_penalties(logits, vocab_size, prompt_tokens, output_tokens, params_, seen_bits_,
-                            sorted_output_);
+  apply_bias(logits, vocab_size, params_, output_tokens.size);
+  penalties_->apply(logits, vocab_size, prompt_tokens, output_tokens, params_);
   if (params_.temperature < kGreedyTemperature) return argmax(logits, vocab_size);
   scale_logits(logits, vocab_size, params_.temperature);
   sampling::select_candidates(logits, vocab_size, params_.top_k, params_.top_p, params_.min_p,
@@ -98,14 +107,13 @@ int32_t Sampler::draw(int32_t excluded) {
   return last;  // target rounded up to the total
 }
 
-int32_t Sampler::sample(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                        const std::vector<int32_t>& output_tokens) {
+int32_t Sampler::sample(float* logits, int64_t vocab_size, TokenSpan prompt_tokens, TokenSpan output_tokens) {
   const int32_t greedy = prepare(logits, vocab_size, prompt_tokens, output_tokens);
   return greedy >= 0 ? greedy : draw(-1);
 }
 
-int32_t Sampler::verify(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                        const std::vector<int32_t>& output_tokens, int32_t draft, bool& accepted) {
+int32_t Sampler::verify(float* logits, int64_t vocab_size, TokenSpan prompt_tokens, TokenSpan output_tokens,
+                        int32_t draft, bool& accepted) {
   const int32_t greedy = prepare(logits, vocab_size, prompt_tokens, output_tokens);
   if (greedy >= 0) {
     accepted = greedy == draft;

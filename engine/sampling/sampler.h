@@ -1,11 +1,30 @@
 #pragma once
 // Turns one row of logits into the next token.
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <random>
 #include <utility>
 #include <vector>
 
 namespace kvs {
+
+// A read-only run of token ids, not owned (a view into a sequence's tokens or
+// a std::vector, which converts implicitly).
+struct TokenSpan {
+  const int32_t* data = nullptr;
+  size_t size = 0;
+  TokenSpan() = default;
+  TokenSpan(const int32_t* ids, size_t n) : data(ids), size(n) {}
+  TokenSpan(const std::vector<int32_t>& ids) : data(ids.data()), size(ids.size()) {}  // NOLINT: implicit by design
+  // A braced list, for a call's duration only (the list dies with the full expression).
+  TokenSpan(std::initializer_list<int32_t> ids) : data(ids.begin()), size(ids.size()) {}  // NOLINT
+};
+
+namespace sampling {
+class PenaltyState;
+}
 
 // OpenAI / vLLM semantics. temperature == 0 means greedy (argmax, ties go to
 // the lowest id). top_k <= 0 disables top-k; top_p == 1 and min_p == 0 disable
@@ -54,8 +73,10 @@ class Sampler {
   // the penalties; an id outside [0, vocab_size) throws InvalidArgument. Throws
   // kvs::Error when no logit is above -inf. Cost: O(vocab + tokens) plus
   // O(k log k) for top-k, or a sort of the top-p nucleus (and its edge).
-  int32_t sample(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                 const std::vector<int32_t>& output_tokens);
+  // The penalties' bookkeeping is incremental (sampling::PenaltyState): a
+  // call whose prompt is the last call's and whose output extends it only
+  // absorbs the new tokens.
+  int32_t sample(float* logits, int64_t vocab_size, TokenSpan prompt_tokens, TokenSpan output_tokens);
   // Speculative decoding's check of a point-mass draft (rejection sampling
   // with q = one-hot(draft)): the same transforms as sample(), then the draft
   // is accepted with probability p(draft) under the final distribution
@@ -63,23 +84,28 @@ class Sampler {
   // with the draft removed, renormalised (max(0, p - q)). So the returned
   // token is distributed exactly as sample()'s. Arguments as sample();
   // `accepted` says whether the returned token is the draft.
-  int32_t verify(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                 const std::vector<int32_t>& output_tokens, int32_t draft, bool& accepted);
+  int32_t verify(float* logits, int64_t vocab_size, TokenSpan prompt_tokens, TokenSpan output_tokens, int32_t draft,
+                 bool& accepted);
   const SamplingParams& params() const { return params_; }
+  // Whether sample() / verify() reduce to the argmax of the raw logits:
+  // greedy, with no logit_bias, no min_tokens ban and neutral penalties. The
+  // engine then takes the argmax of the model's row in place, without the
+  // copy sample() needs to modify it (the same token).
+  bool plain_greedy() const;
+  ~Sampler();
+  Sampler(Sampler&&) noexcept;
 
  private:
   // bias, penalties; then greedy: the argmax (returned), else temperature
   // and the candidate filters into candidate_ids_ / candidate_weights_ (-1 returned).
-  int32_t prepare(float* logits, int64_t vocab_size, const std::vector<int32_t>& prompt_tokens,
-                  const std::vector<int32_t>& output_tokens);
+  int32_t prepare(float* logits, int64_t vocab_size, TokenSpan prompt_tokens, TokenSpan output_tokens);
   // One draw from the candidates, skipping `excluded` (-1: none).
   int32_t draw(int32_t excluded);
 
   SamplingParams params_;
   std::mt19937_64 rng_;
   // Scratch reused across calls so sampling a token allocates nothing once warm.
-  std::vector<uint64_t> seen_bits_;     // repetition penalty: one bit per vocab entry
-  std::vector<int32_t> sorted_output_;  // presence/frequency: output ids, sorted
+  std::unique_ptr<sampling::PenaltyState> penalties_;  // this sequence's penalty bookkeeping
   std::vector<int32_t> candidate_ids_;
   std::vector<float> candidate_weights_;
 };

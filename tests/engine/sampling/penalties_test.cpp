@@ -89,3 +89,46 @@ TEST(Penalties, OutOfVocabularyTokenIdIsRejected) {
 
 }  // namespace
 }  // namespace kvs
+
+namespace kvs {
+namespace {
+
+// One sampler kept for a whole sequence (its penalty bookkeeping absorbs only
+// the new output tokens) penalises every row exactly as a fresh sampler given
+// the whole history does; a history that does not extend the last one (a
+// different prompt, an output that changed or shrank) starts over.
+TEST(Penalties, IncrementalBookkeepingEqualsFreshSamplerEveryStep) {
+  SamplingParams params;
+  params.repetition_penalty = 1.3f;
+  params.frequency_penalty = 0.4f;
+  params.presence_penalty = 0.25f;
+  std::vector<float> row(64);
+  for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<float>(static_cast<int>(i * 37 % 23) - 11) * 0.5f;
+  const std::vector<int32_t> prompt = {3, 5, 5, 60, 7};
+  std::vector<int32_t> output;
+  Sampler kept(params, 0);
+  for (int step = 0; step < 40; ++step) {
+    std::vector<float> a = row;
+    kept.sample(a.data(), static_cast<int64_t>(a.size()), prompt, output);
+    EXPECT_EQ(a, penalised(params, row, prompt, output)) << "step " << step;
+    output.push_back(static_cast<int32_t>((step * 13 + 5) % 64));
+  }
+  // Not an extension: the last output token changed, then the output shrank, then another prompt.
+  for (const auto& [p, o] : std::vector<std::pair<std::vector<int32_t>, std::vector<int32_t>>>{
+           {prompt, [&] { auto changed = output; changed.back() = 1; return changed; }()},
+           {prompt, std::vector<int32_t>(output.begin(), output.begin() + 10)},
+           {{9, 9, 8}, std::vector<int32_t>(output.begin(), output.begin() + 10)}}) {
+    std::vector<float> a = row;
+    kept.sample(a.data(), static_cast<int64_t>(a.size()), p, o);
+    EXPECT_EQ(a, penalised(params, row, p, o));
+  }
+  // A bad id still throws, and the sampler recovers on the next good history.
+  std::vector<float> a = row;
+  EXPECT_THROW(kept.sample(a.data(), static_cast<int64_t>(a.size()), prompt, {1, 99}), InvalidArgument);
+  a = row;
+  kept.sample(a.data(), static_cast<int64_t>(a.size()), prompt, output);
+  EXPECT_EQ(a, penalised(params, row, prompt, output));
+}
+
+}  // namespace
+}  // namespace kvs
