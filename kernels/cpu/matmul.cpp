@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/cpu_isa_entry.h"
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
 #include "kernels/cpu/dot_gemv512.h"
@@ -63,6 +65,7 @@ void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const A
 }  // namespace
 
 void set_num_threads(int threads) {
+  if (detail::route_to_avx512()) isa_avx512::set_num_threads(threads);
   g_num_threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 #ifdef KVS_TSAN_BUILD  // CMake KVS_SANITIZE=thread
   // NOTE: a ThreadSanitizer build (preset tsan) runs one OpenMP / BLAS thread.
@@ -78,6 +81,7 @@ void set_num_threads(int threads) {
 }
 
 int num_threads() {
+  if (detail::route_to_avx512()) return isa_avx512::num_threads();
   if (g_num_threads == 0) set_num_threads(0);
   return g_num_threads;
 }
@@ -120,6 +124,9 @@ Status plan_segments(const MatmulSegment* segments, size_t num_segments, int64_t
 
 Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64_t num_in, const float* x,
                        int64_t num_tokens, float* y, MatmulScratch& scratch) {
+  if (detail::route_to_avx512()) {
+    return isa_avx512::matmul_segments(segments, num_segments, num_in, x, num_tokens, y, scratch);
+  }
   if (segments == nullptr || num_segments == 0 || x == nullptr || y == nullptr) {
     return Status::invalid("matmul: null pointer");
   }
