@@ -2,7 +2,8 @@
 # Checks a KVS_MARCH=dispatch build (issue 22) for AVX-512 code that the AVX2
 # path could reach:
 #   1. the AVX-512 copy of the kernels (kvs_kernels_avx512.o) defines no global
-#      symbol but the functions kvs::kernels::isa_avx512::*;
+#      symbol but the functions kvs::kernels::isa_avx512::*, and no static
+#      initializer (.init_array / .ctors would run on every CPU at start-up);
 #   2. no other object of the build has an AVX-512 (EVEX) or VNNI instruction;
 #   3. in each binary given, every function with such an instruction is a
 #      local symbol (the copy's), except isa_avx512::* entry points.
@@ -19,9 +20,12 @@ fail=0
 
 globals=$(nm -g --defined-only "$COPY" | awk '{print $3}' | grep -v '^_ZN3kvs7kernels10isa_avx512' || true)
 if [[ -n $globals ]]; then echo "FAIL: global symbols of the AVX-512 copy besides isa_avx512::"; echo "$globals" | c++filt; fail=1; fi
+if readelf -SW "$COPY" | grep -Eq '\.(init_array|preinit_array|ctors)'; then
+  echo "FAIL: the AVX-512 copy has static initializers"; fail=1
+fi
 echo "ok 1: the AVX-512 copy exports $(nm -g --defined-only "$COPY" | grep -c ' T _ZN3kvs7kernels10isa_avx512') entry points"
 
-others=$(find "$BUILD/CMakeFiles" -name '*.o' -not -path '*kvs_kernels_avx512_objects*' | sort)
+others=$(find "$BUILD" -path "*/CMakeFiles/*" -name '*.o' -not -path '*kvs_kernels_avx512_objects*' | sort)
 n=0
 for obj in $others; do
   n=$((n + 1))
