@@ -23,7 +23,7 @@ MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 TARGETS=(kvs_gpu_tests kvs_gpu_parallel_tests kvs_gpu_engine_tests
   kvs_bench_lean_attention kvs_bench_prefill_attention kvs_bench_gpu_engine)
 TEST_BINS=(kvs_gpu_tests kvs_gpu_parallel_tests kvs_gpu_engine_tests)
-CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DKVS_MARCH=x86-64-v3 -DKVS_CUDA=ON "-DKVS_CUDA_ARCHITECTURES=90a;80")
+CMAKE_FLAGS=(-DCMAKE_BUILD_TYPE=Release -DKVS_MARCH=dispatch -DKVS_CUDA=ON "-DKVS_CUDA_ARCHITECTURES=90a;80")
 MIB=$((1024 * 1024)) LIMIT=$((62 * 1024 * 1024))  # per device call; the hard cap is 64 MiB
 # Two small random Llamas for the engine tests (KVS_TEST_RANDOM_MODELS_DIR): head dim 64 and 128.
 RANDOM_MODELS=("random-llama-hd64:--layers 2 --hidden 256 --heads 4 --kv-heads 2 --ffn 512 --vocab 512"

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/cpu_isa_entry.h"
 #include "kernels/cpu/exp_llamacpp_avx512.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
@@ -11,6 +13,7 @@
 namespace kvs::kernels {
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  if (detail::route_to_avx512()) return isa_avx512::silu_mul(gate, up, out, n);  // its 16-wide exp
   const int64_t vector_part = n - n % 16;
 #ifdef KVS_HAVE_EXP16
   // The same operations 16 lanes at a time (exp16_llamacpp equals

@@ -5,8 +5,9 @@
 
 #include <algorithm>
 #include <string>
-#include <thread>
 
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/cpu_isa_entry.h"
 #include "kernels/cpu/cpu_threads.h"
 #include "kernels/cpu/dot.h"
 #include "kernels/cpu/dot_k.h"
@@ -99,6 +100,9 @@ Status plan_segments(const MatmulSegment* segments, size_t num_segments, int64_t
 
 Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64_t num_in, const float* x,
                        int64_t num_tokens, float* y, MatmulScratch& scratch) {
+  if (detail::route_to_avx512()) {
+    return isa_avx512::matmul_segments(segments, num_segments, num_in, x, num_tokens, y, scratch);
+  }
   if (segments == nullptr || num_segments == 0 || x == nullptr || y == nullptr) {
     return Status::invalid("matmul: null pointer");
   }

@@ -10,6 +10,8 @@
 
 #include "kernels/cpu/attention_half.h"
 #include "kernels/cpu/attention_quantized.h"
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/cpu_isa_entry.h"
 #include "kernels/cpu/cpu_threads.h"
 #include "kernels/cpu/kv_quantized_rows.h"
 #include "kernels/cpu/half.h"
@@ -251,6 +253,10 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 Status attention_varlen_paged(const float* q, int64_t q_row_stride, float* out, const PagedKvLayer& cache,
                               const VarlenBatch& batch, int64_t num_heads, float scale,
                               const AttentionScores* scores, int num_threads) {
+  if (detail::route_to_avx512()) {
+    return isa_avx512::attention_varlen_paged(q, q_row_stride, out, cache, batch, num_heads, scale, scores,
+                                              num_threads);
+  }
   if (Status s = check_cache(cache); !s.ok()) return s;
   if (batch.sliding_window < 0) return Status::invalid("attention: negative sliding window");
   if (num_heads <= 0 || num_heads % cache.num_kv_heads != 0) {

@@ -9,6 +9,7 @@
 
 #include "engine/errors.h"
 #include "engine/model/tensor_parallel_model.h"
+#include "kernels/cpu/cpu_isa.h"
 #if KVS_HAVE_CUDA
 #include "engine/model/cuda/cuda_model.h"
 #include "engine/model/cuda/cuda_probe.h"
@@ -43,6 +44,7 @@ ModelBundle load_bundle(const std::string& path, const ModelOptions& options, bo
   bundle.tokenizer = Tokenizer::create(bundle.loaded->tokenizer);
   if (!with_model) return bundle;
   spdlog::info("kvserve: device {} ({})", device_name(bundle.device.device), bundle.device.reason);
+  spdlog::info("kvserve: CPU kernels {}", kernels::cpu_isa_description());
   if (bundle.device.device == Device::kCuda) {
 #if KVS_HAVE_CUDA
     if (tensor_parallel_size != 1) {
