@@ -18,6 +18,7 @@
 #include "engine/model/generate.h"
 #include "engine/model/kv_storage.h"
 #include "engine/model/llama_model.h"
+#include "kernels/cpu/cpu_isa.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"kvserve engine benchmark (CPU)"};
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
       kvs::KvStorage::bytes_per_block(model.config(), 1, kvs::kernels::KvDType::F16, 1);
   const double mean_context = static_cast<double>(prompt_tokens) + static_cast<double>(decode_tokens) / 2.0;
   const double bytes_per_token = static_cast<double>(weight_bytes) + mean_context * static_cast<double>(kv_bytes_per_token);
-  nlohmann::json out = {{"engine", "kvserve"}, {"threads", threads}, {"prompt_tokens", prompt_tokens},
+  nlohmann::json out = {{"engine", "kvserve"}, {"cpu_isa", kvs::kernels::cpu_isa_name()},
+                        {"threads", threads}, {"prompt_tokens", prompt_tokens},
                         {"decode_tokens", decode_tokens}, {"prefill_tokens_per_second", best_prefill},
                         {"decode_tokens_per_second", best_decode},
                         {"decode_bytes_per_token", bytes_per_token},

@@ -5,6 +5,7 @@
 # the ratio table (bench/ratio_table.py). Needs the build and .venv
 # (scripts/test.sh, or build + scripts/setup-venv.sh).
 #   BUILD=<build dir> THREADS=<n> MODELS="a.gguf b.gguf" PROMPTS="128 512 2048" DECODE=128 RUNS=3
+#   PYTHON=<python with llama-cpp-python> (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -12,6 +13,7 @@ threads=${THREADS:-$(nproc)}
 models=${MODELS:-models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k_m.gguf}
 decode=${DECODE:-128}
 runs=${RUNS:-3}
+python=${PYTHON:-.venv/bin/python}
 lines=$(mktemp)
 trap 'rm -f "$lines"' EXIT
 echo "# $(lscpu | sed -n 's/^Model name: *//p'); $(grep -o -w -m1 avx512f /proc/cpuinfo || echo 'no avx512f'); threads $threads; $(date -u +%F)"
@@ -20,7 +22,7 @@ for model in $models; do
   for n in ${PROMPTS:-128 512 2048}; do
     "$build/kvs_bench_engine" --model "$model" --prompt-tokens "$n" --decode-tokens "$decode" --threads "$threads" \
       --runs "$runs" | sed "s|^|$model\t|" | tee -a "$lines"
-    .venv/bin/python bench/llamacpp_bench.py --model "$model" --prompt-tokens "$n" --decode-tokens "$decode" \
+    "$python" bench/llamacpp_bench.py --model "$model" --prompt-tokens "$n" --decode-tokens "$decode" \
       --threads "$threads" --runs "$runs" | sed "s|^|$model\t|" | tee -a "$lines"
   done
 done

@@ -4,7 +4,7 @@
 # (llama-cpp-python, one llama_context with one seq_id per stream) under the
 # same load in the same run, on each model in MODELS; then the ratio table
 # (bench/ratio_table.py). Needs the build (target kvs_bench_serving) and .venv.
-#   BUILD=<build dir> THREADS MODELS STREAMS PROMPT DECODE
+#   BUILD=<build dir> THREADS MODELS STREAMS PROMPT DECODE PYTHON (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -13,6 +13,7 @@ models=${MODELS:-models/SmolLM2-135M-Instruct.Q4_1.gguf models/gemma-3-270m-q4_k
 streams=${STREAMS:-1 4 16 64}
 prompt=${PROMPT:-32}
 decode=${DECODE:-64}
+python=${PYTHON:-.venv/bin/python}
 lines=$(mktemp)
 trap 'rm -f "$lines"' EXIT
 echo "# $(lscpu | sed -n 's/^Model name: *//p'); $(grep -o -w -m1 avx512f /proc/cpuinfo || echo 'no avx512f'); threads $threads; $(date -u +%F)"
@@ -20,7 +21,7 @@ for model in $models; do
   [ -f "$model" ] || { echo "skipping $model (not fetched: scripts/fetch-model.sh)"; continue; }
   "$build/kvs_bench_serving" --model "$model" --threads "$threads" --prompt-tokens "$prompt" \
     --decode-tokens "$decode" --streams $streams | sed "s|^|$model\t|" | tee -a "$lines"
-  .venv/bin/python bench/serving_llamacpp.py --model "$model" --threads "$threads" --prompt-tokens "$prompt" \
+  "$python" bench/serving_llamacpp.py --model "$model" --threads "$threads" --prompt-tokens "$prompt" \
     --decode-tokens "$decode" --streams $streams | sed "s|^|$model\t|" | tee -a "$lines"
 done
 python3 bench/ratio_table.py < "$lines" || true

@@ -13,6 +13,7 @@
 
 #include "engine/loader/loaded_model.h"
 #include "engine/model/kv_storage.h"
+#include "kernels/cpu/cpu_isa.h"
 #include "scheduler/engine_client.h"
 
 using Clock = std::chrono::steady_clock;
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     const double decode_s = std::chrono::duration<double>(last_token - first_token).count();
     const kvs::EngineMetrics m = engine.metrics();
     std::cout << nlohmann::json{{"engine", "kvserve"},
+                                {"cpu_isa", kvs::kernels::cpu_isa_name()},
                                 {"streams", n},
                                 {"prompt_tokens", prompt_tokens},
                                 {"decode_tokens", decode_tokens},
