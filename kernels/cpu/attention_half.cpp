@@ -329,16 +329,32 @@ inline float max_of(const float* v, int64_t first, int64_t window) {
   return max_score;
 }
 
+// Asks for the n halves at `row` (a K or V row of one head) in L1, or
+// (l2) in L2.
+inline void prefetch_row(const uint16_t* row, int64_t n, bool l2 = false) {
+  for (int64_t i = 0; i < n; i += 32) {
+    if (l2) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + i), _MM_HINT_T1);
+    } else {
+      _mm_prefetch(reinterpret_cast<const char*>(row + i), _MM_HINT_T0);
+    }
+  }
+}
+
 // SimdRowOps::scores (batched order, n % 16 == 0) for G queries at once:
 // each key chunk converted once, for every query. Lanes 0..7 of a 512-bit
 // accumulator are SimdRowOps' `lo`, lanes 8..15 its `hi`.
 template <int G>
-void group_scores(const float* const* query, const PagedRows<uint16_t>& keys, int64_t first, int64_t window,
-                  int64_t n, float scale, float* const* out) {
+void group_scores(const float* const* query, const uint16_t* const* keys, const uint16_t* const* values,
+                  int64_t first, int64_t window, int64_t n, float scale, float* const* out) {
   int64_t p = first;
   for (; p + 8 <= window; p += 8) {
     const uint16_t* k[8];
-    for (int j = 0; j < 8; ++j) k[j] = keys.row(p + j);
+    for (int j = 0; j < 8; ++j) k[j] = keys[p + j];
+    if (p + 16 <= window) {  // the rows after these, from L3 or memory, while these compute
+      for (int j = 8; j < 16; ++j) prefetch_row(keys[p + j], n);
+    }
+    for (int j = 0; j < 8; ++j) prefetch_row(values[p + j], n, /*l2=*/true);  // for the weighted sum after the softmax
     __m512 acc[G][8];
     for (int g = 0; g < G; ++g) {
       for (int j = 0; j < 8; ++j) acc[g][j] = _mm512_setzero_ps();
@@ -364,7 +380,7 @@ void group_scores(const float* const* query, const PagedRows<uint16_t>& keys, in
   for (; p < window; ++p) {
     for (int g = 0; g < G; ++g) {
       __m512 acc = _mm512_setzero_ps();
-      for (int64_t i = 0; i < n; i += 16) acc = _mm512_fmadd_ps(load_halves16(keys.row(p) + i), _mm512_loadu_ps(query[g] + i), acc);
+      for (int64_t i = 0; i < n; i += 16) acc = _mm512_fmadd_ps(load_halves16(keys[p] + i), _mm512_loadu_ps(query[g] + i), acc);
       out[g][p] = sum16(_mm512_castps512_ps256(acc), high_half(acc)) * scale;
     }
   }
@@ -375,10 +391,13 @@ void group_scores(const float* const* query, const PagedRows<uint16_t>& keys, in
 // sum16; n % 64 == 0, so no double tail) for G queries at once, one
 // position at a time: each key row converted once, for every query.
 template <int G>
-void group_scores_single(const float* const* query, const PagedRows<uint16_t>& keys, int64_t first, int64_t window,
-                         int64_t n, float scale, float* const* out) {
+void group_scores_single(const float* const* query, const uint16_t* const* keys, const uint16_t* const* values,
+                         int64_t first, int64_t window, int64_t n, float scale, float* const* out) {
+  constexpr int64_t kAhead = 8;  // positions prefetched ahead
   for (int64_t p = first; p < window; ++p) {
-    const uint16_t* k = keys.row(p);
+    const uint16_t* k = keys[p];
+    if (p + kAhead < window) prefetch_row(keys[p + kAhead], n);
+    prefetch_row(values[p], n, /*l2=*/true);  // for the weighted sum after the softmax
     __m512 acc[G][4];
     for (int g = 0; g < G; ++g) {
       for (int a = 0; a < 4; ++a) acc[g][a] = _mm512_setzero_ps();
@@ -410,6 +429,7 @@ void group_weighted_sum(const float* const* weight, const uint16_t* const* rows,
         for (int c = 0; c < 4; ++c) acc[g][c] = _mm512_setzero_ps();
       }
       for (int64_t p = p0; p < window; p += kLanes) {
+        if (d == 0 && p + 2 * kLanes < window) prefetch_row(rows[p + 2 * kLanes], n);  // two rows ahead in this lane
         __m512 v[4];
         for (int c = 0; c < 4; ++c) v[c] = load_halves16(rows[p] + d + 16 * c);
         for (int g = 0; g < G; ++g) {
@@ -425,15 +445,15 @@ void group_weighted_sum(const float* const* weight, const uint16_t* const* rows,
 }
 
 template <int G>
-void group_chunk(HalfMatmulOrder order, const float* const* query, const PagedRows<uint16_t>& keys,
+void group_chunk(HalfMatmulOrder order, const float* const* query, const uint16_t* const* keys,
                  const uint16_t* const* value_rows, int64_t first, int64_t window, int64_t n, float scale,
                  float* const* probabilities, float* const* lanes, float* const* out) {
   const bool batched = order == HalfMatmulOrder::kBatched;
   const int64_t num_lanes = batched ? 16 : 64;
   if (batched) {
-    group_scores<G>(query, keys, first, window, n, scale, probabilities);
+    group_scores<G>(query, keys, value_rows, first, window, n, scale, probabilities);
   } else {
-    group_scores_single<G>(query, keys, first, window, n, scale, probabilities);
+    group_scores_single<G>(query, keys, value_rows, first, window, n, scale, probabilities);
   }
   for (int g = 0; g < G; ++g) softmax_to_halves(probabilities[g], first, window, max_of(probabilities[g], first, window));
   group_weighted_sum<G>(probabilities, value_rows, first, window, num_lanes, n, lanes);
@@ -481,10 +501,15 @@ void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, co
     const int64_t num_lanes = order == HalfMatmulOrder::kBatched ? 16 : 64;
     scratch.lanes.resize(static_cast<size_t>(kChunk * num_lanes * head_dim));
     scratch.value_rows.resize(static_cast<size_t>(window));
+    scratch.key_rows.resize(static_cast<size_t>(window));
     for (int64_t p = first; p < window;) {  // one table lookup per block
-      const uint16_t* row = value_rows.row(p);
+      const uint16_t* value = value_rows.row(p);
+      const uint16_t* key = key_rows.row(p);
       const int64_t end = std::min(window, (p / block_size + 1) * block_size);
-      for (; p < end; ++p, row += kv_row) scratch.value_rows[p] = row;
+      for (; p < end; ++p, value += kv_row, key += kv_row) {
+        scratch.value_rows[p] = value;
+        scratch.key_rows[p] = key;
+      }
     }
     for (int64_t q0 = 0; q0 < num_queries; q0 += kChunk) {
       const int64_t count = std::min(kChunk, num_queries - q0);
@@ -503,8 +528,8 @@ void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, co
         outs[g] = out + (q0 + g) * out_stride;
       }
       const auto run = [&](auto chunk) {
-        group_chunk<decltype(chunk)::value>(order, query, key_rows, scratch.value_rows.data(), first, window,
-                                            head_dim, scale, probabilities, lanes, outs);
+        group_chunk<decltype(chunk)::value>(order, query, scratch.key_rows.data(), scratch.value_rows.data(), first,
+                                            window, head_dim, scale, probabilities, lanes, outs);
       };
       switch (count) {
         case 4: run(std::integral_constant<int, 4>{}); break;

@@ -31,7 +31,7 @@ float dot_halves(const float* a, const float* b, int64_t n, HalfMatmulOrder orde
 // Per-thread buffers, reused between calls.
 struct HalfAttentionScratch {
   std::vector<float> query, row, probabilities, lanes;
-  std::vector<const uint16_t*> value_rows;
+  std::vector<const uint16_t*> value_rows, key_rows;  // per position: this head's V / K row
 };
 
 // out[head_dim] = softmax(scale * q · Kᵀ) · V over cache positions

@@ -85,6 +85,39 @@ void row_pairs(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t rea
   }
 }
 
+// row_pairs for T tokens at once (the few-stream decode step): each pair of
+// weight blocks is loaded and unpacked once, then taken against every token;
+// products(a, b, block, t) gives token t's 16 int32 lanes. Per (row, token)
+// the float operations are row_pairs' exactly, so out[t * out_stride + r] is
+// dot_quantized(row r, token t) bit for bit.
+template <class Block, int T, class Products>
+void row_pairs_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
+                      const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride,
+                      Products products) {
+  for (int64_t r = 0; r + 2 <= num_rows; r += 2) {
+    const auto* row0 = reinterpret_cast<const Block*>(w + r * row_bytes);
+    const auto* row1 = reinterpret_cast<const Block*>(w + (r + 1) * row_bytes);
+    __m512 acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    const uint8_t* ahead = prefetch_row(w, row_bytes, r, readable_rows);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + b * 2 * sizeof(Block)), _MM_HINT_T0);
+      __m512i lanes[T];
+      products(row0[b], row1[b], b, lanes);
+      const float d0 = fp16_to_fp32(row0[b].d), d1 = fp16_to_fp32(row1[b].d);
+      for (int t = 0; t < T; ++t) {
+        const float xd = x[t * num_blocks + b].d;
+        const __m512 scale = _mm512_mask_broadcastss_ps(_mm512_set1_ps(d0 * xd), 0xff00, _mm_set_ss(d1 * xd));
+        acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(lanes[t]), acc[t]);
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      out[t * out_stride + r] = simd::horizontal_sum(_mm512_castps512_ps256(acc[t]));
+      out[t * out_stride + r + 1] = simd::horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1)));
+    }
+  }
+}
+
 inline __m512i broadcast_x(const ActivationBlockQ8& x) {
   return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q)));
 }
@@ -129,7 +162,89 @@ void rows_q8_0(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t rea
                        });
 }
 
+template <class Rows, int T>
+void rows_offset_codes_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
+                              const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
+  thread_local std::vector<__m512i> xs, corrections;  // [block][token]
+  xs.resize(static_cast<size_t>(num_blocks * T));
+  corrections.resize(static_cast<size_t>(num_blocks * T));
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    for (int t = 0; t < T; ++t) {
+      const __m512i xb = broadcast_x(x[t * num_blocks + b]);
+      xs[b * T + t] = xb;
+      const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xb);
+      corrections[b * T + t] = _mm512_mullo_epi32(sums, _mm512_set1_epi32(-Rows::kOffset));
+    }
+  }
+  using Block = typename Rows::Block;
+  const __m512i* xs_data = xs.data();  // plain pointers: see rows_offset_codes
+  const __m512i* corrections_data = corrections.data();
+  row_pairs_tokens<Block, T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride,
+                             [xs_data, corrections_data](const Block& a, const Block& b, int64_t block, __m512i* lanes) {
+                               const __m512i codes = Rows::codes(a, b);
+                               for (int t = 0; t < T; ++t) {
+                                 lanes[t] = _mm512_dpbusd_epi32(corrections_data[block * T + t], codes,
+                                                                xs_data[block * T + t]);
+                               }
+                             });
+}
+
+template <int T>
+void rows_q8_0_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
+                      const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
+  row_pairs_tokens<BlockQ8_0, T>(
+      w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride,
+      [&](const BlockQ8_0& a, const BlockQ8_0& b, int64_t block, __m512i* lanes) {
+        const __m512i wq = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q))),
+                                              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.q)), 1);
+        const __m512i magnitude = _mm512_abs_epi8(wq);
+        const __mmask64 negative = _mm512_movepi8_mask(wq);
+        for (int t = 0; t < T; ++t) {
+          const __m512i xq = broadcast_x(x[t * num_blocks + block]);
+          const __m512i signed_x = _mm512_mask_sub_epi8(xq, negative, _mm512_setzero_si512(), xq);
+          lanes[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), magnitude, signed_x);
+        }
+      });
+}
+
+template <int T>
+void rows_tokens(WeightFormat format, const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
+                 const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
+  switch (format) {
+    case WeightFormat::Q5_0:
+      return rows_offset_codes_tokens<Q5_0Rows, T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
+    case WeightFormat::Q4_0:
+      return rows_offset_codes_tokens<Q4_0Rows, T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
+    default:
+      return rows_q8_0_tokens<T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
+  }
+}
+
 }  // namespace
+
+bool dot_quantized_rows_512_tokens(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                                   int64_t readable_rows, const ActivationBlockQ8* x, int64_t num_tokens,
+                                   int64_t num_blocks, float* out, int64_t out_stride) {
+  if (!rows_512_supported(format) || num_tokens < 1 || num_tokens > kRows512MaxTokens) return false;
+  const auto* w = static_cast<const uint8_t*>(w_rows);
+  readable_rows = std::max(readable_rows, num_rows);
+  switch (num_tokens) {
+    case 1: rows_tokens<1>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+    case 2: rows_tokens<2>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+    case 3: rows_tokens<3>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+    case 4: rows_tokens<4>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+    case 5: rows_tokens<5>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+    case 6: rows_tokens<6>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+    default: rows_tokens<7>(format, w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride); break;
+  }
+  if (num_rows % 2 != 0) {  // the odd last row through vec_dot itself
+    for (int64_t t = 0; t < num_tokens; ++t) {
+      out[t * out_stride + num_rows - 1] =
+          dot_quantized(format, w + (num_rows - 1) * row_bytes, x + t * num_blocks, num_blocks);
+    }
+  }
+  return true;
+}
 
 bool rows_512_supported(WeightFormat format) {
   return format == WeightFormat::Q5_0 || format == WeightFormat::Q4_0 || format == WeightFormat::Q8_0;
@@ -152,6 +267,11 @@ bool dot_quantized_rows_512(WeightFormat format, const void* w_rows, size_t row_
 }
 #else
 bool rows_512_supported(WeightFormat) { return false; }
+
+bool dot_quantized_rows_512_tokens(WeightFormat, const void*, size_t, int64_t, int64_t, const ActivationBlockQ8*, int64_t,
+                                   int64_t, float*, int64_t) {
+  return false;
+}
 
 bool dot_quantized_rows_512(WeightFormat, const void*, size_t, int64_t, int64_t, const ActivationBlockQ8*, int64_t,
                             float*) {

@@ -21,6 +21,16 @@ namespace kvs::kernels {
 bool dot_quantized_rows_512(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                             int64_t readable_rows, const ActivationBlockQ8* x, int64_t num_blocks, float* out);
 
+// The same for 1..kRows512MaxTokens tokens at once (a decode step of a few
+// streams): x holds num_tokens rows of num_blocks blocks, and out[t *
+// out_stride + r] = dot_quantized(format, row r, token t) bit for bit. Each
+// pair of weight blocks is read once for all the tokens. Returns false,
+// writing nothing, where dot_quantized_rows_512 would, or for another token count.
+inline constexpr int64_t kRows512MaxTokens = 7;
+bool dot_quantized_rows_512_tokens(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
+                                   int64_t readable_rows, const ActivationBlockQ8* x, int64_t num_tokens,
+                                   int64_t num_blocks, float* out, int64_t out_stride);
+
 // Whether dot_quantized_rows_512 has a path for `format` in this build.
 bool rows_512_supported(WeightFormat format);
 

@@ -83,6 +83,45 @@ TEST(DotTileTest, TwoRowGemvEqualsVecDot) {
   }
 }
 
+// The few-token form (1..7 tokens, each weight block read once for all of
+// them) equals vec_dot per (row, token), odd row counts and a strided output
+// included; more tokens, or formats without a path, write nothing.
+TEST(DotTileTest, TwoRowGemvForFewTokensEqualsVecDot) {
+  for (WeightFormat format : kFormats) {
+    for (int64_t blocks : {1, 18}) {
+      for (int64_t rows : {1, 2, 7, 64}) {
+        const std::vector<uint8_t> w = random_rows(format, rows, blocks, 9 + rows);
+        const size_t row_bytes = static_cast<size_t>(blocks) * block_size(format);
+        for (int64_t tokens = 1; tokens <= kRows512MaxTokens + 1; ++tokens) {
+          const std::vector<float> x = random_floats(static_cast<size_t>(tokens * blocks * kQuantBlock), 13 + tokens);
+          std::vector<ActivationBlockQ8> xq(static_cast<size_t>(tokens * blocks));
+          for (int64_t t = 0; t < tokens; ++t) {
+            quantize_activations(x.data() + t * blocks * kQuantBlock, xq.data() + t * blocks, blocks * kQuantBlock);
+          }
+          const int64_t stride = rows + 3;
+          std::vector<float> out(static_cast<size_t>(tokens * stride), -1.0f);
+          const bool done = dot_quantized_rows_512_tokens(format, w.data(), row_bytes, rows, rows, xq.data(), tokens,
+                                                          blocks, out.data(), stride);
+          EXPECT_EQ(done, rows_512_supported(format) && tokens <= kRows512MaxTokens) << format_name(format);
+          for (int64_t t = 0; t < tokens; ++t) {
+            EXPECT_EQ(out[t * stride + rows], -1.0f) << "wrote past the rows";
+            for (int64_t r = 0; r < rows; ++r) {
+              if (!done) {
+                ASSERT_EQ(out[t * stride + r], -1.0f) << "wrote although it had no path";
+                continue;
+              }
+              ASSERT_EQ(bits(out[t * stride + r]),
+                        bits(dot_quantized(format, w.data() + r * row_bytes, xq.data() + t * blocks, blocks)))
+                  << format_name(format) << " blocks " << blocks << " rows " << rows << " tokens " << tokens
+                  << " at (" << r << ", " << t << ")";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(DotTileTest, BitIdenticalToPerPairDot) {
   for (WeightFormat format : kFormats) {
     for (int64_t blocks : {1, 3, 18}) {
