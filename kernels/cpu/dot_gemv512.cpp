@@ -2,6 +2,7 @@
 #include "kernels/cpu/dot_gemv512.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -207,6 +208,42 @@ void rows_q8_0_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int6
       });
 }
 
+// Q4_1: unsigned codes times x through dpbusd (maddubs' integers in vec_dot:
+// codes <= 15 never saturate), scaled per row half by w.d * x.d as row_pairs
+// does, plus each row's offset sum fma(w.m, x.d * sum(x), .) in block order,
+// added after the horizontal sum: dot_q4_1's operations per (row, token).
+template <int T>
+void rows_q4_1_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
+                      const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
+  for (int64_t r = 0; r + 2 <= num_rows; r += 2) {
+    const auto* row0 = reinterpret_cast<const BlockQ4_1*>(w + r * row_bytes);
+    const auto* row1 = reinterpret_cast<const BlockQ4_1*>(w + (r + 1) * row_bytes);
+    __m512 acc[T];
+    float offsets0[T], offsets1[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps(), offsets0[t] = 0.0f, offsets1[t] = 0.0f;
+    const uint8_t* ahead = prefetch_row(w, row_bytes, r, readable_rows);
+    for (int64_t b = 0; b < num_blocks; ++b) {
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + b * 2 * sizeof(BlockQ4_1)), _MM_HINT_T0);
+      const __m512i codes = unpack_nibbles2(row0[b].q, row1[b].q);
+      const float d0 = fp16_to_fp32(row0[b].d), d1 = fp16_to_fp32(row1[b].d);
+      const float m0 = fp16_to_fp32(row0[b].m), m1 = fp16_to_fp32(row1[b].m);
+      for (int t = 0; t < T; ++t) {
+        const ActivationBlockQ8& xb = x[t * num_blocks + b];
+        const __m512i lanes = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, broadcast_x(xb));
+        const __m512 scale = _mm512_mask_broadcastss_ps(_mm512_set1_ps(d0 * xb.d), 0xff00, _mm_set_ss(d1 * xb.d));
+        acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(lanes), acc[t]);
+        offsets0[t] = std::fma(m0, xb.d_times_sum, offsets0[t]);
+        offsets1[t] = std::fma(m1, xb.d_times_sum, offsets1[t]);
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      out[t * out_stride + r] = simd::horizontal_sum(_mm512_castps512_ps256(acc[t])) + offsets0[t];
+      out[t * out_stride + r + 1] =
+          simd::horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1))) + offsets1[t];
+    }
+  }
+}
+
 template <int T>
 void rows_tokens(WeightFormat format, const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
                  const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
@@ -215,6 +252,8 @@ void rows_tokens(WeightFormat format, const uint8_t* w, size_t row_bytes, int64_
       return rows_offset_codes_tokens<Q5_0Rows, T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
     case WeightFormat::Q4_0:
       return rows_offset_codes_tokens<Q4_0Rows, T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
+    case WeightFormat::Q4_1:
+      return rows_q4_1_tokens<T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
     default:
       return rows_q8_0_tokens<T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride);
   }
@@ -247,7 +286,8 @@ bool dot_quantized_rows_512_tokens(WeightFormat format, const void* w_rows, size
 }
 
 bool rows_512_supported(WeightFormat format) {
-  return format == WeightFormat::Q5_0 || format == WeightFormat::Q4_0 || format == WeightFormat::Q8_0;
+  return format == WeightFormat::Q5_0 || format == WeightFormat::Q4_0 || format == WeightFormat::Q8_0 ||
+         format == WeightFormat::Q4_1;
 }
 
 bool dot_quantized_rows_512(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
@@ -258,6 +298,7 @@ bool dot_quantized_rows_512(WeightFormat format, const void* w_rows, size_t row_
     case WeightFormat::Q5_0: rows_offset_codes<Q5_0Rows>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out); break;
     case WeightFormat::Q4_0: rows_offset_codes<Q4_0Rows>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out); break;
     case WeightFormat::Q8_0: rows_q8_0(w, row_bytes, num_rows, readable_rows, x, num_blocks, out); break;
+    case WeightFormat::Q4_1: rows_q4_1_tokens<1>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, 1); break;
     default: return false;
   }
   if (num_rows % 2 != 0) {  // the odd last row through vec_dot itself

@@ -16,7 +16,7 @@ namespace kvs::kernels {
 // in [0, num_rows). `readable_rows` (>= num_rows) rows may be read from
 // w_rows: the ones past num_rows are only prefetched. Returns false, writing
 // nothing, where this build (it needs AVX-512 BW + VNNI) or this format
-// (Q5_0, Q4_0, Q8_0 so far) has no such path. Thread-safe; `x` holds
+// (Q5_0, Q4_0, Q8_0, Q4_1 so far) has no such path. Thread-safe; `x` holds
 // num_blocks blocks.
 bool dot_quantized_rows_512(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                             int64_t readable_rows, const ActivationBlockQ8* x, int64_t num_blocks, float* out);
