@@ -60,36 +60,12 @@ struct Q5_0Rows {
   }
 };
 
-// Rows in pairs: products(block of row r, block of row r + 1, b) gives the 16
-// int32 lanes of block b (row r's 8 in the low half); each half is scaled by
-// its row's w.d * x.d and accumulated as vec_dot does, then summed as
-// vec_dot's horizontal sum.
-template <class Block, class Products>
-void row_pairs(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows, const ActivationBlockQ8* x,
-               int64_t num_blocks, float* out, Products products) {
-  for (int64_t r = 0; r + 2 <= num_rows; r += 2) {
-    const auto* row0 = reinterpret_cast<const Block*>(w + r * row_bytes);
-    const auto* row1 = reinterpret_cast<const Block*>(w + (r + 1) * row_bytes);
-    __m512 acc = _mm512_setzero_ps();
-    const uint8_t* ahead = prefetch_row(w, row_bytes, r, readable_rows);
-    for (int64_t b = 0; b < num_blocks; ++b) {
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + b * 2 * sizeof(Block)), _MM_HINT_T0);
-      const __m512i lanes = products(row0[b], row1[b], b);
-      const float xd = x[b].d;
-      // lanes 0..7: w0.d * x.d, lanes 8..15: w1.d * x.d (vec_dot's scale per row)
-      const __m512 scale = _mm512_mask_broadcastss_ps(_mm512_set1_ps(fp16_to_fp32(row0[b].d) * xd), 0xff00,
-                                                      _mm_set_ss(fp16_to_fp32(row1[b].d) * xd));
-      acc = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(lanes), acc);
-    }
-    out[r] = simd::horizontal_sum(_mm512_castps512_ps256(acc));
-    out[r + 1] = simd::horizontal_sum(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
-  }
-}
-
-// row_pairs for T tokens at once (the few-stream decode step): each pair of
-// weight blocks is loaded and unpacked once, then taken against every token;
-// products(a, b, block, t) gives token t's 16 int32 lanes. Per (row, token)
-// the float operations are row_pairs' exactly, so out[t * out_stride + r] is
+// Rows in pairs against T tokens (1 for decode, a few for a few streams):
+// each pair of weight blocks is loaded and unpacked once, then taken against
+// every token; products(a, b, block, lanes) gives token t's 16 int32 lanes of
+// block `block` in lanes[t] (row r's 8 in the low half). Each half is scaled
+// by its row's w.d * x.d and accumulated as vec_dot does, then summed as
+// vec_dot's horizontal sum, so out[t * out_stride + r] is
 // dot_quantized(row r, token t) bit for bit.
 template <class Block, int T, class Products>
 void row_pairs_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
@@ -123,49 +99,10 @@ inline __m512i broadcast_x(const ActivationBlockQ8& x) {
   return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q)));
 }
 
-template <class Rows>
-void rows_offset_codes(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
-                       const ActivationBlockQ8* x, int64_t num_blocks, float* out) {
-  // Per block, both halves: x's 32 bytes and -offset * (sum of each 4 of them).
-  thread_local std::vector<__m512i> xs, corrections;
-  xs.resize(static_cast<size_t>(num_blocks));
-  corrections.resize(static_cast<size_t>(num_blocks));
-  for (int64_t b = 0; b < num_blocks; ++b) {
-    xs[b] = broadcast_x(x[b]);
-    const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xs[b]);
-    corrections[b] = _mm512_mullo_epi32(sums, _mm512_set1_epi32(-Rows::kOffset));
-  }
-  using Block = typename Rows::Block;
-  // NOTE: plain pointers into the thread_local buffers: naming a thread_local
-  // inside the lambda goes through its TLS wrapper on every block (about 15%
-  // of decode time here).
-  const __m512i* xs_data = xs.data();
-  const __m512i* corrections_data = corrections.data();
-  row_pairs<Block>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out,
-                   [xs_data, corrections_data](const Block& a, const Block& b, int64_t block) {
-                     return _mm512_dpbusd_epi32(corrections_data[block], Rows::codes(a, b), xs_data[block]);
-                   });
-}
-
-// Q8_0: signed weights, |w| times x with w's sign (maddubs' form in vec_dot;
-// the same integers through dpbusd).
-void rows_q8_0(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows, const ActivationBlockQ8* x,
-               int64_t num_blocks, float* out) {
-  row_pairs<BlockQ8_0>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out,
-                       [&](const BlockQ8_0& a, const BlockQ8_0& b, int64_t block) {
-                         const __m512i wq = _mm512_inserti64x4(
-                             _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.q))),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.q)), 1);
-                         const __m512i xq = broadcast_x(x[block]);
-                         const __m512i signed_x =
-                             _mm512_mask_sub_epi8(xq, _mm512_movepi8_mask(wq), _mm512_setzero_si512(), xq);
-                         return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(wq), signed_x);
-                       });
-}
-
 template <class Rows, int T>
 void rows_offset_codes_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
                               const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
+  // Per block and token, both halves: x's 32 bytes and -offset * (sum of each 4 of them).
   thread_local std::vector<__m512i> xs, corrections;  // [block][token]
   xs.resize(static_cast<size_t>(num_blocks * T));
   corrections.resize(static_cast<size_t>(num_blocks * T));
@@ -178,7 +115,10 @@ void rows_offset_codes_tokens(const uint8_t* w, size_t row_bytes, int64_t num_ro
     }
   }
   using Block = typename Rows::Block;
-  const __m512i* xs_data = xs.data();  // plain pointers: see rows_offset_codes
+  // NOTE: plain pointers into the thread_local buffers: naming a thread_local
+  // inside the lambda goes through its TLS wrapper on every block (about 15%
+  // of decode time here).
+  const __m512i* xs_data = xs.data();
   const __m512i* corrections_data = corrections.data();
   row_pairs_tokens<Block, T>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, out_stride,
                              [xs_data, corrections_data](const Block& a, const Block& b, int64_t block, __m512i* lanes) {
@@ -190,6 +130,8 @@ void rows_offset_codes_tokens(const uint8_t* w, size_t row_bytes, int64_t num_ro
                              });
 }
 
+// Q8_0: signed weights, |w| times x with w's sign (maddubs' form in vec_dot;
+// the same integers through dpbusd).
 template <int T>
 void rows_q8_0_tokens(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t readable_rows,
                       const ActivationBlockQ8* x, int64_t num_blocks, float* out, int64_t out_stride) {
@@ -292,19 +234,7 @@ bool rows_512_supported(WeightFormat format) {
 
 bool dot_quantized_rows_512(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                             int64_t readable_rows, const ActivationBlockQ8* x, int64_t num_blocks, float* out) {
-  const auto* w = static_cast<const uint8_t*>(w_rows);
-  readable_rows = std::max(readable_rows, num_rows);
-  switch (format) {
-    case WeightFormat::Q5_0: rows_offset_codes<Q5_0Rows>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out); break;
-    case WeightFormat::Q4_0: rows_offset_codes<Q4_0Rows>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out); break;
-    case WeightFormat::Q8_0: rows_q8_0(w, row_bytes, num_rows, readable_rows, x, num_blocks, out); break;
-    case WeightFormat::Q4_1: rows_q4_1_tokens<1>(w, row_bytes, num_rows, readable_rows, x, num_blocks, out, 1); break;
-    default: return false;
-  }
-  if (num_rows % 2 != 0) {  // the odd last row through vec_dot itself
-    out[num_rows - 1] = dot_quantized(format, w + (num_rows - 1) * row_bytes, x, num_blocks);
-  }
-  return true;
+  return dot_quantized_rows_512_tokens(format, w_rows, row_bytes, num_rows, readable_rows, x, 1, num_blocks, out, 1);
 }
 #else
 bool rows_512_supported(WeightFormat) { return false; }
