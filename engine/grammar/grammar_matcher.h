@@ -1,0 +1,62 @@
+#pragma once
+// Constrained decoding: which tokens may come next under a grammar.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "engine/grammar/grammar.h"
+#include "engine/grammar/token_vocabulary.h"
+
+namespace kvs::grammar {
+
+class MaskCache;  // internal: per-grammar-position token masks, filled lazily
+
+// A grammar bound to one vocabulary, plus the token-mask caches that every
+// sequence using it shares (precomputed per grammar position, as xgrammar and
+// llguidance do, so a decode step costs little). Thread-safe: several engine
+// threads / requests may use one CompiledGrammar at once.
+class CompiledGrammar {
+ public:
+  CompiledGrammar(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const TokenVocabulary> vocabulary);
+  ~CompiledGrammar();
+  const Grammar& grammar() const { return *grammar_; }
+  const TokenVocabulary& vocabulary() const { return *vocabulary_; }
+  MaskCache& cache() const { return *cache_; }
+
+ private:
+  std::shared_ptr<const Grammar> grammar_;
+  std::shared_ptr<const TokenVocabulary> vocabulary_;
+  std::unique_ptr<MaskCache> cache_;
+};
+
+// One sequence's position in the grammar (the set of parse stacks after the
+// bytes accepted so far, plus an incomplete UTF-8 character if a token ended
+// inside one). Copyable and movable (tests and speculative decoding copy it).
+// Not thread-safe; one per sequence.
+class GrammarMatcher {
+ public:
+  explicit GrammarMatcher(std::shared_ptr<const CompiledGrammar> compiled);
+  // Bit i of `mask` (word i / 64, bit i % 64) is set iff token i can continue
+  // the output (its bytes are a valid continuation). Resized to
+  // (vocab_size + 63) / 64 words. Never-allowed ids (TokenVocabulary) are 0;
+  // ending is not a token here: see can_terminate().
+  void fill_next_token_mask(std::vector<uint64_t>& mask) const;
+  // Advances by token `id`'s bytes. Returns false, state unchanged, if they
+  // cannot continue the output (or the id is never allowed / out of range).
+  bool accept_token(int32_t id);
+  // Advances by raw bytes (tests, fuzzers); false and unchanged if invalid.
+  bool accept_bytes(std::string_view bytes);
+  // The output so far is a complete sentence of the grammar (an end-of-
+  // generation token may come now).
+  bool can_terminate() const;
+  // can_terminate() and no byte can follow: only ending is possible.
+  bool is_complete() const;
+
+ private:
+  struct State;
+  std::shared_ptr<const CompiledGrammar> compiled_;
+  std::shared_ptr<const State> state_;  // copy-on-write between copies
+};
+
+}  // namespace kvs::grammar
