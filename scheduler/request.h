@@ -2,11 +2,13 @@
 // What a front end submits to the engine and what it gets back: typed values,
 // no JSON (that stays at the server edge).
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/grammar/grammar_matcher.h"
 #include "engine/sampling/sampler.h"
 #include "kvcache/kv_policy_spec.h"
 
@@ -30,6 +32,13 @@ struct Request {
   // still end the request); with num_logprobs >= 0 each event carries the
   // model's logprob of the forced token. Ids must be in the vocabulary.
   std::vector<int32_t> forced_output_ids;
+  // Constrained decoding (issue 23): when set, every sampled token keeps the
+  // output a prefix of a sentence of this grammar (other tokens get -inf
+  // before sampling), and the request's stop tokens may be sampled only when
+  // the output is complete (GrammarMatcher::can_terminate); once nothing can
+  // follow, the first stop token is forced. Shared, immutable, thread-safe:
+  // front ends compile it once (it must be bound to this model's vocabulary).
+  std::shared_ptr<const grammar::CompiledGrammar> grammar;
 };
 
 enum class FinishReason : uint8_t {
