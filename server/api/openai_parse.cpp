@@ -2,6 +2,8 @@
 
 #include <cctype>
 #include <limits>
+#include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -12,7 +14,9 @@
 namespace kvs {
 namespace {
 
-using nlohmann::json;
+// NOTE: ordered: a JSON Schema's property order is the order the model writes
+// them in, and tools are printed into the prompt as the client sent them.
+using json = nlohmann::ordered_json;
 
 [[noreturn]] void bad(const std::string& param, const std::string& message) { throw ApiError(400, message, param); }
 
@@ -126,13 +130,10 @@ void parse_logit_bias(const json& doc, SamplingParams& s) {
 // Fields of OpenAI's API that kvserve does not implement: a 400 naming the
 // field rather than a response that silently ignores it.
 void reject_unimplemented(const json& doc) {
-  if (const json* format = field(doc, "response_format")) {
-    if (!format->is_object() || string_field(*format, "type") != "text") {
-      bad("response_format", "'response_format' other than {\"type\": \"text\"} is not supported");
+  for (const char* name : {"functions", "function_call"}) {
+    if (field(doc, name) != nullptr) {
+      bad(name, std::string("'") + name + "' (deprecated function calling) is not supported; use 'tools' and 'tool_choice'");
     }
-  }
-  for (const char* name : {"tools", "tool_choice", "functions", "function_call"}) {
-    if (field(doc, name) != nullptr) bad(name, std::string("'") + name + "' (tool / function calling) is not supported");
   }
   if (const json* suffix = field(doc, "suffix")) {
     if (!suffix->is_string() || !suffix->get<std::string>().empty()) bad("suffix", "'suffix' is not supported");
@@ -140,6 +141,92 @@ void reject_unimplemented(const json& doc) {
   const int64_t best_of = integer(doc, "best_of", 1);
   if (best_of < 1) bad("best_of", "'best_of' must be at least 1");
   if (best_of > 1) bad("best_of", "'best_of' greater than 1 is not supported");
+}
+
+// A JSON Schema given as an object (or, where allowed, as JSON text): its
+// compact text with the key order kept.
+std::string schema_text(const json& value, const std::string& param, bool allow_string) {
+  if (value.is_object()) return value.dump();
+  if (allow_string && value.is_string()) {
+    json parsed;
+    try {
+      parsed = json::parse(value.get<std::string>());
+    } catch (const json::exception& e) {
+      bad(param, "'" + param + "' is not valid JSON: " + e.what());
+    }
+    if (!parsed.is_object() && !parsed.is_boolean()) bad(param, "'" + param + "' must be a JSON Schema object");
+    return parsed.dump();
+  }
+  bad(param, "'" + param + "' must be a JSON Schema object" + (allow_string ? " (or its JSON text)" : ""));
+}
+
+std::optional<grammar::ConstraintSpec> response_format_constraint(const json& format) {
+  using Kind = grammar::ConstraintSpec::Kind;
+  if (!format.is_object()) bad("response_format", "'response_format' must be an object");
+  const std::string type = string_field(format, "type");
+  if (type == "text") return std::nullopt;
+  if (type == "json_object") return grammar::ConstraintSpec{Kind::kJsonObject, "", {}};
+  if (type != "json_schema") {
+    bad("response_format", "'response_format.type' must be 'text', 'json_object' or 'json_schema', got '" + type + "'");
+  }
+  const json* spec = field(format, "json_schema");
+  if (spec == nullptr || !spec->is_object()) {
+    bad("response_format", "'response_format.json_schema' must be an object {\"name\", \"schema\", \"strict\"}");
+  }
+  if (field(*spec, "name") != nullptr && !(*spec)["name"].is_string()) {
+    bad("response_format", "'response_format.json_schema.name' must be a string");
+  }
+  if (field(*spec, "strict") != nullptr && !(*spec)["strict"].is_boolean()) {
+    bad("response_format", "'response_format.json_schema.strict' must be a boolean");
+  }
+  const json* schema = field(*spec, "schema");
+  // NOTE: OpenAI lets `schema` be absent; then any JSON object will do.
+  if (schema == nullptr) return grammar::ConstraintSpec{Kind::kJsonObject, "", {}};
+  return grammar::ConstraintSpec{Kind::kJsonSchema, schema_text(*schema, "response_format", false), {}};
+}
+
+std::string nonempty_string(const json& value, const std::string& param) {
+  if (!value.is_string() || value.get<std::string>().empty()) bad(param, "'" + param + "' must be a non-empty string");
+  return value.get<std::string>();
+}
+
+// The output constraint: at most one of the fields that set one.
+void parse_constraint(const json& doc, GenerationOptions& options) {
+  using Kind = grammar::ConstraintSpec::Kind;
+  const auto set = [&options](const char* name, std::optional<grammar::ConstraintSpec> spec) {
+    if (!spec) return;
+    if (options.constraint) {
+      bad(name, "'" + options.constraint_param + "' and '" + name +
+                    "' both constrain the output; give at most one of them");
+    }
+    options.constraint = std::move(spec);
+    options.constraint_param = name;
+  };
+  if (const json* format = field(doc, "response_format")) set("response_format", response_format_constraint(*format));
+  if (const json* schema = field(doc, "guided_json")) {
+    set("guided_json", grammar::ConstraintSpec{Kind::kJsonSchema, schema_text(*schema, "guided_json", true), {}});
+  }
+  if (const json* regex = field(doc, "guided_regex")) {
+    set("guided_regex", grammar::ConstraintSpec{Kind::kRegex, nonempty_string(*regex, "guided_regex"), {}});
+  }
+  if (const json* choice = field(doc, "guided_choice")) {
+    if (!choice->is_array() || choice->empty()) bad("guided_choice", "'guided_choice' must be a non-empty list of strings");
+    grammar::ConstraintSpec spec{Kind::kChoice, "", {}};
+    for (const json& c : *choice) {
+      if (!c.is_string()) bad("guided_choice", "'guided_choice' must be a non-empty list of strings");
+      spec.choices.push_back(c.get<std::string>());
+    }
+    set("guided_choice", std::move(spec));
+  }
+  if (const json* gbnf = field(doc, "guided_grammar")) {
+    set("guided_grammar", grammar::ConstraintSpec{Kind::kGbnf, nonempty_string(*gbnf, "guided_grammar"), {}});
+  }
+  if (const json* gbnf = field(doc, "grammar")) {
+    set("grammar", grammar::ConstraintSpec{Kind::kGbnf, nonempty_string(*gbnf, "grammar"), {}});
+  }
+  if (const json* schema = field(doc, "json_schema")) {
+    set("json_schema", grammar::ConstraintSpec{Kind::kJsonSchema, schema_text(*schema, "json_schema", true), {}});
+  }
 }
 
 // Everything but the prompt / messages and the logprobs fields (their shape
@@ -232,6 +319,7 @@ GenerationOptions parse_options(const json& doc) {
     options.priority = static_cast<int32_t>(priority);
   }
   reject_unimplemented(doc);
+  parse_constraint(doc, options);
   return options;
 }
 
@@ -299,6 +387,85 @@ std::vector<ChatMessage> parse_messages(const json& messages) {
   return out;
 }
 
+bool valid_function_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// OpenAI's tools: [{"type": "function", "function": {"name", "description"?, "parameters"?, "strict"?}}].
+std::vector<ToolDefinition> parse_tools(const json& tools) {
+  if (!tools.is_array()) bad("tools", "'tools' must be a list of tools");
+  std::vector<ToolDefinition> out;
+  std::set<std::string> names;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& tool = tools[i];
+    const std::string where = "tools[" + std::to_string(i) + "]";
+    if (!tool.is_object()) bad(where, "each tool must be an object");
+    if (string_field(tool, "type") != "function") bad(where + ".type", "'" + where + ".type' must be 'function'");
+    const json* function = field(tool, "function");
+    if (function == nullptr || !function->is_object()) bad(where + ".function", "'" + where + ".function' must be an object");
+    ToolDefinition definition;
+    const json* name = field(*function, "name");
+    if (name == nullptr || !name->is_string() || !valid_function_name(name->get<std::string>())) {
+      bad(where + ".function.name", "'" + where + ".function.name' must be 1 to 64 of a-z, A-Z, 0-9, '_' and '-'");
+    }
+    definition.name = name->get<std::string>();
+    if (!names.insert(definition.name).second) {
+      bad(where + ".function.name", "two tools are named '" + definition.name + "'");
+    }
+    if (const json* description = field(*function, "description")) {
+      if (!description->is_string()) bad(where + ".function.description", "a tool's 'description' must be a string");
+      definition.description = description->get<std::string>();
+    }
+    if (const json* parameters = field(*function, "parameters")) {
+      if (!parameters->is_object()) bad(where + ".function.parameters", "a tool's 'parameters' must be a JSON Schema object");
+      definition.parameters_json = parameters->dump();
+    }
+    if (field(*function, "strict") != nullptr && !(*function)["strict"].is_boolean()) {
+      bad(where + ".function.strict", "a tool's 'strict' must be a boolean");
+    }
+    definition.tool_json = tool.dump();
+    out.push_back(std::move(definition));
+  }
+  return out;
+}
+
+ToolChoice parse_tool_choice(const json& doc, const std::vector<ToolDefinition>& tools) {
+  ToolChoice choice;
+  choice.mode = tools.empty() ? ToolChoice::Mode::kNone : ToolChoice::Mode::kAuto;
+  const json* value = field(doc, "tool_choice");
+  if (value == nullptr) return choice;
+  if (value->is_string()) {
+    const std::string mode = value->get<std::string>();
+    if (mode == "none") choice.mode = ToolChoice::Mode::kNone;
+    else if (mode == "auto") choice.mode = ToolChoice::Mode::kAuto;
+    else if (mode == "required") choice.mode = ToolChoice::Mode::kRequired;
+    else bad("tool_choice", "'tool_choice' must be 'none', 'auto', 'required' or {\"type\": \"function\", ...}, got '" + mode + "'");
+  } else if (value->is_object()) {
+    const json* function = field(*value, "function");
+    if (string_field(*value, "type") != "function" || function == nullptr || !function->is_object() ||
+        field(*function, "name") == nullptr || !(*function)["name"].is_string()) {
+      bad("tool_choice", "a named 'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+    }
+    choice.mode = ToolChoice::Mode::kFunction;
+    choice.function_name = (*function)["name"].get<std::string>();
+  } else {
+    bad("tool_choice", "'tool_choice' must be a string or an object");
+  }
+  if (choice.mode != ToolChoice::Mode::kNone && tools.empty()) {
+    bad("tool_choice", "'tool_choice' other than 'none' needs 'tools'");
+  }
+  if (choice.mode == ToolChoice::Mode::kFunction) {
+    bool found = false;
+    for (const ToolDefinition& tool : tools) found = found || tool.name == choice.function_name;
+    if (!found) bad("tool_choice", "'tool_choice' names the function '" + choice.function_name + "', which is not in 'tools'");
+  }
+  return choice;
+}
+
 }  // namespace
 
 CompletionRequest parse_completion_request(const std::string& body) {
@@ -323,6 +490,15 @@ ChatRequest parse_chat_request(const std::string& body) {
     bad("messages", "'messages' must be a non-empty list");
   }
   request.messages = parse_messages(*messages);
+  if (const json* tools = field(doc, "tools")) request.tools = parse_tools(*tools);
+  request.tool_choice = parse_tool_choice(doc, request.tools);
+  const bool forced = request.tool_choice.mode == ToolChoice::Mode::kRequired ||
+                      request.tool_choice.mode == ToolChoice::Mode::kFunction;
+  if (forced && request.options.constraint) {
+    bad("tool_choice", "'tool_choice' " +
+                           std::string(request.tool_choice.mode == ToolChoice::Mode::kRequired ? "'required'" : "naming a function") +
+                           " and '" + request.options.constraint_param + "' both constrain the output; give one");
+  }
   request.options.logprobs = boolean(doc, "logprobs", false);
   request.options.top_logprobs = integer(doc, "top_logprobs", 0);
   if (request.options.top_logprobs < 0 || request.options.top_logprobs > 20) {

@@ -1,10 +1,14 @@
 #pragma once
 // JSON bodies -> typed requests. Throws ApiError(400) naming the bad field;
 // fields we do not know are ignored, as OpenAI does, but OpenAI fields kvserve
-// does not implement (response_format other than text, tools, tool_choice,
-// functions, function_call, suffix, best_of > 1) are a 400 naming them. The server's own bounds
+// does not implement (the deprecated functions / function_call, suffix,
+// best_of > 1) are a 400 naming them. The server's own bounds
 // (n, max_tokens, stop strings) are checked after parsing, by
 // check_request_limits (server/serving/request_limits.h).
+// Output constraints and tools are checked for shape here (two constraint
+// fields, a tool_choice naming no tool, a constraint with a forced
+// tool_choice: 400); whether a schema / regex / grammar compiles is the front
+// end's check (compile_constraint, server/serving/grammar_compiler.h).
 #include <string>
 
 #include "server/api/openai_types.h"

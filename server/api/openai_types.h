@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "engine/chat/chat_template.h"
+#include "engine/chat/tools.h"
+#include "engine/grammar/constraint.h"
 #include "engine/sampling/sampler.h"
 #include "kvcache/kv_policy_spec.h"
 
@@ -39,6 +41,13 @@ struct GenerationOptions {
   int32_t priority = 0;
   std::optional<KvPolicyKind> kv_policy;
   std::optional<double> kv_budget;
+  // Structured output (issue 23): what the output must match, from
+  // response_format (json_object / json_schema), vLLM's guided_json /
+  // guided_regex / guided_choice / guided_grammar or llama.cpp's grammar /
+  // json_schema; at most one per request. Unset = free text. Compiled (and
+  // checked) by the front end (server/serving/grammar_compiler.h), not here.
+  std::optional<grammar::ConstraintSpec> constraint;
+  std::string constraint_param;  // the field it came from (errors name it); "" when unset
 };
 
 // One prompt, as text or as token ids.
@@ -54,9 +63,21 @@ struct CompletionRequest {
   bool echo = false;  // with logprobs: the prompt tokens' logprobs come first (the first one null)
 };
 
+// OpenAI's tool_choice. Without `tools` only kNone is accepted (the default);
+// with tools the default is kAuto.
+struct ToolChoice {
+  enum class Mode { kNone, kAuto, kRequired, kFunction };
+  Mode mode = Mode::kNone;
+  std::string function_name;  // kFunction: a name in ChatRequest::tools
+};
+
 struct ChatRequest {
   GenerationOptions options;
   std::vector<ChatMessage> messages;  // non-empty
+  // Functions the model may call (names unique, each matching
+  // [A-Za-z0-9_-]{1,64}); parameters_json is a JSON object's text or "".
+  std::vector<ToolDefinition> tools;
+  ToolChoice tool_choice;
 };
 
 // POST /tokenize (vLLM): a prompt, or messages rendered by the chat template.

@@ -170,6 +170,12 @@ int run_serve(const ServeCommand& command) {
     context.chat_error = e.what();
     spdlog::warn("chat completions are off: {}", e.what());
   }
+  {
+    const auto start = std::chrono::steady_clock::now();
+    context.grammars = std::make_shared<GrammarCompiler>(model_token_vocabulary(*bundle.tokenizer, bundle.stop_token_ids()));
+    spdlog::debug("grammar vocabulary: {} tokens in {:.3f} s", bundle.tokenizer->vocab_size(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   context.max_active_sequences = config.max_num_seqs + config.max_queue;
   context.limits = config.limits;
   context.max_tokens_capacity =

@@ -248,7 +248,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<kvserve::v1::Gener
         request_.has_token_ids() ? grpc_prompt_token_ids(request_) : context_.bundle.encode_prompt(request_.text());
     if (prompt.empty()) throw ApiError(400, "the prompt is empty");
     std::vector<ChoiceSpec> choices;
-    add_choices(context_, options_, prompt, choices);
+    add_choices(context_, options_, prompt, choices, request_grammar(context_, options_));
     for (ChoiceSpec& choice : choices) {
       choice.want_logprobs = true;  // token ids are always sent
       choice.request.num_logprobs = options_.logprobs ? 0 : -1;

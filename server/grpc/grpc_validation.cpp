@@ -4,6 +4,46 @@
 #include "server/api/api_error.h"
 
 namespace kvs {
+namespace {
+
+using Request = kvserve::v1::GenerateRequest;
+using Kind = grammar::ConstraintSpec::Kind;
+
+void set_constraint(GenerationOptions& options, const char* param, grammar::ConstraintSpec spec) {
+  options.constraint = std::move(spec);
+  options.constraint_param = param;
+}
+
+void grpc_constraint(const Request& request, GenerationOptions& options) {
+  const auto text = [](const std::string& value, const char* param) {
+    if (value.empty()) throw ApiError(400, std::string(param) + " must not be empty", param);
+    return value;
+  };
+  switch (request.constraint_case()) {
+    case Request::kJsonSchema:
+      set_constraint(options, "constraint.json_schema",
+                     {Kind::kJsonSchema, text(request.json_schema(), "constraint.json_schema"), {}});
+      break;
+    case Request::kRegex:
+      set_constraint(options, "constraint.regex", {Kind::kRegex, text(request.regex(), "constraint.regex"), {}});
+      break;
+    case Request::kChoice:
+      if (request.choice().choices().empty()) throw ApiError(400, "constraint.choice must list at least one string", "constraint.choice");
+      set_constraint(options, "constraint.choice",
+                     {Kind::kChoice, "", {request.choice().choices().begin(), request.choice().choices().end()}});
+      break;
+    case Request::kGrammar:
+      set_constraint(options, "constraint.grammar", {Kind::kGbnf, text(request.grammar(), "constraint.grammar"), {}});
+      break;
+    case Request::kJsonObject:
+      if (request.json_object()) set_constraint(options, "constraint.json_object", {Kind::kJsonObject, "", {}});
+      break;
+    case Request::CONSTRAINT_NOT_SET:
+      break;
+  }
+}
+
+}  // namespace
 
 GenerationOptions grpc_generation_options(const kvserve::v1::GenerateRequest& request) {
   GenerationOptions options;
@@ -37,6 +77,7 @@ GenerationOptions grpc_generation_options(const kvserve::v1::GenerateRequest& re
     }
   }
   if (request.kv_budget() != 0.0) options.kv_budget = request.kv_budget();
+  grpc_constraint(request, options);
   return options;
 }
 

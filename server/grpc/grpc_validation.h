@@ -13,8 +13,9 @@ namespace kvs {
 
 // GenerateRequest -> GenerationOptions: max_tokens (0 = unset), sampling
 // (0 top_p / repetition_penalty mean 1), stop strings (none empty),
-// stop_token_ids, ignore_eos, logprobs, kv_policy / kv_budget. Throws
-// ApiError(400) naming the bad field.
+// stop_token_ids, ignore_eos, logprobs, kv_policy / kv_budget, the output
+// constraint (options.constraint, param "constraint.<field>"; compiled by the
+// service, not here). Throws ApiError(400) naming the bad field.
 GenerationOptions grpc_generation_options(const kvserve::v1::GenerateRequest& request);
 
 // The prompt's token ids when the request carries token_ids (the text form is

@@ -259,9 +259,10 @@ void handle_completions(ServingContext& context, const httplib::Request& req, ht
                     request.options.top_logprobs};
   prepared->options = request.options;
   with_engine_errors([&] {
+    const auto grammar = request_grammar(context, request.options);  // one for every prompt and choice
     for (const PromptInput& prompt : request.prompts) {
       const std::vector<int32_t> ids = prompt.is_tokens ? prompt.token_ids : context.bundle.encode_prompt(prompt.text);
-      add_choices(context, request.options, ids, prepared->choices);
+      add_choices(context, request.options, ids, prepared->choices, grammar);
       prepared->prompt_tokens += static_cast<int64_t>(ids.size());
       std::string echo;
       if (request.echo) echo = prompt.is_tokens ? context.bundle.tokenizer->decode(ids, true) : prompt.text;

@@ -8,7 +8,7 @@
 namespace kvs {
 
 void add_choices(const ServingContext& context, const GenerationOptions& options, const std::vector<int32_t>& prompt,
-                 std::vector<ChoiceSpec>& choices) {
+                 std::vector<ChoiceSpec>& choices, std::shared_ptr<const grammar::CompiledGrammar> grammar) {
   const int64_t prompt_len = static_cast<int64_t>(prompt.size());
   const int64_t capacity = context.max_tokens_capacity;
   if (prompt_len >= capacity) {
@@ -46,6 +46,7 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
     spec.request.stop_token_ids = options.stop_token_ids;
     spec.request.priority = options.priority;
     spec.request.kv_policy = kv_policy;
+    spec.request.grammar = grammar;
     if (!options.ignore_eos) {
       for (int32_t id : context.bundle.stop_token_ids()) spec.request.stop_token_ids.push_back(id);
     }
@@ -57,6 +58,13 @@ void add_choices(const ServingContext& context, const GenerationOptions& options
     spec.request.num_logprobs = options.logprobs ? static_cast<int32_t>(options.top_logprobs) : -1;
     choices.push_back(std::move(spec));
   }
+}
+
+std::shared_ptr<const grammar::CompiledGrammar> request_grammar(const ServingContext& context,
+                                                               const GenerationOptions& options) {
+  if (!options.constraint) return nullptr;
+  if (!context.grammars) throw ApiError(400, "output constraints are not available on this server", options.constraint_param);
+  return compile_constraint(*context.grammars, *options.constraint, options.constraint_param);
 }
 
 }  // namespace kvs

@@ -10,12 +10,14 @@
 #include <atomic>
 #include <optional>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "engine/chat/chat_template.h"
 #include "scheduler/engine_client.h"
 #include "server/cli/model_bundle.h"
 #include "server/serving/api_keys.h"
+#include "server/serving/grammar_compiler.h"
 #include "server/serving/request_limits.h"
 #include "server/serving/stream_slots.h"
 #include "server/metrics/server_metrics.h"
@@ -41,6 +43,9 @@ struct ServingContext {
   std::atomic<bool> draining{false};
   RequestLimits limits{};
   StreamCounts streams{};  // open streams per key bucket (see StreamSlot)
+  // Output constraints (issue 23): the model's vocabulary and the cache of
+  // compiled grammars; set before serving starts (null: constraints are a 400).
+  std::shared_ptr<GrammarCompiler> grammars;
 };
 
 // Holds one request's `sequences` slots of the admission budget (and counts

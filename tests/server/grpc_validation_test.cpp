@@ -60,5 +60,45 @@ TEST(GrpcValidationTest, BadFieldsAre400) {
   EXPECT_EQ(grpc_prompt_token_ids(request), (std::vector<int32_t>{1, 5}));
 }
 
+TEST(GrpcValidationTest, ConstraintOneofMapsToASpecNamingItsField) {
+  using Kind = grammar::ConstraintSpec::Kind;
+  kvserve::v1::GenerateRequest request;
+  EXPECT_FALSE(grpc_generation_options(request).constraint);
+  request.set_json_schema(R"({"type":"object"})");
+  GenerationOptions options = grpc_generation_options(request);
+  ASSERT_TRUE(options.constraint);
+  EXPECT_EQ(options.constraint->kind, Kind::kJsonSchema);
+  EXPECT_EQ(options.constraint->text, R"({"type":"object"})");
+  EXPECT_EQ(options.constraint_param, "constraint.json_schema");
+  request.set_regex("[0-9]+");
+  EXPECT_EQ(grpc_generation_options(request).constraint->kind, Kind::kRegex);
+  request.mutable_choice()->add_choices("red");
+  request.mutable_choice()->add_choices("blue");
+  options = grpc_generation_options(request);
+  EXPECT_EQ(options.constraint->kind, Kind::kChoice);
+  EXPECT_EQ(options.constraint->choices, (std::vector<std::string>{"red", "blue"}));
+  request.set_grammar("root ::= \"a\"");
+  EXPECT_EQ(grpc_generation_options(request).constraint->kind, Kind::kGbnf);
+  request.set_json_object(true);
+  EXPECT_EQ(grpc_generation_options(request).constraint->kind, Kind::kJsonObject);
+  request.set_json_object(false);
+  EXPECT_FALSE(grpc_generation_options(request).constraint);
+  // Empty texts and lists are a 400 naming the field.
+  for (int which = 0; which < 4; ++which) {
+    kvserve::v1::GenerateRequest bad;
+    if (which == 0) bad.set_json_schema("");
+    if (which == 1) bad.set_regex("");
+    if (which == 2) bad.mutable_choice();
+    if (which == 3) bad.set_grammar("");
+    try {
+      grpc_generation_options(bad);
+      ADD_FAILURE() << "accepted case " << which;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status(), 400);
+      EXPECT_EQ(e.param().rfind("constraint.", 0), 0u) << e.param();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kvs
