@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <regex>
 #include <string>
 #include <thread>
@@ -219,6 +220,83 @@ TEST_F(GrpcServerTest, KvPolicyFieldsPickThePolicyAndBadOnesAreInvalid) {
   expect_invalid("h2o", 0, "kv_budget");  // no budget here nor on the server
   expect_invalid("", 16, "kv_budget");    // the server's default policy is none
   EXPECT_EQ(server_->Metric("kvserve:active_requests"), 0);
+}
+
+// Runs `request` to its end: the status, the text and the finish reason.
+struct Generated {
+  grpc::Status status;
+  std::string text, finish;
+};
+Generated generate_text(kvserve::v1::KvServe::Stub& stub, const kvserve::v1::GenerateRequest& request) {
+  grpc::ClientContext context;
+  authorize(context);
+  auto reader = stub.Generate(&context, request);
+  kvserve::v1::GenerateResponse response;
+  Generated out;
+  while (reader->Read(&response)) {
+    out.text += response.text();
+    if (!response.finish_reason().empty()) out.finish = response.finish_reason();
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+// Structured output (issue 23): the constraint oneof holds on every answer
+// (sampled, several seeds), and one that cannot be compiled is
+// INVALID_ARGUMENT with the compiler's message naming the field.
+TEST_F(GrpcServerTest, ConstraintsHoldAndBadOnesAreInvalid) {
+  ASSERT_TRUE(server_->running());
+  auto stub = kvserve::v1::KvServe::NewStub(server_->channel());
+  kvserve::v1::GenerateRequest base;
+  base.set_text("Q: Give me a phone number.\nA:");
+  base.set_max_tokens(40);
+  base.mutable_sampling()->set_temperature(1.0f);
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    base.mutable_sampling()->set_seed(seed);
+    kvserve::v1::GenerateRequest regex = base;
+    regex.set_regex("\\(\\d{3}\\) \\d{3}-\\d{4}");
+    const Generated phone = generate_text(*stub, regex);
+    ASSERT_TRUE(phone.status.ok()) << phone.status.error_message();
+    EXPECT_TRUE(std::regex_match(phone.text, std::regex("\\(\\d{3}\\) \\d{3}-\\d{4}"))) << phone.text;
+    EXPECT_EQ(phone.finish, "stop") << phone.text;
+
+    kvserve::v1::GenerateRequest choice = base;
+    for (const char* c : {"red", "green", "blue"}) choice.mutable_choice()->add_choices(c);
+    const Generated colour = generate_text(*stub, choice);
+    ASSERT_TRUE(colour.status.ok()) << colour.status.error_message();
+    EXPECT_TRUE(colour.text == "red" || colour.text == "green" || colour.text == "blue") << colour.text;
+
+    kvserve::v1::GenerateRequest grammar = base;
+    grammar.set_grammar("root ::= \"answer: \" (\"yes\" | \"no\")");
+    const Generated yes_no = generate_text(*stub, grammar);
+    ASSERT_TRUE(yes_no.status.ok()) << yes_no.status.error_message();
+    EXPECT_TRUE(yes_no.text == "answer: yes" || yes_no.text == "answer: no") << yes_no.text;
+
+    kvserve::v1::GenerateRequest schema = base;
+    schema.set_max_tokens(120);
+    schema.set_json_schema(R"({"type":"object","properties":{"n":{"type":"integer"},"ok":{"type":"boolean"}},)"
+                           R"("required":["n","ok"],"additionalProperties":false})");
+    const Generated object = generate_text(*stub, schema);
+    ASSERT_TRUE(object.status.ok()) << object.status.error_message();
+    EXPECT_TRUE(std::regex_match(object.text, std::regex(R"(\{\s*"n"\s*:\s*-?\d+\s*,\s*"ok"\s*:\s*(true|false)\s*\})")))
+        << object.text;
+  }
+  const auto expect_invalid = [&](const std::function<void(kvserve::v1::GenerateRequest&)>& set,
+                                  const std::string& field) {
+    kvserve::v1::GenerateRequest bad = base;
+    set(bad);
+    const Generated g = generate_text(*stub, bad);
+    EXPECT_EQ(g.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field << ": " << g.status.error_message();
+    EXPECT_NE(g.status.error_message().find(field), std::string::npos) << g.status.error_message();
+  };
+  expect_invalid([](auto& r) { r.set_regex("(unclosed"); }, "constraint.regex");
+  expect_invalid([](auto& r) { r.set_grammar("root ::= undefined-rule"); }, "constraint.grammar");
+  expect_invalid([](auto& r) { r.set_json_schema("{\"type\": "); }, "constraint.json_schema");
+  expect_invalid([](auto& r) { r.mutable_choice(); }, "constraint.choice");
+  // Still serving.
+  kvserve::v1::GenerateRequest plain = base;
+  const Generated after = generate_text(*stub, plain);
+  EXPECT_TRUE(after.status.ok()) << after.status.error_message();
 }
 
 TEST_F(GrpcServerTest, TokenizeDetokenizeAndModelInfo) {
