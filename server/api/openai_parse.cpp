@@ -367,6 +367,39 @@ std::string message_content(const json& message) {
   return text;
 }
 
+// An assistant message's tool_calls: [{"id", "type": "function", "function": {"name", "arguments"}}].
+// `arguments` is JSON text as OpenAI sends it (an object is taken as its text).
+std::vector<ToolCall> parse_message_tool_calls(const json& calls, const std::string& where) {
+  if (!calls.is_array()) bad(where, "'" + where + "' must be a list");
+  std::vector<ToolCall> out;
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const json& call = calls[j];
+    const std::string at = where + "[" + std::to_string(j) + "]";
+    if (!call.is_object()) bad(at, "each tool call must be an object");
+    if (field(call, "type") != nullptr && string_field(call, "type") != "function") {
+      bad(at + ".type", "'" + at + ".type' must be 'function'");
+    }
+    const json* function = field(call, "function");
+    if (function == nullptr || !function->is_object()) bad(at + ".function", "'" + at + ".function' must be an object");
+    const json* name = field(*function, "name");
+    if (name == nullptr || !name->is_string() || name->get<std::string>().empty()) {
+      bad(at + ".function.name", "'" + at + ".function.name' must be a non-empty string");
+    }
+    ToolCall parsed;
+    parsed.id = string_field(call, "id");
+    parsed.name = name->get<std::string>();
+    if (const json* arguments = field(*function, "arguments")) {
+      if (arguments->is_string()) parsed.arguments_json = arguments->get<std::string>();
+      else if (arguments->is_object()) parsed.arguments_json = arguments->dump();
+      else bad(at + ".function.arguments", "'" + at + ".function.arguments' must be a JSON string");
+    } else {
+      parsed.arguments_json = "{}";
+    }
+    out.push_back(std::move(parsed));
+  }
+  return out;
+}
+
 std::vector<ChatMessage> parse_messages(const json& messages) {
   std::vector<ChatMessage> out;
   for (size_t i = 0; i < messages.size(); ++i) {
@@ -382,7 +415,20 @@ std::vector<ChatMessage> parse_messages(const json& messages) {
                                where + ".role'");
     }
     if (role == "developer") role = "system";
-    out.push_back({role, message_content(message)});
+    ChatMessage parsed{role, message_content(message)};
+    if (const json* calls = field(message, "tool_calls")) {
+      if (role != "assistant") bad(where + ".tool_calls", "only assistant messages have 'tool_calls'");
+      parsed.tool_calls = parse_message_tool_calls(*calls, where + ".tool_calls");
+    }
+    if (const json* id = field(message, "tool_call_id")) {
+      if (!id->is_string()) bad(where + ".tool_call_id", "'tool_call_id' must be a string");
+      parsed.tool_call_id = id->get<std::string>();
+    }
+    if (const json* name = field(message, "name")) {
+      if (!name->is_string()) bad(where + ".name", "a message's 'name' must be a string");
+      parsed.name = name->get<std::string>();
+    }
+    out.push_back(std::move(parsed));
   }
   return out;
 }

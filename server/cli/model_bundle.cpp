@@ -121,8 +121,9 @@ std::vector<int32_t> ModelBundle::encode_prompt(const std::string& text) const {
 }
 
 std::vector<int32_t> ModelBundle::encode_chat(const ChatTemplate& chat, const std::vector<ChatMessage>& messages,
-                                              bool add_generation_prompt) const {
-  const std::string rendered = chat.render(messages, add_generation_prompt);
+                                              bool add_generation_prompt,
+                                              const std::vector<ToolDefinition>& tools) const {
+  const std::string rendered = chat.render(messages, add_generation_prompt, tools);
   const std::string bos = token_text(tokenizer->spec().bos_id);
   const bool has_bos = !bos.empty() && rendered.compare(0, bos.size(), bos) == 0;
   return tokenizer->encode(rendered, /*add_special=*/!has_bos, /*parse_special=*/true);

@@ -44,8 +44,11 @@ struct ModelBundle {
   std::vector<int32_t> encode_prompt(const std::string& text) const;
   // Prompt ids for a conversation rendered by `chat` (special tokens parsed;
   // BOS added unless the template already wrote it).
+  // `tools`: the functions the model may call, described in the prompt the
+  // way its family expects (ChatTemplate::render; empty = none).
   std::vector<int32_t> encode_chat(const ChatTemplate& chat, const std::vector<ChatMessage>& messages,
-                                   bool add_generation_prompt = true) const;
+                                   bool add_generation_prompt = true,
+                                   const std::vector<ToolDefinition>& tools = {}) const;
   // Token ids that end generation (the tokenizer's end-of-generation set plus
   // the config's eos ids).
   std::vector<int32_t> stop_token_ids() const;

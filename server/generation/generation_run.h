@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/chat/tool_call_parser.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "scheduler/engine_client.h"
 #include "server/metrics/server_metrics.h"
@@ -40,6 +41,10 @@ struct ChoiceDelta {
   std::string text;
   std::vector<TokenLogprob> tokens;  // filled only when logprobs were asked for
   std::string finish_reason;         // "" while unfinished; "stop" | "length" | "abort" | "error"
+  // Chat with tools: pieces of tool calls parsed out of the output
+  // (ToolCallOutputs, server/http/tool_call_outputs.h; `text` is then the
+  // content outside calls, and finish_reason "tool_calls" when calls were made).
+  std::vector<ToolCallDelta> tool_calls;
 };
 
 // One choice's whole result (non-streaming responses).
@@ -51,6 +56,7 @@ struct ChoiceResult {
   int64_t num_cached_prompt_tokens = 0;  // prompt tokens the prefix cache held (RequestStats)
   bool counts_prompt = true;             // ChoiceSpec::counts_prompt
   std::string error;  // finish_reason == "error"
+  std::vector<ToolCall> tool_calls;  // chat with tools: calls parsed out of the text (see ChoiceDelta)
 };
 
 struct ChoiceSpec {

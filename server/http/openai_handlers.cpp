@@ -11,8 +11,10 @@
 #include "server/api/openai_parse.h"
 #include "server/http/connection_watch.h"
 #include "server/http/openai_responses.h"
+#include "server/http/tool_call_outputs.h"
 #include "server/logging/log_setup.h"
 #include "server/serving/choice_builder.h"
+#include "server/serving/tool_grammar.h"
 
 namespace kvs {
 namespace {
@@ -71,6 +73,9 @@ struct PreparedRun {
   int64_t echo_top_logprobs = 0;
   int64_t prompt_tokens = 0;          // summed over distinct prompts
   std::string request_id;             // the response's X-Request-Id (errors and logs name it)
+  // Chat with tools (tool_choice not "none"): the output is parsed into
+  // content and tool_calls in this format (ToolCallOutputs).
+  std::optional<ToolCallFormat> tool_format;
 };
 
 // echo + logprobs: the prompt tokens' logprobs become each choice's echoed
@@ -153,13 +158,15 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
         offsets[i] = echo.text.size();
       }
     }
+    std::optional<ToolCallOutputs> tool_outputs;
+    if (prepared->tool_format) tool_outputs.emplace(*prepared->tool_format, prepared->prefixes.size());
     std::vector<ChoiceDelta> deltas;
     while (run->poll(deltas, poll_seconds(*run))) {
       if (watch->hung_up()) {
         run->cancel();  // the client went away (the monitor cancelled already; this covers a missed socket)
         return false;
       }
-      for (const ChoiceDelta& delta : deltas) {
+      for (ChoiceDelta& delta : deltas) {
         if (delta.finish_reason == "error") {
           // The status line is gone: the failure becomes an error event, then the stream ends.
           run->cancel();
@@ -169,6 +176,15 @@ void stream_response(ServingContext& context, std::shared_ptr<PreparedRun> prepa
           sink.write(done.data(), done.size());
           sink.done();
           return true;
+        }
+        if (tool_outputs) {
+          const size_t text_bytes = delta.text.size();
+          tool_outputs->apply(delta);
+          // Text held back while it may begin a call: nothing to send yet.
+          if (text_bytes > 0 && delta.text.empty() && delta.tool_calls.empty() && delta.finish_reason.empty() &&
+              delta.tokens.empty()) {
+            continue;
+          }
         }
         if (!send(stream_chunk(meta, delta, usage_field, offsets[delta.index]))) {
           run->cancel();  // the client went away: free its blocks now
@@ -212,10 +228,11 @@ void respond(ServingContext& context, std::shared_ptr<PreparedRun> prepared, htt
   if (watch->hung_up()) {
     throw ApiError(499, "the client closed the connection before the response", "", "client_closed_request");
   }
-  const std::vector<ChoiceResult>& results = run.results();
+  std::vector<ChoiceResult> results = run.results();
   for (const ChoiceResult& r : results) {
     if (r.finish_reason == "error") throw generation_failed(run, prepared->request_id);
   }
+  if (prepared->tool_format) parse_tool_call_results(*prepared->tool_format, results);
   res.set_content(dump(full_response(prepared->meta, results, prepared->prefixes, prepared->prefix_tokens,
                                      prepared->prompt_tokens)),
                   "application/json");
@@ -290,8 +307,21 @@ void handle_chat_completions(ServingContext& context, const httplib::Request& re
   prepared->options = request.options;
   with_engine_errors([&] {
     if (!context.chat) throw ApiError(400, "this model has no usable chat template: " + context.chat_error, "messages");
-    const std::vector<int32_t> ids = context.bundle.encode_chat(*context.chat, request.messages);
-    add_choices(context, request.options, ids, prepared->choices);
+    // NOTE: tool_choice "none" renders no tools (the model is not told about
+    // any) and parses no calls: the reply is plain text.
+    const bool use_tools = !request.tools.empty() && request.tool_choice.mode != ToolChoice::Mode::kNone;
+    if (use_tools) {
+      prepared->tool_format = tool_call_format(*context.chat);
+      if (!prepared->tool_format) {
+        throw ApiError(400, "this model's chat template ('" + context.chat->style() + "') has no tool calling", "tools");
+      }
+    }
+    const std::vector<int32_t> ids = context.bundle.encode_chat(*context.chat, request.messages, true,
+                                                                use_tools ? request.tools : std::vector<ToolDefinition>{});
+    const auto grammar = use_tools && request.tool_choice.mode != ToolChoice::Mode::kAuto
+                             ? forced_tool_grammar(context, *prepared->tool_format, request.tools, request.tool_choice)
+                             : request_grammar(context, request.options);
+    add_choices(context, request.options, ids, prepared->choices, grammar);
     prepared->prompt_tokens = static_cast<int64_t>(ids.size());
     prepared->prefixes.assign(static_cast<size_t>(request.options.n), "");
     respond(context, prepared, res);

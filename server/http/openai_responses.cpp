@@ -108,7 +108,17 @@ json full_response(const ResponseMeta& meta, const std::vector<ChoiceResult>& re
     } else {
       choice["logprobs"] = logprobs_json(meta, r.tokens, prefixes[i].size());
     }
-    if (meta.kind == ApiKind::kChat) {
+    if (meta.kind == ApiKind::kChat && !r.tool_calls.empty()) {
+      json calls = json::array();
+      for (const ToolCall& call : r.tool_calls) {
+        calls.push_back({{"id", call.id},
+                         {"type", "function"},
+                         {"function", {{"name", call.name}, {"arguments", valid_utf8(call.arguments_json)}}}});
+      }
+      // OpenAI: content is null when the reply is only calls.
+      choice["message"] = {{"role", "assistant"}, {"content", text.empty() ? json(nullptr) : json(text)},
+                           {"tool_calls", std::move(calls)}};
+    } else if (meta.kind == ApiKind::kChat) {
       choice["message"] = {{"role", "assistant"}, {"content", text}};
     } else {
       choice["text"] = text;
@@ -126,6 +136,21 @@ json stream_chunk(const ResponseMeta& meta, const ChoiceDelta& delta, bool inclu
   choice["logprobs"] = meta.logprobs && !delta.tokens.empty() ? logprobs_json(meta, delta.tokens, text_offset) : json(nullptr);
   if (meta.kind == ApiKind::kChat) {
     choice["delta"] = delta.text.empty() ? json::object() : json{{"content", delta.text}};
+    if (!delta.tool_calls.empty()) {
+      json calls = json::array();
+      for (const ToolCallDelta& call : delta.tool_calls) {
+        json piece = {{"index", call.index}};
+        json function = {{"arguments", valid_utf8(call.arguments)}};
+        if (!call.id.empty()) {  // a call's first piece: its id, type and name
+          piece["id"] = call.id;
+          piece["type"] = "function";
+          function["name"] = call.name;
+        }
+        piece["function"] = std::move(function);
+        calls.push_back(std::move(piece));
+      }
+      choice["delta"]["tool_calls"] = std::move(calls);
+    }
   } else {
     choice["text"] = delta.text;
   }
