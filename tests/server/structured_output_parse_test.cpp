@@ -137,5 +137,41 @@ TEST(StructuredOutputParseTest, ToolsAndToolChoice) {
   EXPECT_NE(chat_message(R"("function_call":"auto")").find("'tools'"), std::string::npos);
 }
 
+TEST(StructuredOutputParseTest, AssistantToolCallsAndToolResults) {
+  const ChatRequest r = parse_chat_request(R"({"messages":[
+    {"role":"user","content":"weather?"},
+    {"role":"assistant","content":null,"tool_calls":[
+      {"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}},
+      {"id":"call_2","type":"function","function":{"name":"now","arguments":{"tz":"UTC"}}}]},
+    {"role":"tool","tool_call_id":"call_1","name":"get_weather","content":"sunny"}]})");
+  ASSERT_EQ(r.messages.size(), 3u);
+  const ChatMessage& assistant = r.messages[1];
+  EXPECT_EQ(assistant.content, "");
+  ASSERT_EQ(assistant.tool_calls.size(), 2u);
+  EXPECT_EQ(assistant.tool_calls[0].id, "call_1");
+  EXPECT_EQ(assistant.tool_calls[0].name, "get_weather");
+  EXPECT_EQ(assistant.tool_calls[0].arguments_json, R"({"city": "Paris"})");  // as sent
+  EXPECT_EQ(assistant.tool_calls[1].arguments_json, R"({"tz":"UTC"})");
+  EXPECT_EQ(r.messages[2].tool_call_id, "call_1");
+  EXPECT_EQ(r.messages[2].name, "get_weather");
+  EXPECT_EQ(r.messages[2].content, "sunny");
+
+  const auto param = [](const std::string& messages) {
+    try {
+      parse_chat_request(R"({"messages":)" + messages + "}");
+    } catch (const ApiError& e) {
+      return e.param();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(param(R"([{"role":"user","content":"x","tool_calls":[]}])"), "messages[0].tool_calls");
+  EXPECT_EQ(param(R"([{"role":"assistant","tool_calls":{}}])"), "messages[0].tool_calls");
+  EXPECT_EQ(param(R"([{"role":"assistant","tool_calls":[{"type":"function","function":{"name":""}}]}])"),
+            "messages[0].tool_calls[0].function.name");
+  EXPECT_EQ(param(R"([{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f","arguments":3}}]}])"),
+            "messages[0].tool_calls[0].function.arguments");
+  EXPECT_EQ(param(R"([{"role":"tool","tool_call_id":5,"content":"x"}])"), "messages[0].tool_call_id");
+}
+
 }  // namespace
 }  // namespace kvs
