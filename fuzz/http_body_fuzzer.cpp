@@ -7,7 +7,9 @@
 // the body, any bytes. Contract: parse_completion_request /
 // parse_chat_request return a request whose documented ranges hold (n >= 1,
 // max_tokens >= 1 when set, top_logprobs 0..20, no empty stop string,
-// non-empty prompts / messages, token ids >= 0) or throw ApiError(400);
+// non-empty prompts / messages, token ids >= 0, a constraint named by its
+// field, tool names unique and tool_choice naming one of them, no forced
+// tool_choice beside a constraint) or throw ApiError(400);
 // check_request_limits with the default limits passes only a request within
 // them (n <= 128, at most 16 stop strings of at most 256 bytes) or throws
 // ApiError(400); resolve_kv_policy on the request's kv_policy / kv_budget
@@ -15,6 +17,7 @@
 // leak, UB, any other exception or a hang.
 // Seeds: fuzz/corpus/http_body_fuzzer (fuzz/make_seeds.py).
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "engine/errors.h"
@@ -32,6 +35,10 @@ void check_options(const kvs::GenerationOptions& options) {
   KVS_FUZZ_CHECK(options.top_logprobs >= 0 && options.top_logprobs <= 20);
   for (const std::string& stop : options.stop) KVS_FUZZ_CHECK(!stop.empty());
   for (int32_t id : options.stop_token_ids) KVS_FUZZ_CHECK(id >= 0);
+  KVS_FUZZ_CHECK(options.constraint.has_value() == !options.constraint_param.empty());
+  if (options.constraint && options.constraint->kind == kvs::grammar::ConstraintSpec::Kind::kChoice) {
+    KVS_FUZZ_CHECK(!options.constraint->choices.empty());
+  }
   const kvs::RequestLimits limits;
   try {
     kvs::check_request_limits(limits, options);
@@ -52,6 +59,19 @@ void check_options(const kvs::GenerationOptions& options) {
   }
 }
 
+void check_tools(const kvs::ChatRequest& request) {
+  using Mode = kvs::ToolChoice::Mode;
+  std::set<std::string> names;
+  for (const kvs::ToolDefinition& tool : request.tools) {
+    KVS_FUZZ_CHECK(!tool.name.empty() && tool.name.size() <= 64);
+    KVS_FUZZ_CHECK(names.insert(tool.name).second);
+  }
+  KVS_FUZZ_CHECK(!request.tools.empty() || request.tool_choice.mode == Mode::kNone);
+  if (request.tool_choice.mode == Mode::kFunction) KVS_FUZZ_CHECK(names.count(request.tool_choice.function_name) == 1);
+  const bool forced = request.tool_choice.mode == Mode::kRequired || request.tool_choice.mode == Mode::kFunction;
+  KVS_FUZZ_CHECK(!(forced && request.options.constraint));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -64,6 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       KVS_FUZZ_CHECK(!request.messages.empty());
       for (const kvs::ChatMessage& message : request.messages) KVS_FUZZ_CHECK(!message.role.empty());
       check_options(request.options);
+      check_tools(request);
     } else {
       const kvs::CompletionRequest request = kvs::parse_completion_request(body);
       KVS_FUZZ_CHECK(!request.prompts.empty());

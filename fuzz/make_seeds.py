@@ -263,6 +263,20 @@ chats = [
     {"messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
      "stop": "x", "kvserve": {"kv_policy": "streaming"}, "stream": False},
     {"messages": [{"role": "assistant", "content": None}], "kvserve": {"kv_budget": 64}, "temperature": 0},
+    # Structured output and tools (issue 23).
+    {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema", "json_schema": {
+        "name": "p", "strict": True, "schema": {"type": "object", "properties": {"a": {"type": "integer"}},
+                                               "required": ["a"]}}}},
+    {"messages": [{"role": "user", "content": "x"}], "guided_json": "{\"type\": \"string\"}",
+     "guided_regex": "[0-9]+"},
+    {"messages": [{"role": "user", "content": "x"}], "guided_choice": ["a", "b"], "grammar": "root ::= \"a\""},
+    {"messages": [{"role": "user", "content": "w?"},
+                  {"role": "assistant", "content": None, "tool_calls": [
+                      {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{\"c\": 1}"}}]},
+                  {"role": "tool", "tool_call_id": "call_1", "content": "ok"}],
+     "tools": [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {"type": "object"}}},
+               {"type": "function", "function": {"name": "g"}}],
+     "tool_choice": {"type": "function", "function": {"name": "g"}}},
 ]
 for i, body in enumerate(completions):
     out("http_body_fuzzer", "completion%d" % i, b"\x00" + json.dumps(body).encode())
@@ -311,6 +325,10 @@ out("grpc_request_fuzzer", "token_ids_policy", ld(2, packed(1, [1, 2, 3])) + ld(
     key(10, 1) + struct.pack("<d", 0.25))
 out("grpc_request_fuzzer", "greedy", ld(1, b"x") + ld(4, fl(1, 0.0)) + ld(9, b"residual") +
     key(10, 1) + struct.pack("<d", 128.0))
+# Structured output (issue 23): the constraint oneof, fields 11-15.
+out("grpc_request_fuzzer", "constraint_schema", ld(1, b"x") + ld(11, b'{"type": "object"}'))
+out("grpc_request_fuzzer", "constraint_choice", ld(1, b"x") + ld(13, ld(1, b"yes") + ld(1, b"no")) + ld(12, b"[a-z]+"))
+out("grpc_request_fuzzer", "constraint_grammar", ld(1, b"x") + ld(14, b'root ::= "a"') + vi(15, 1))
 # ---- disk-tier entry files (kvcache/tiers/tier_file_format.h) -----------------------
 def tier_file(fingerprint, hash_, group, parent, tokens, payload):
     body = (b"kvstier\0" + struct.pack("<IIQiIQQ", 1, len(fingerprint), hash_, group, len(tokens), parent,

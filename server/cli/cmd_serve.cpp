@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/errors.h"
+#include "engine/grammar/tokenizer_vocabulary.h"
 #include "engine/loader/model_fingerprint.h"
 #include "scheduler/engine_client.h"
 #include "scheduler/fault_injection.h"
@@ -172,7 +173,7 @@ int run_serve(const ServeCommand& command) {
   }
   {
     const auto start = std::chrono::steady_clock::now();
-    context.grammars = std::make_shared<GrammarCompiler>(model_token_vocabulary(*bundle.tokenizer, bundle.stop_token_ids()));
+    context.grammars = std::make_shared<GrammarCompiler>(grammar::token_vocabulary_of(*bundle.tokenizer));
     spdlog::debug("grammar vocabulary: {} tokens in {:.3f} s", bundle.tokenizer->vocab_size(),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }

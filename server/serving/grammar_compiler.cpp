@@ -9,26 +9,6 @@
 
 namespace kvs {
 
-std::shared_ptr<const grammar::TokenVocabulary> model_token_vocabulary(const Tokenizer& tokenizer,
-                                                                       const std::vector<int32_t>& stop_token_ids) {
-  const int64_t size = tokenizer.vocab_size();
-  std::vector<std::string> token_bytes(static_cast<size_t>(size));
-  std::vector<int32_t> never_allowed;
-  for (int32_t id = 0; id < size; ++id) {
-    if (tokenizer.is_special(id) || tokenizer.is_end_of_generation(id)) {
-      never_allowed.push_back(id);
-      continue;  // its bytes are never used
-    }
-    token_bytes[static_cast<size_t>(id)] = tokenizer.token_bytes(id);
-  }
-  for (int32_t id : stop_token_ids) {
-    if (id >= 0 && id < size) never_allowed.push_back(id);
-  }
-  std::sort(never_allowed.begin(), never_allowed.end());
-  never_allowed.erase(std::unique(never_allowed.begin(), never_allowed.end()), never_allowed.end());
-  return grammar::build_token_vocabulary(std::move(token_bytes), never_allowed);
-}
-
 GrammarCompiler::GrammarCompiler(std::shared_ptr<const grammar::TokenVocabulary> vocabulary, size_t capacity)
     : vocabulary_(std::move(vocabulary)), capacity_(std::max<size_t>(capacity, 1)) {}
 

@@ -3,7 +3,8 @@
 // model's token vocabulary, built once, and a small LRU cache of compiled
 // grammars keyed by their GBNF text, so requests that repeat a schema share
 // one CompiledGrammar and its warm token-mask caches. Both front ends (HTTP
-// and gRPC) compile through here.
+// and gRPC) compile through here. The vocabulary is the served model's
+// (grammar::token_vocabulary_of, built once at start-up).
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -16,16 +17,8 @@
 #include "engine/grammar/constraint.h"
 #include "engine/grammar/grammar_matcher.h"
 #include "engine/grammar/token_vocabulary.h"
-#include "engine/tokenizer/tokenizer.h"
 
 namespace kvs {
-
-// The tokenizer's tokens as bytes (Tokenizer::token_bytes) for every id; never
-// allowed by a grammar: special / control ids (Tokenizer::is_special), the
-// end-of-generation ids and `stop_token_ids` (the engine allows those itself
-// once the output is complete). Costs one pass over the vocabulary.
-std::shared_ptr<const grammar::TokenVocabulary> model_token_vocabulary(const Tokenizer& tokenizer,
-                                                                       const std::vector<int32_t>& stop_token_ids);
 
 // Thread-safe: any front-end thread may compile at once (a mutex guards the
 // cache; parsing runs outside it, so two threads may compile the same new
