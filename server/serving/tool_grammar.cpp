@@ -24,7 +24,9 @@ std::shared_ptr<const grammar::CompiledGrammar> forced_tool_grammar(const Servin
     }
   }
   try {
-    return context.grammars->compile_gbnf(tool_call_gbnf(format, tools, named ? choice.function_name : ""));
+    ToolCallGrammarOptions options;
+    if (named) options.only_function = choice.function_name;
+    return context.grammars->compile_gbnf(tool_call_gbnf(tools, format, options));
   } catch (const InvalidArgument& e) {
     throw ApiError(400, std::string("the grammar for 'tool_choice' cannot be compiled: ") + e.what(), "tool_choice");
   }

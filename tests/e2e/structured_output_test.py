@@ -62,7 +62,7 @@ def load_schemas():
     """[(name, schema)] from tests/data/structured_schemas.json."""
     with open(SCHEMAS_PATH) as f:
         data = json.load(f)
-    entries = data["schemas"] if isinstance(data, dict) else data
+    entries = data["cases"]
     return [(entry.get("name", f"schema{i}"), entry["schema"]) for i, entry in enumerate(entries)]
 
 
