@@ -538,6 +538,7 @@ ChatRequest parse_chat_request(const std::string& body) {
   request.messages = parse_messages(*messages);
   if (const json* tools = field(doc, "tools")) request.tools = parse_tools(*tools);
   request.tool_choice = parse_tool_choice(doc, request.tools);
+  request.parallel_tool_calls = boolean(doc, "parallel_tool_calls", true);
   const bool forced = request.tool_choice.mode == ToolChoice::Mode::kRequired ||
                       request.tool_choice.mode == ToolChoice::Mode::kFunction;
   if (forced && request.options.constraint) {

@@ -78,6 +78,9 @@ struct ChatRequest {
   // [A-Za-z0-9_-]{1,64}); parameters_json is a JSON object's text or "".
   std::vector<ToolDefinition> tools;
   ToolChoice tool_choice;
+  // OpenAI's parallel_tool_calls: tool_choice "required" may make several
+  // calls (true, the default) or exactly one. A named function is called once.
+  bool parallel_tool_calls = true;
 };
 
 // POST /tokenize (vLLM): a prompt, or messages rendered by the chat template.

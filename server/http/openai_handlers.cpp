@@ -319,7 +319,8 @@ void handle_chat_completions(ServingContext& context, const httplib::Request& re
     const std::vector<int32_t> ids = context.bundle.encode_chat(*context.chat, request.messages, true,
                                                                 use_tools ? request.tools : std::vector<ToolDefinition>{});
     const auto grammar = use_tools && request.tool_choice.mode != ToolChoice::Mode::kAuto
-                             ? forced_tool_grammar(context, *prepared->tool_format, request.tools, request.tool_choice)
+                             ? forced_tool_grammar(context, *prepared->tool_format, request.tools, request.tool_choice,
+                                                   request.parallel_tool_calls)
                              : request_grammar(context, request.options);
     add_choices(context, request.options, ids, prepared->choices, grammar);
     prepared->prompt_tokens = static_cast<int64_t>(ids.size());

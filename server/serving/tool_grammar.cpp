@@ -11,7 +11,7 @@ namespace kvs {
 
 std::shared_ptr<const grammar::CompiledGrammar> forced_tool_grammar(const ServingContext& context, ToolCallFormat format,
                                                                    const std::vector<ToolDefinition>& tools,
-                                                                   const ToolChoice& choice) {
+                                                                   const ToolChoice& choice, bool parallel) {
   if (!context.grammars) throw ApiError(400, "forced tool calls are not available on this server", "tool_choice");
   const bool named = choice.mode == ToolChoice::Mode::kFunction;
   for (size_t i = 0; i < tools.size(); ++i) {
@@ -26,6 +26,7 @@ std::shared_ptr<const grammar::CompiledGrammar> forced_tool_grammar(const Servin
   try {
     ToolCallGrammarOptions options;
     if (named) options.only_function = choice.function_name;
+    options.parallel = parallel && !named;
     return context.grammars->compile_gbnf(tool_call_gbnf(tools, format, options));
   } catch (const InvalidArgument& e) {
     throw ApiError(400, std::string("the grammar for 'tool_choice' cannot be compiled: ") + e.what(), "tool_choice");

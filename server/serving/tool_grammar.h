@@ -13,13 +13,14 @@
 
 namespace kvs {
 
-// `choice` must be kRequired (one or more calls of any of `tools`) or
-// kFunction (calls of that function). Each tool that may be called has its
+// `choice` must be kRequired (calls of any of `tools`: one or more when
+// `parallel`, else exactly one) or kFunction (exactly one call of that
+// function, as vLLM and OpenAI do). Each tool that may be called has its
 // parameters checked first: one that does not compile is a 400 naming
 // "tools[i].function.parameters" with the compiler's message; a grammar that
 // still fails is a 400 naming "tool_choice".
 std::shared_ptr<const grammar::CompiledGrammar> forced_tool_grammar(const ServingContext& context, ToolCallFormat format,
                                                                    const std::vector<ToolDefinition>& tools,
-                                                                   const ToolChoice& choice);
+                                                                   const ToolChoice& choice, bool parallel);
 
 }  // namespace kvs

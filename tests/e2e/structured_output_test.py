@@ -27,6 +27,7 @@ import json
 import os
 import re
 import sys
+import time
 import unittest
 
 import jsonschema
@@ -134,6 +135,12 @@ PARAMETERS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
 
 
 class StructuredOutputTest(unittest.TestCase):
+    def setUp(self):
+        self.started = time.time()
+
+    def tearDown(self):
+        print(f"  ({self.id().rsplit('.', 1)[-1]}: {time.time() - self.started:.1f} s)", file=sys.stderr)
+
     def assert_bad_request(self, param, call):
         with self.assertRaises(openai.BadRequestError) as caught:
             call()
@@ -234,8 +241,8 @@ class StructuredOutputTest(unittest.TestCase):
             "email": (r"[a-z]{3,10}\.[a-z]{3,10}@example\.(com|org)", "Invent an email address."),
         }
         choices = ["positive", "negative", "neutral"]
-        gbnf = 'root ::= "The answer is " ("yes" | "no") "." ( " " [a-z]+ ){0,3}'
-        gbnf_re = r"The answer is (yes|no)\.( [a-z]+){0,3}"
+        gbnf = 'root ::= "The answer is " ("yes" | "no") "." ( " " [a-z]{1,10} ){0,3}'
+        gbnf_re = r"The answer is (yes|no)\.( [a-z]{1,10}){0,3}"
         jobs = []
         for seed in range(4):
             kw = dict(max_tokens=60, **sampling(1.0, seed))
@@ -289,17 +296,25 @@ class StructuredOutputTest(unittest.TestCase):
 
     def test_required_and_named_tool_choice_give_valid_tool_calls(self):
         question = [{"role": "user", "content": "What is the weather like in Paris, and what time is it in Tokyo?"}]
-        cases = [("required", "required", {"get_weather", "get_time"}),
-                 ("named", {"type": "function", "function": {"name": "get_time"}}, {"get_time"})]
+        named = {"type": "function", "function": {"name": "get_time"}}
+        # (label, tool_choice, extra fields, allowed names, exactly one call)
+        cases = [("required single", "required", {"parallel_tool_calls": False}, {"get_weather", "get_time"}, True),
+                 ("named", named, {}, {"get_time"}, True)]
         jobs = []
-        for label, tool_choice, allowed in cases:
+        for label, tool_choice, extra, allowed, single in cases:
             for seed in range(4):
                 kw = dict(model=SERVER.model_id(), messages=question, tools=TOOLS, tool_choice=tool_choice,
-                          max_tokens=MAX_TOKENS, **sampling(1.0 if seed else 0.0, seed))
-                jobs.append((label, allowed, False, lambda kw=kw: CLIENT.chat.completions.create(**kw)))
-                jobs.append((label, allowed, True, lambda kw=kw: self.collect_stream(**kw)))
+                          max_tokens=MAX_TOKENS, extra_body=extra, **sampling(1.0 if seed else 0.0, seed))
+                jobs.append((label, allowed, single, False, lambda kw=kw: CLIENT.chat.completions.create(**kw)))
+                jobs.append((label, allowed, single, True, lambda kw=kw: self.collect_stream(**kw)))
+        # Parallel calls (the default): one or more.
+        for seed in range(2):
+            kw = dict(model=SERVER.model_id(), messages=question, tools=TOOLS, tool_choice="required",
+                      max_tokens=MAX_TOKENS, **sampling(1.0 if seed else 0.0, seed))
+            jobs.append(("required parallel", {"get_weather", "get_time"}, False, False,
+                         lambda kw=kw: CLIENT.chat.completions.create(**kw)))
         results = parallel([job for *_, job in jobs])
-        for (label, allowed, streamed, _), r in zip(jobs, results):
+        for (label, allowed, single, streamed, _), r in zip(jobs, results):
             with self.subTest(case=label, streamed=streamed):
                 self.assertNotIsInstance(r, Exception, r)
                 if streamed:
@@ -310,6 +325,8 @@ class StructuredOutputTest(unittest.TestCase):
                 self.assertEqual(finish, "tool_calls", (content, calls))
                 self.assertFalse(content, "content beside forced tool calls")
                 self.check_tool_calls(calls, allowed)
+                if single:
+                    self.assertEqual(len(calls), 1, calls)
 
     def collect_stream(self, **kw):
         """A streamed answer's tool calls assembled from delta.tool_calls: (calls, content, finish_reason).
