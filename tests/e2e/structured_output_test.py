@@ -350,6 +350,33 @@ class StructuredOutputTest(unittest.TestCase):
                for _, c in sorted(calls.items())]
         return out, content, finish
 
+    def test_auto_tool_choice_reply_is_content_or_well_formed_calls(self):
+        """tool_choice "auto": no grammar; the reply is parsed. Whatever the model chose, the response is
+        consistent: tool_calls (each with an id, a known name and JSON arguments) iff finish_reason is
+        "tool_calls", and the streamed reply assembles to the same as the whole one (T=0)."""
+        kw = dict(model=SERVER.model_id(), tools=TOOLS, max_tokens=120, temperature=0.0,
+                  messages=[{"role": "system", "content": "Use the tools when they help."},
+                            {"role": "user", "content": "What's the weather in Berlin in celsius?"}])
+        whole, streamed = parallel([lambda: CLIENT.chat.completions.create(**kw), lambda: self.collect_stream(**kw)])
+        self.assertNotIsInstance(whole, Exception, whole)
+        self.assertNotIsInstance(streamed, Exception, streamed)
+        choice = whole.choices[0]
+        calls = choice.message.tool_calls or []
+        if choice.finish_reason == "tool_calls":
+            self.assertTrue(calls)
+        else:
+            self.assertIn(choice.finish_reason, ("stop", "length"))
+        for call in calls:
+            self.assertTrue(call.id)
+            self.assertIn(call.function.name, PARAMETERS)
+            if choice.finish_reason == "tool_calls":
+                json.loads(call.function.arguments)
+        s_calls, s_content, s_finish = streamed
+        self.assertEqual(s_finish, choice.finish_reason)
+        self.assertEqual(s_content, choice.message.content or "")
+        self.assertEqual([(c.function.name, c.function.arguments) for c in s_calls],
+                         [(c.function.name, c.function.arguments) for c in calls])
+
     def test_conversation_with_tool_calls_and_results_completes(self):
         messages = [
             {"role": "user", "content": "What is the weather in Paris?"},
