@@ -23,6 +23,7 @@ namespace {
 using Json = nlohmann::ordered_json;  // keeps "properties" in schema order
 
 constexpr int64_t kMaxCount = 1000;  // largest minItems / maxItems / minLength / maxLength
+constexpr size_t kMaxJsonNesting = 512;  // brackets in the schema text
 
 // Keywords that do not constrain instances (annotations); ignored.
 const std::set<std::string, std::less<>> kAnnotations = {
@@ -102,7 +103,8 @@ class SchemaConverter {
   std::string new_name(const std::string& hint) {
     const std::string base = prefix_ + gbnf::name_fragment(hint);
     std::string name = base;
-    for (int n = 2; names_.count(name); ++n) name = base + "-" + std::to_string(n);
+    size_t& n = next_suffix_[base];  // the suffixes tried so far for `base`
+    while (names_.count(name)) name = base + "-" + std::to_string(++n + 1);
     names_.insert(name);
     return name;
   }
@@ -319,10 +321,27 @@ class SchemaConverter {
       const std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
       if (!seen.insert(text).second) continue;
       if (!body.empty()) body += " | ";
-      body += gbnf::literal(text);
+      body += value_gbnf(v);
     }
     if (body.empty()) fail(at, "no 'enum' / 'const' value has the schema's 'type'");
     return seen.size() == 1 ? body : "(" + body + ")";
+  }
+
+  // Exactly the JSON value `v` (objects keep their key order), with the
+  // usual bounded whitespace inside objects and arrays.
+  std::string value_gbnf(const Json& v) {
+    if (!v.is_object() && !v.is_array()) return gbnf::literal(v.dump(-1, ' ', false, Json::error_handler_t::replace));
+    const std::string ws = primitive("ws");
+    if (v.empty()) return v.is_object() ? "(\"{\" " + ws + " \"}\")" : "(\"[\" " + ws + " \"]\")";
+    std::string out = v.is_object() ? "(\"{\" " + ws : "(\"[\" " + ws;
+    bool first = true;
+    for (const auto& [key, item] : v.items()) {
+      out += first ? " " : " \",\" " + ws + " ";
+      first = false;
+      if (v.is_object()) out += gbnf::literal(Json(key).dump()) + " \":\" " + ws + " ";
+      out += value_gbnf(item);
+    }
+    return out + " " + ws + (v.is_object() ? " \"}\")" : " \"]\")");
   }
 
   static std::string json_type(const Json& v) {
@@ -694,6 +713,7 @@ class SchemaConverter {
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> names_;
   std::set<std::string> primitives_;
+  std::map<std::string, size_t> next_suffix_;
   std::map<std::string, std::string> ref_rules_;  // JSON pointer -> rule
   std::map<std::string, std::string> rule_refs_;  // rule -> JSON pointer
   std::vector<std::unique_ptr<Json>> merged_;     // allOf merges (rules point into them while converting)
@@ -706,6 +726,28 @@ std::string json_schema_to_gbnf(std::string_view schema_json, std::string_view p
   if (schema_json.size() > limits.max_schema_bytes) {
     throw InvalidArgument("json_schema: the schema is " + std::to_string(schema_json.size()) +
                           " bytes, more than the limit " + std::to_string(limits.max_schema_bytes));
+  }
+  // Bounded nesting before parsing: the JSON library's printer and
+  // comparisons recurse.
+  size_t nesting = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < schema_json.size(); ++i) {
+    const char c = schema_json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++nesting > kMaxJsonNesting) {
+        throw InvalidArgument("json_schema: JSON nested deeper than " + std::to_string(kMaxJsonNesting) + " levels");
+      }
+    } else if ((c == '}' || c == ']') && nesting > 0) {
+      --nesting;
+    }
   }
   Json root;
   try {
