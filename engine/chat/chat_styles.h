@@ -46,8 +46,8 @@ using ChatRenderer = std::string (*)(const std::vector<ChatMessage>& messages,
 // tools: Qwen2.5's tools branch (Hermes format) for every chatml model, SmolLM2 included
 // (its own template has no tools): with tools, one system turn "{system}\n\n# Tools ...
 // <tools>\n{tool|tojson} per line\n</tools> ... <|im_end|>\n" where {system} is
-// messages[0]'s content when it is a system message, else the default system prompt
-// (Qwen2.5: "You are Qwen, ..."); with neither, "# Tools" starts the turn (Qwen3's form).
+// messages[0]'s content when it is a system message (even empty), else the default system
+// prompt (Qwen2.5: "You are Qwen, ..."); with neither, "# Tools" starts the turn (Qwen3's form).
 // Tools or assistant tool_calls switch on wrap_tool_responses. Assistant
 // tool_calls: "<|im_start|>assistant" + ("\n" + content if any) + per call
 // "\n<tool_call>\n{"name": "N", "arguments": {arguments|tojson}}\n</tool_call>".
