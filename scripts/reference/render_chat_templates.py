@@ -120,6 +120,11 @@ TOOL_CONVERSATIONS = {
     "call_with_content": [{"role": "user", "content": "Weather in Paris?"},
                           assistant_calls("Let me check.", PARIS),
                           tool_result("call_1", "get_weather", " {\"temp\": 18} ")],
+    "thinking_then_call": [{"role": "user", "content": "Weather in Paris?"},
+                           assistant_calls("<think>\nI should call the tool.\n</think>\n\n", PARIS),
+                           tool_result("call_1", "get_weather", "18C")],
+    "tools_assistant_first": [{"role": "assistant", "content": "Hello."},
+                              {"role": "user", "content": "Weather?"}],
     "tricky_arguments": [{"role": "user", "content": "Weather?"}, assistant_calls("", TRICKY),
                          tool_result("call_3", "get_weather", "ok")],
     "raw_arguments": [{"role": "user", "content": "Time?"}, assistant_calls("", RAW),
@@ -133,7 +138,9 @@ TOOL_TEMPLATES = [
     ("qwen2.5.jinja", "", "<|im_end|>", "chatml", {}),
     ("qwen3.jinja", "", "<|im_end|>", "qwen3", {}),
     ("llama3.1.jinja", "<|begin_of_text|>", "<|eot_id|>", "llama3.1", {
-        "call_with_content": "the template drops the content of a tool-call turn; kvserve rejects it"}),
+        "call_with_content": "the template drops the content of a tool-call turn; kvserve rejects it",
+        "thinking_then_call": "the template drops the content of a tool-call turn; kvserve rejects it",
+        "tools_assistant_first": "the template puts tools into an assistant message; kvserve rejects it"}),
     # kvserve's Gemma convention (Gemma 3's template extended); style chosen by name.
     ("gemma3-tools.jinja", "<bos>", "<eos>", "gemma", {}),
 ]
