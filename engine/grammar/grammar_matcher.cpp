@@ -1,0 +1,110 @@
+// CompiledGrammar and GrammarMatcher (grammar_matcher.h).
+#include "engine/grammar/grammar_matcher.h"
+
+#include "engine/grammar/byte_walk.h"
+#include "engine/grammar/grammar_ir.h"
+#include "engine/grammar/mask_cache.h"
+#include "engine/grammar/mask_walk.h"
+#include "engine/grammar/parse_stacks.h"
+#include "engine/grammar/token_vocabulary_impl.h"
+
+namespace kvs::grammar {
+
+CompiledGrammar::CompiledGrammar(std::shared_ptr<const Grammar> grammar,
+                                 std::shared_ptr<const TokenVocabulary> vocabulary)
+    : grammar_(std::move(grammar)),
+      vocabulary_(std::move(vocabulary)),
+      cache_(std::make_unique<MaskCache>(*grammar_, *vocabulary_)) {}
+
+CompiledGrammar::~CompiledGrammar() = default;
+
+struct GrammarMatcher::State {
+  WalkState walk;
+};
+
+GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> compiled) : compiled_(std::move(compiled)) {
+  auto state = std::make_shared<State>();
+  state->walk.stacks = initial_stacks(compiled_->grammar());
+  state_ = std::move(state);
+}
+
+bool GrammarMatcher::accept_bytes(std::string_view bytes) {
+  if (bytes.empty()) return true;
+  const Grammar& g = compiled_->grammar();
+  thread_local WalkState scratch[2];
+  const WalkState* cur = &state_->walk;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    WalkState& next = scratch[i & 1];
+    if (!step_byte(g, *cur, static_cast<uint8_t>(bytes[i]), /*local=*/false, next)) return false;
+    cur = &next;
+  }
+  auto state = std::make_shared<State>();
+  state->walk = *cur;
+  state_ = std::move(state);
+  return true;
+}
+
+bool GrammarMatcher::accept_token(int32_t id) {
+  const TokenVocabulary& v = compiled_->vocabulary();
+  if (id < 0 || id >= v.size() || !v.eligible[id]) return false;
+  return accept_bytes(v.bytes[id]);
+}
+
+bool GrammarMatcher::can_terminate() const {
+  return state_->walk.remaining == 0 && state_->walk.stacks.has_empty_stack();
+}
+
+bool GrammarMatcher::is_complete() const {
+  if (!can_terminate()) return false;
+  const Grammar& g = compiled_->grammar();
+  const StackSet& stacks = state_->walk.stacks;
+  for (size_t i = 0; i < stacks.size(); ++i) {
+    const auto s = stacks.stack(i);
+    if (!s.empty() && g.char_classes[g.elements[s.back()].value].nonempty()) return false;
+  }
+  return true;
+}
+
+void GrammarMatcher::fill_next_token_mask(std::vector<uint64_t>& mask) const {
+  const Grammar& g = compiled_->grammar();
+  const TokenVocabulary& v = compiled_->vocabulary();
+  mask.assign(v.mask_words(), 0);
+  const WalkState& walk = state_->walk;
+  auto set = [&](int32_t id, TokenOutcome o) {
+    if (o == TokenOutcome::kAccepted) mask[id >> 6] |= uint64_t{1} << (id & 63);
+  };
+  if (walk.remaining != 0) {
+    // Inside a character (a token ended mid-UTF-8): only tokens that start
+    // with a continuation byte can follow; walk those from the full state.
+    walk_tokens(g, v, walk, /*local=*/false, /*all=*/false, v.continuation, set);
+    return;
+  }
+  // Accepted sets of every stack's cache entry, then each stack's uncertain
+  // tokens (not yet accepted) walked from that whole stack.
+  thread_local std::vector<std::shared_ptr<const MaskEntry>> entries;
+  entries.assign(walk.stacks.size(), nullptr);
+  for (size_t i = 0; i < walk.stacks.size(); ++i) {
+    const auto s = walk.stacks.stack(i);
+    if (s.empty()) continue;
+    entries[i] = compiled_->cache().entry(s);
+    const std::vector<uint64_t>& accepted = entries[i]->accepted;
+    for (size_t w = 0; w < mask.size(); ++w) mask[w] |= accepted[w];
+  }
+  thread_local std::vector<uint32_t> todo;
+  thread_local WalkState start;
+  for (size_t i = 0; i < walk.stacks.size(); ++i) {
+    if (!entries[i] || entries[i]->uncertain.empty()) continue;
+    todo.clear();
+    for (uint32_t idx : entries[i]->uncertain) {
+      const int32_t id = v.sorted[idx];
+      if (!((mask[id >> 6] >> (id & 63)) & 1)) todo.push_back(idx);
+    }
+    if (todo.empty()) continue;
+    start.stacks.clear();
+    start.stacks.add(walk.stacks.stack(i));
+    walk_tokens(g, v, start, /*local=*/false, /*all=*/false, todo, set);
+  }
+  entries.clear();
+}
+
+}  // namespace kvs::grammar

@@ -1,0 +1,48 @@
+// build_token_vocabulary (token_vocabulary.h).
+#include <algorithm>
+#include <numeric>
+
+#include "engine/errors.h"
+#include "engine/grammar/token_vocabulary_impl.h"
+
+namespace kvs::grammar {
+
+std::shared_ptr<const TokenVocabulary> build_token_vocabulary(std::vector<std::string> token_bytes,
+                                                              const std::vector<int32_t>& never_allowed) {
+  auto v = std::make_shared<TokenVocabulary>();
+  v->bytes = std::move(token_bytes);
+  const size_t n = v->bytes.size();
+  v->eligible.assign(n, 1);
+  for (int32_t id : never_allowed) {
+    if (id < 0 || static_cast<size_t>(id) >= n) {
+      throw InvalidArgument("grammar: never-allowed token id " + std::to_string(id) + " outside the vocabulary");
+    }
+    v->eligible[id] = 0;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (v->bytes[i].empty()) v->eligible[i] = 0;
+    if (v->eligible[i]) v->sorted.push_back(static_cast<int32_t>(i));
+  }
+  std::sort(v->sorted.begin(), v->sorted.end(),
+            [&](int32_t a, int32_t b) { return v->bytes[a] < v->bytes[b]; });
+  v->shared.assign(v->sorted.size(), 0);
+  v->rank.assign(n, 0);
+  for (size_t i = 0; i < v->sorted.size(); ++i) {
+    v->rank[v->sorted[i]] = static_cast<uint32_t>(i);
+    if ((static_cast<unsigned char>(v->bytes[v->sorted[i]][0]) & 0xC0) == 0x80) {
+      v->continuation.push_back(static_cast<uint32_t>(i));
+    }
+    if (i == 0) continue;
+    const std::string& a = v->bytes[v->sorted[i - 1]];
+    const std::string& b = v->bytes[v->sorted[i]];
+    const size_t m = std::min(a.size(), b.size());
+    size_t k = 0;
+    while (k < m && a[k] == b[k]) ++k;
+    v->shared[i] = static_cast<uint32_t>(k);
+  }
+  return v;
+}
+
+int64_t vocabulary_size(const TokenVocabulary& vocabulary) { return vocabulary.size(); }
+
+}  // namespace kvs::grammar

@@ -1,0 +1,27 @@
+#pragma once
+// Internal to kvs_grammar: the definition of TokenVocabulary (token_vocabulary.h).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/grammar/token_vocabulary.h"
+
+namespace kvs::grammar {
+
+// Tokens' bytes, plus the grammar-eligible tokens sorted by bytes so that a
+// walk over them in order can reuse the work done for the shared prefix of
+// neighbours (mask_walk.h). Immutable after build_token_vocabulary; thread-safe.
+class TokenVocabulary {
+ public:
+  std::vector<std::string> bytes;   // by token id
+  std::vector<uint8_t> eligible;    // by token id: not never-allowed and not empty
+  std::vector<int32_t> sorted;      // eligible ids, ascending by bytes
+  std::vector<uint32_t> shared;     // shared[i]: common prefix length of sorted[i] and sorted[i - 1] (0 for i = 0)
+  std::vector<uint32_t> rank;       // by token id: index in `sorted` (only for eligible ids)
+  std::vector<uint32_t> continuation;  // indices into `sorted` of tokens starting with a UTF-8 continuation byte
+
+  int64_t size() const { return static_cast<int64_t>(bytes.size()); }
+  size_t mask_words() const { return (bytes.size() + 63) / 64; }
+};
+
+}  // namespace kvs::grammar
