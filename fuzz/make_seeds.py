@@ -352,4 +352,11 @@ def tier_file(fingerprint, hash_, group, parent, tokens, payload):
 out("tier_file_fuzzer", "block", tier_file(b"ab12cd", 0x0123456789abcdef, 0, 0x6b76736572766531,
                                            [1, 2, 3, 4], bytes(range(64))))
 out("tier_file_fuzzer", "group_empty_payload", tier_file(b"f", 42, 5, 7, [9] * 16, b""))
+# ---- constraint compilers (issue 23): JSON Schemas and regexes ----------------------
+with open(os.path.join(ROOT, "..", "tests", "data", "structured_schemas.json"), encoding="utf-8") as f:
+    for case in json.load(f)["cases"]:
+        out("json_schema_fuzzer", "schema_" + case["name"], json.dumps(case["schema"], ensure_ascii=False))
+for i, pattern in enumerate(["^[A-Z]{2}-\\d{3}$", "(?:ab|c)+x?[^\\s\"]{1,4}", "a.b*\\.\\w|[\\u00e9-\\u00ff]$",
+                             "(a)\\1", "x(?=y)", "yes\x1fno\x1fmaybe"]):
+    out("json_schema_fuzzer", "regex%d" % i, pattern)
 print("make_seeds: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(ROOT, "corpus"))), "seed files")
