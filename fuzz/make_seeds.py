@@ -254,6 +254,36 @@ jinja = {
 for name, src in jinja.items():
     out("chat_template_fuzzer", "jinja_" + name, bytes([255, 1]) + SEP.join([src.encode(), b"<s>", b"</s>"] + basic))
 
+# ---- GBNF grammars + matcher input (GBNF \0 chunks separated by 0x01) ----------------
+JSON_GBNF = r"""root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+ws ::= | " " | "\n" [ \t]{0,20}
+"""
+ARITH_GBNF = r"""root  ::= (expr "=" ws term "\n")+
+expr  ::= term ([-+*/] term)*
+term  ::= ident | num | "(" ws expr ")" ws
+ident ::= [a-z] [a-z0-9_]* ws
+num   ::= [0-9]+ ws
+ws    ::= [ \t\n]*
+"""
+LIST_GBNF = 'root ::= item+\n# no line breaks inside an item\nitem ::= "- " [^\\r\\n\\x0b\\x0c\\x85\\u2028\\u2029]+ "\\n"\n'
+
+
+def gbnf_seed(grammar, *chunks):
+    return grammar.encode() + b"\0" + b"\x01".join(c.encode() if isinstance(c, str) else c for c in chunks)
+
+
+out("grammar_gbnf_fuzzer", "json", gbnf_seed(JSON_GBNF, '{"a', '": [1, ', '2.5e3, "x\\u00e9', '"], "b": nu', "ll}"))
+out("grammar_gbnf_fuzzer", "json_split_utf8", gbnf_seed(JSON_GBNF, '{"k": "', b"\xe6", b"\x9d\xb1", b'"}'))
+out("grammar_gbnf_fuzzer", "arithmetic", gbnf_seed(ARITH_GBNF, "x = (a+", "b)*c\n", "y = 1\n"))
+out("grammar_gbnf_fuzzer", "list", gbnf_seed(LIST_GBNF, "- milk\n- ", "\u9762\u5305", "\n"))
+out("grammar_gbnf_fuzzer", "repetition", gbnf_seed('root ::= "a"{2,4} [0-9]{1,} ("x" | "yz")? .', "aaa", "12", "yz\u00e9"))
+out("grammar_gbnf_fuzzer", "left_recursion", gbnf_seed('root ::= a\na ::= b "x" | "y"\nb ::= " "* a\n'))
+out("grammar_gbnf_fuzzer", "no_base_case", gbnf_seed('root ::= "a" root\n'))
 # ---- HTTP bodies -------------------------------------------------------------------
 completions = [
     {"model": "m", "prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "top_k": 40,

@@ -14,6 +14,7 @@
 #include "engine/errors.h"
 #include "engine/grammar/gbnf_text.h"
 #include "engine/grammar/int_range_gbnf.h"
+#include "engine/grammar/number_range_gbnf.h"
 #include "engine/grammar/regex_compiler.h"
 #include "engine/grammar/string_formats.h"
 
@@ -508,12 +509,45 @@ class SchemaConverter {
     return found;
   }
 
+  // A number bound as an integer bound: integral bounds exactly, others
+  // rounded inwards (ceil of a lower bound, floor of an upper one, then
+  // inclusive), so that what is written always satisfies the schema.
+  NumberBound number_bound(const Json& schema, const std::string& at, bool lower) {
+    const char* inclusive = lower ? "minimum" : "maximum";
+    const char* exclusive = lower ? "exclusiveMinimum" : "exclusiveMaximum";
+    NumberBound out;
+    const double cap = static_cast<double>(kMaxIntMagnitude);
+    auto tighten = [&](const char* key, bool strict) {
+      const Json& v = schema[key];
+      if (!v.is_number()) fail(at + "/" + key, std::string("'") + key + "' must be a number");
+      const double d = v.get<double>();
+      if (!std::isfinite(d)) fail(at + "/" + key, "bound must be finite");
+      if ((lower && d < -cap) || (!lower && d > cap)) return;  // beyond every number written
+      if ((lower && d > cap) || (!lower && d < -cap)) fail(at + "/" + key, "bound beyond the supported range");
+      NumberBound b;
+      const double r = lower ? std::ceil(d) : std::floor(d);
+      b.value = static_cast<int64_t>(r);
+      b.exclusive = strict && r == d;
+      if (!out.value || (lower ? (*b.value > *out.value || (*b.value == *out.value && b.exclusive))
+                               : (*b.value < *out.value || (*b.value == *out.value && b.exclusive)))) {
+        out = b;
+      }
+    };
+    const bool draft4 = schema.contains(exclusive) && schema[exclusive].is_boolean();
+    if (schema.contains(inclusive)) tighten(inclusive, draft4 && schema[exclusive].get<bool>());
+    if (schema.contains(exclusive) && !draft4) tighten(exclusive, true);
+    return out;
+  }
+
   std::string visit_number(const Json& schema, const std::string& at, bool integer) {
     bool bounded = false;
     for (const std::string& key : kNumberKeywords) bounded = bounded || schema.contains(key);
     if (!bounded) return primitive(integer ? "integer" : "number");
     if (!integer) {
-      fail(at, "'minimum'/'maximum' on a non-integer 'number' is not supported (use type 'integer')");
+      const NumberBound lower = number_bound(schema, at, true), upper = number_bound(schema, at, false);
+      const std::string body = number_range_gbnf(lower, upper);
+      if (body.empty()) fail(at, "no number this converter writes is within 'minimum'/'maximum'");
+      return body;
     }
     int64_t lo = -kMaxIntMagnitude, hi = kMaxIntMagnitude;
     int_bound(schema, at, true, lo);
