@@ -235,6 +235,12 @@ tools = conv(("user", "Weather?"), ("assistant", "calling"), ("tool", "{\"t\": 2
 for i, name in enumerate(names):
     for j, c in enumerate((basic, alternating, tools)):
         out("chat_template_fuzzer", "%s_%d" % (name, j), bytes([i, j & 1]) + SEP.join([b"<s>", b"</s>"] + c))
+calls = conv(("system", "Be brief."), ("user", "Weather?"), ("assistant", "{\"city\": \"Paris\", \"n\": 1.5e15}"),
+             ("tool", "18C"), ("user", "Thanks"))
+tool_json = b'{"type": "function", "function": {"name": "get_weather", "parameters": {"x": [1, "\\u00e9"]}}}'
+for i, name in enumerate(names):
+    out("chat_template_fuzzer", "%s_tools" % name, bytes([i, 7]) + SEP.join([b"<s>", b"</s>"] + calls))
+    out("chat_template_fuzzer", "%s_tool_json" % name, bytes([i, 11]) + SEP.join([b"<s>", tool_json] + calls))
 jinja = {
     "smollm": "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
               "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM<|im_end|>\n' }}{% endif %}"
@@ -248,6 +254,36 @@ jinja = {
 for name, src in jinja.items():
     out("chat_template_fuzzer", "jinja_" + name, bytes([255, 1]) + SEP.join([src.encode(), b"<s>", b"</s>"] + basic))
 
+# ---- GBNF grammars + matcher input (GBNF \0 chunks separated by 0x01) ----------------
+JSON_GBNF = r"""root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+ws ::= | " " | "\n" [ \t]{0,20}
+"""
+ARITH_GBNF = r"""root  ::= (expr "=" ws term "\n")+
+expr  ::= term ([-+*/] term)*
+term  ::= ident | num | "(" ws expr ")" ws
+ident ::= [a-z] [a-z0-9_]* ws
+num   ::= [0-9]+ ws
+ws    ::= [ \t\n]*
+"""
+LIST_GBNF = 'root ::= item+\n# no line breaks inside an item\nitem ::= "- " [^\\r\\n\\x0b\\x0c\\x85\\u2028\\u2029]+ "\\n"\n'
+
+
+def gbnf_seed(grammar, *chunks):
+    return grammar.encode() + b"\0" + b"\x01".join(c.encode() if isinstance(c, str) else c for c in chunks)
+
+
+out("grammar_gbnf_fuzzer", "json", gbnf_seed(JSON_GBNF, '{"a', '": [1, ', '2.5e3, "x\\u00e9', '"], "b": nu', "ll}"))
+out("grammar_gbnf_fuzzer", "json_split_utf8", gbnf_seed(JSON_GBNF, '{"k": "', b"\xe6", b"\x9d\xb1", b'"}'))
+out("grammar_gbnf_fuzzer", "arithmetic", gbnf_seed(ARITH_GBNF, "x = (a+", "b)*c\n", "y = 1\n"))
+out("grammar_gbnf_fuzzer", "list", gbnf_seed(LIST_GBNF, "- milk\n- ", "\u9762\u5305", "\n"))
+out("grammar_gbnf_fuzzer", "repetition", gbnf_seed('root ::= "a"{2,4} [0-9]{1,} ("x" | "yz")? .', "aaa", "12", "yz\u00e9"))
+out("grammar_gbnf_fuzzer", "left_recursion", gbnf_seed('root ::= a\na ::= b "x" | "y"\nb ::= " "* a\n'))
+out("grammar_gbnf_fuzzer", "no_base_case", gbnf_seed('root ::= "a" root\n'))
 # ---- HTTP bodies -------------------------------------------------------------------
 completions = [
     {"model": "m", "prompt": "Once upon a time", "max_tokens": 16, "temperature": 0.7, "top_p": 0.9, "top_k": 40,
@@ -340,4 +376,23 @@ def tier_file(fingerprint, hash_, group, parent, tokens, payload):
 out("tier_file_fuzzer", "block", tier_file(b"ab12cd", 0x0123456789abcdef, 0, 0x6b76736572766531,
                                            [1, 2, 3, 4], bytes(range(64))))
 out("tier_file_fuzzer", "group_empty_payload", tier_file(b"f", 42, 5, 7, [9] * 16, b""))
+# ---- constraint compilers (issue 23): JSON Schemas and regexes ----------------------
+with open(os.path.join(ROOT, "..", "tests", "data", "structured_schemas.json"), encoding="utf-8") as f:
+    for case in json.load(f)["cases"]:
+        out("json_schema_fuzzer", "schema_" + case["name"], json.dumps(case["schema"], ensure_ascii=False))
+for i, pattern in enumerate(["^[A-Z]{2}-\\d{3}$", "(?:ab|c)+x?[^\\s\"]{1,4}", "a.b*\\.\\w|[\\u00e9-\\u00ff]$",
+                             "(a)\\1", "x(?=y)", "yes\x1fno\x1fmaybe"]):
+    out("json_schema_fuzzer", "regex%d" % i, pattern)
+# ---- tool calls in model output (issue 23): format byte, chunk byte, text ----------
+replies = [
+    (0, "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+        "</tool_call>\n<tool_call>\n{\"name\": \"t\", \"arguments\": {\"q\": \"} \\\" {\"}}\n</tool_call>"),
+    (0, "<tool_call><tool_call>{\"name\": 5}</tool_call> <tool_ <tool_call>{\"name\": \"f\", \"arguments\": {\"a\": ["),
+    (1, "<|python_tag|>{\"name\": \"f\", \"parameters\": {\"x\": 1}}; {\"name\": \"g\", \"parameters\": {}} tail"),
+    (1, "{\"answer\": 42}"),
+    (2, "Both:\n```tool_call\n{\"name\": \"a\", \"arguments\": {}}\n```\n```python\nprint(1)\n```"),
+]
+for i, (fmt, text) in enumerate(replies):
+    for chunk in (0, 6):
+        out("tool_call_parser_fuzzer", "reply%d_%d" % (i, chunk), bytes([fmt, chunk]) + text.encode())
 print("make_seeds: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(ROOT, "corpus"))), "seed files")

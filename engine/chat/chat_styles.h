@@ -46,15 +46,15 @@ using ChatRenderer = std::string (*)(const std::vector<ChatMessage>& messages,
 // tools: Qwen2.5's tools branch (Hermes format) for every chatml model, SmolLM2 included
 // (its own template has no tools): with tools, one system turn "{system}\n\n# Tools ...
 // <tools>\n{tool|tojson} per line\n</tools> ... <|im_end|>\n" where {system} is
-// messages[0]'s content when it is a system message, else the default system prompt
-// (Qwen2.5: "You are Qwen, ..."); with neither, "# Tools" starts the turn (Qwen3's form).
+// messages[0]'s content when it is a system message (even empty), else the default system
+// prompt (Qwen2.5: "You are Qwen, ..."); with neither, "# Tools" starts the turn (Qwen3's form).
 // Tools or assistant tool_calls switch on wrap_tool_responses. Assistant
 // tool_calls: "<|im_start|>assistant" + ("\n" + content if any) + per call
 // "\n<tool_call>\n{"name": "N", "arguments": {arguments|tojson}}\n</tool_call>".
 std::string render_chatml(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
                           const ChatStyleOptions& options);
 
-// qwen3 (Qwen3's hybrid-thinking template, tools off): ChatML; a leading system message,
+// qwen3 (Qwen3's hybrid-thinking template): ChatML; a leading system message,
 // later system messages rendered in place; "tool" as in chatml's wrap_tool_responses.
 // Assistant messages: "<think>...</think>" reasoning is removed from turns before the
 // last real user query; turns after it keep it as "<think>\n{reasoning}\n</think>\n\n",
@@ -73,7 +73,7 @@ std::string render_qwen3(const std::vector<ChatMessage>& messages, bool add_gene
 std::string render_llama3(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
                           const ChatStyleOptions& options);
 
-// llama3.1 (Llama-3.1/3.2/3.3-Instruct, tools off): as llama3, but a system turn always
+// llama3.1 (Llama-3.1/3.2/3.3-Instruct): as llama3, but a system turn always
 // comes first: "Cutting Knowledge Date: December 2023\nToday Date: {date}\n\n" followed by
 // strip(messages[0].content) when that is a system message.
 // tools (tools_in_user_message = true, the template's default): the system turn starts with

@@ -21,7 +21,8 @@ struct ChatMessage {
 //
 // NOTE: there is no Jinja interpreter here (llama.cpp's approach): from_jinja
 // recognises the style by distinctive markers and per-style C++ code renders it,
-// reproducing the real template byte for byte for plain-text messages. Each
+// reproducing the real template byte for byte for plain-text messages, and for
+// tools, tool calls and tool results where the family has them (docs/tool-calling.md). Each
 // style's rules, including which conversations it rejects, are documented in
 // engine/chat/chat_styles.h; the detection rules in template_detection.h.
 class ChatTemplate {

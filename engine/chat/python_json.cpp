@@ -1,7 +1,46 @@
 #include "engine/chat/python_json.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
 namespace kvs::chat {
 namespace {
+
+// Python's float repr: the shortest round-trip digits, positional for decimal
+// exponents -4 <= e < 16 (always with a fractional part), else d.ddde+XX.
+std::string python_float_repr(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value < 0 ? "-Infinity" : "Infinity";
+  if (value == 0) return std::signbit(value) ? "-0.0" : "0.0";
+  char buffer[64];
+  const std::to_chars_result result =
+      std::to_chars(buffer, buffer + sizeof buffer, std::fabs(value), std::chars_format::scientific);
+  const std::string text(buffer, result.ptr);  // "d.ddde+XX"
+  const size_t e = text.find('e');
+  std::string digits = text.substr(0, e);
+  if (digits.size() > 1) digits.erase(1, 1);  // drop the '.'
+  const int exponent = std::atoi(text.c_str() + e + 1);
+  std::string out = value < 0 ? "-" : "";
+  if (exponent >= -4 && exponent < 16) {
+    if (exponent < 0) {
+      out += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+    } else {
+      const size_t integral = static_cast<size_t>(exponent) + 1;
+      if (digits.size() < integral) digits.append(integral - digits.size(), '0');
+      out += digits.substr(0, integral) + "." +
+             (digits.size() > integral ? digits.substr(integral) : "0");
+    }
+  } else {
+    out += digits.substr(0, 1);
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    out += exponent < 0 ? "e-" : "e+";
+    const int magnitude = std::abs(exponent);
+    if (magnitude < 10) out += '0';
+    out += std::to_string(magnitude);
+  }
+  return out;
+}
 
 void append_string(std::string_view text, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -56,8 +95,10 @@ void append_value(const nlohmann::ordered_json& value, int indent, int depth, st
     }
     if (indent >= 0) append_newline(indent, depth, out);
     out += object ? '}' : ']';
+  } else if (value.is_number_float()) {
+    out += python_float_repr(value.get<double>());
   } else {
-    out += value.dump();  // null, true, false, numbers: as Python prints them
+    out += value.dump();  // null, true, false, integers: as Python prints them
   }
 }
 

@@ -40,10 +40,12 @@ std::string render_chatml(const std::vector<ChatMessage>& messages, bool add_gen
   size_t first = 0;
   if (tools) {
     const bool has_system = messages.front().role == "system";
-    const std::string& system =
-        has_system ? messages.front().content : options.default_system_prompt;
     out += "<|im_start|>system\n";
-    if (!system.empty()) out += system + "\n\n";
+    if (has_system) {
+      out += messages.front().content + "\n\n";  // even when empty, as Qwen2.5 does
+    } else if (!options.default_system_prompt.empty()) {
+      out += options.default_system_prompt + "\n\n";
+    }
     append_hermes_tools_block(*options.tools, out);
     first = has_system ? 1 : 0;
   } else if (!options.default_system_prompt.empty() && messages.front().role != "system") {

@@ -92,17 +92,43 @@ class Cursor {
 #define KVS_MATCH(expr)                                 \
   do {                                                  \
     const Match kvs_match_result = (expr);              \
-    if (kvs_match_result != Match::kMatched) return {kvs_match_result, "", 0}; \
+    if (kvs_match_result != Match::kMatched) return {kvs_match_result, "", 0, false}; \
   } while (false)
 
 struct HeaderMatch {
   Match match;
-  std::string name;
+  std::string name;        // "" when arguments_first
   size_t arguments_start;  // the '{' of ARGS
+  bool arguments_first;    // {"arguments": ARGS, "name": NAME} (Hermes 2 Pro's order)
 };
 
+// "arguments" or "parameters" as a key.
+Match arguments_key(Cursor& cursor) {
+  Cursor arguments = cursor;
+  const Match as_arguments = arguments.literal("\"arguments\"");
+  const Match as_parameters = cursor.literal("\"parameters\"");
+  if (as_arguments == Match::kMatched) {
+    cursor = arguments;
+    return Match::kMatched;
+  }
+  if (as_parameters == Match::kMatched) return Match::kMatched;
+  const bool more = as_arguments == Match::kNeedMore || as_parameters == Match::kNeedMore;
+  return more ? Match::kNeedMore : Match::kMismatch;
+}
+
+// ws ":" ws "{": the start of ARGS.
+HeaderMatch arguments_value(Cursor& cursor, std::string name, bool arguments_first) {
+  cursor.skip_space();
+  KVS_MATCH(cursor.literal(":"));
+  cursor.skip_space();
+  if (cursor.at_end()) return {cursor.need_more(), "", 0, false};
+  if (cursor.peek() != '{') return {Match::kMismatch, "", 0, false};
+  return {Match::kMatched, std::move(name), cursor.pos(), arguments_first};
+}
+
 // [open marker | "<|python_tag|>"?] ws "{" ws "\"name\"" ws ":" ws STRING ws "," ws
-// ("\"arguments\"" | "\"parameters\"") ws ":" ws "{"
+// ("\"arguments\"" | "\"parameters\"") ws ":" ws "{", or the arguments key first:
+// ... "{" ws ("\"arguments\"" | "\"parameters\"") ws ":" ws "{"
 HeaderMatch match_header(std::string_view text, ToolCallFormat format) {
   Cursor cursor(text, kMaxHeaderBytes);
   if (format == ToolCallFormat::kLlama31Json) {
@@ -113,33 +139,52 @@ HeaderMatch match_header(std::string_view text, ToolCallFormat format) {
   cursor.skip_space();
   KVS_MATCH(cursor.literal("{"));
   cursor.skip_space();
+  {
+    Cursor by_name = cursor;
+    const Match name_first = by_name.literal("\"name\"");
+    if (name_first == Match::kMismatch) {
+      KVS_MATCH(arguments_key(cursor));
+      return arguments_value(cursor, "", true);
+    }
+    if (name_first == Match::kNeedMore) {
+      // A prefix of "name" may also be one of the other keys (only '"' is shared).
+      return {Match::kNeedMore, "", 0, false};
+    }
+    cursor = by_name;
+  }
+  cursor.skip_space();
+  KVS_MATCH(cursor.literal(":"));
+  cursor.skip_space();
+  std::string name;
+  KVS_MATCH(cursor.string(name));
+  if (name.empty()) return {Match::kMismatch, "", 0, false};
+  cursor.skip_space();
+  KVS_MATCH(cursor.literal(","));
+  cursor.skip_space();
+  KVS_MATCH(arguments_key(cursor));
+  return arguments_value(cursor, std::move(name), false);
+}
+
+// After an arguments-first ARGS: ws "," ws "\"name\"" ws ":" ws STRING ws "}" ws close.
+HeaderMatch match_name_trailer(std::string_view text, ToolCallFormat format) {
+  Cursor cursor(text, kMaxHeaderBytes);
+  cursor.skip_space();
+  KVS_MATCH(cursor.literal(","));
+  cursor.skip_space();
   KVS_MATCH(cursor.literal("\"name\""));
   cursor.skip_space();
   KVS_MATCH(cursor.literal(":"));
   cursor.skip_space();
   std::string name;
   KVS_MATCH(cursor.string(name));
-  if (name.empty()) return {Match::kMismatch, "", 0};
+  if (name.empty()) return {Match::kMismatch, "", 0, false};
   cursor.skip_space();
-  KVS_MATCH(cursor.literal(","));
-  cursor.skip_space();
-  {
-    Cursor arguments = cursor;
-    const Match as_arguments = arguments.literal("\"arguments\"");
-    const Match as_parameters = cursor.literal("\"parameters\"");
-    if (as_arguments == Match::kMatched) {
-      cursor = arguments;
-    } else if (as_parameters != Match::kMatched) {
-      const bool more = as_arguments == Match::kNeedMore || as_parameters == Match::kNeedMore;
-      return {more ? Match::kNeedMore : Match::kMismatch, "", 0};
-    }
+  KVS_MATCH(cursor.literal("}"));
+  if (!close_marker(format).empty()) {
+    cursor.skip_space();
+    KVS_MATCH(cursor.literal(close_marker(format)));
   }
-  cursor.skip_space();
-  KVS_MATCH(cursor.literal(":"));
-  cursor.skip_space();
-  if (cursor.at_end()) return {cursor.need_more(), "", 0};
-  if (cursor.peek() != '{') return {Match::kMismatch, "", 0};
-  return {Match::kMatched, std::move(name), cursor.pos()};
+  return {Match::kMatched, std::move(name), cursor.pos(), true};
 }
 
 #undef KVS_MATCH
@@ -250,6 +295,45 @@ void ToolCallParser::add_arguments(std::string_view text, ToolParseDelta& out) {
   out.tool_calls.back().arguments.append(text);
 }
 
+size_t ToolCallParser::scan_arguments(bool& closed) {
+  size_t i = 0;
+  closed = false;
+  while (i < pending_.size() && !closed) {
+    const char c = pending_[i++];
+    if (in_string_) {
+      if (escaped_) {
+        escaped_ = false;
+      } else if (c == '\\') {
+        escaped_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      }
+    } else if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+    } else if ((c == '}' || c == ']') && --depth_ == 0) {
+      closed = true;
+    }
+  }
+  return i;
+}
+
+void ToolCallParser::revert_block(ToolParseDelta& out) {
+  // An arguments-first block that did not end well: content, as if its marker
+  // had not matched (its first character is content; look again after it).
+  pending_.insert(0, block_);
+  block_.clear();
+  arguments_.clear();
+  state_ = State::kText;
+  if (format_ == ToolCallFormat::kLlama31Json) {
+    plain_ = true;
+  } else {
+    emit_content(std::string_view(pending_).substr(0, 1), out);
+    pending_.erase(0, 1);
+  }
+}
+
 void ToolCallParser::process(bool final, ToolParseDelta& out) {
   while (true) {
     switch (state_) {
@@ -316,6 +400,15 @@ void ToolCallParser::process(bool final, ToolParseDelta& out) {
           }
           continue;
         }
+        if (header.arguments_first) {  // nothing is certain until the name comes
+          block_ = pending_.substr(0, header.arguments_start);
+          arguments_.clear();
+          pending_.erase(0, header.arguments_start);
+          state_ = State::kArgumentsFirst;
+          depth_ = 0;
+          in_string_ = escaped_ = false;
+          continue;
+        }
         held_space_.clear();
         after_call_ = false;
         ToolCall call{new_id_(), std::move(header.name), ""};
@@ -327,27 +420,44 @@ void ToolCallParser::process(bool final, ToolParseDelta& out) {
         in_string_ = escaped_ = false;
         continue;
       }
-      case State::kArguments: {
-        size_t i = 0;
+      case State::kArgumentsFirst: {
         bool closed = false;
-        while (i < pending_.size() && !closed) {
-          const char c = pending_[i++];
-          if (in_string_) {
-            if (escaped_) {
-              escaped_ = false;
-            } else if (c == '\\') {
-              escaped_ = true;
-            } else if (c == '"') {
-              in_string_ = false;
-            }
-          } else if (c == '"') {
-            in_string_ = true;
-          } else if (c == '{' || c == '[') {
-            ++depth_;
-          } else if ((c == '}' || c == ']') && --depth_ == 0) {
-            closed = true;
-          }
+        const size_t i = scan_arguments(closed);
+        arguments_.append(pending_, 0, i);
+        block_.append(pending_, 0, i);
+        pending_.erase(0, i);
+        if (closed) {
+          state_ = State::kNameTrailer;
+          continue;
         }
+        if (final) {
+          revert_block(out);
+          continue;
+        }
+        return;
+      }
+      case State::kNameTrailer: {
+        HeaderMatch trailer = match_name_trailer(pending_, format_);
+        if (trailer.match == Match::kNeedMore && !final) return;
+        if (trailer.match != Match::kMatched) {
+          revert_block(out);
+          continue;
+        }
+        held_space_.clear();
+        const size_t index = result_.tool_calls.size();
+        ToolCall call{new_id_(), std::move(trailer.name), std::move(arguments_)};
+        out.tool_calls.push_back({index, call.id, call.name, call.arguments_json});
+        result_.tool_calls.push_back(std::move(call));
+        pending_.erase(0, trailer.arguments_start);  // the trailer's length
+        block_.clear();
+        arguments_.clear();
+        after_call_ = true;
+        state_ = State::kText;
+        continue;
+      }
+      case State::kArguments: {
+        bool closed = false;
+        const size_t i = scan_arguments(closed);
         add_arguments(std::string_view(pending_).substr(0, i), out);
         pending_.erase(0, i);
         if (closed) {

@@ -22,7 +22,9 @@ namespace kvs {
 //   kGemma       ```tool_call\n{"name": NAME, "arguments": ARGS}\n``` anywhere in the
 //                text (gemma style; kvserve's convention, gemma3-tools.jinja)
 // Every format accepts either key "arguments" or "parameters", and whitespace
-// between the JSON tokens of the call's header and around the markers.
+// between the JSON tokens of the call's header and around the markers. The
+// arguments may also come first, {"arguments": ARGS, "name": NAME} (Hermes 2
+// Pro's order); such a call is decided, and emitted in one delta, at its end.
 enum class ToolCallFormat { kHermes, kLlama31Json, kGemma };
 
 // The format a chat style teaches; nullopt for styles without tools (llama3,
@@ -91,8 +93,10 @@ class ToolCallParser {
   const ParsedToolOutput& result() const { return result_; }
 
  private:
-  enum class State { kText, kHeader, kArguments, kTrailer };
+  enum class State { kText, kHeader, kArguments, kTrailer, kArgumentsFirst, kNameTrailer };
   void process(bool final, ToolParseDelta& out);
+  size_t scan_arguments(bool& closed);  // bytes of pending_ up to ARGS' end
+  void revert_block(ToolParseDelta& out);
   void emit_content(std::string_view text, ToolParseDelta& out);
   void add_arguments(std::string_view text, ToolParseDelta& out);
 
@@ -105,6 +109,8 @@ class ToolCallParser {
   bool plain_ = false;        // kLlama31Json: content started, no more calls
   int depth_ = 0;             // ARGS nesting
   bool in_string_ = false, escaped_ = false;
+  std::string block_;      // arguments-first: the block's text so far (content if it fails)
+  std::string arguments_;  // arguments-first: ARGS, emitted once the name is known
   bool finished_ = false;
   ParsedToolOutput result_;
 };

@@ -18,6 +18,7 @@ namespace {
 
 constexpr uint32_t kUnbounded = std::numeric_limits<uint32_t>::max();
 constexpr uint32_t kMaxCodePoint = 0x10FFFF;
+constexpr int kMaxNesting = 256;  // ( groups ) inside each other (the parser recurses)
 
 using Alternative = std::vector<Element>;
 
@@ -61,7 +62,7 @@ class Parser {
         grammar->elements.push_back(Element{Element::Kind::kEnd, 0});
       }
     }
-    check_grammar(*grammar, origins_);
+    check_grammar(*grammar, origins_, [this](size_t at) { return location(at); });
     return grammar;
   }
 
@@ -120,11 +121,11 @@ class Parser {
 
   uint32_t rule_id(const std::string& name) {
     auto [it, inserted] = ids_.try_emplace(name, static_cast<uint32_t>(rules_.size()));
-    if (inserted) add_rule(name, "", "", pos_);
+    if (inserted) add_rule(name, name, pos_);
     return it->second;
   }
 
-  void add_rule(const std::string& name, const std::string& user_name, const std::string& where, size_t at) {
+  void add_rule(const std::string& name, const std::string& user_name, size_t at) {
     if (rules_.size() >= limits_.max_rules) {
       fail(at, "more than " + std::to_string(limits_.max_rules) + " rules (after expanding groups and repetitions)");
     }
@@ -132,7 +133,7 @@ class Parser {
     names_.push_back(name);
     defined_.push_back(false);
     first_use_.push_back(kNoUse);
-    origins_.push_back(RuleOrigin{user_name.empty() ? name : user_name, where});
+    origins_.push_back(RuleOrigin{user_name, at});
   }
 
   // A fresh rule for a group or repetition inside `parent`, defined by `alts`.
@@ -140,7 +141,7 @@ class Parser {
     // Not in ids_: "parent(N)" cannot collide with a name the text spells.
     const std::string name = parent + "(" + std::to_string(++generated_) + ")";
     const uint32_t id = static_cast<uint32_t>(rules_.size());
-    add_rule(name, parent, location(at), at);
+    add_rule(name, parent, at);
     rules_[id] = std::move(alts);
     defined_[id] = true;
     return id;
@@ -164,7 +165,7 @@ class Parser {
     const uint32_t id = rule_id(name);
     if (defined_[id]) fail(start, "rule '" + name + "' is defined twice");
     defined_[id] = true;
-    origins_[id] = RuleOrigin{name, location(start)};
+    origins_[id] = RuleOrigin{name, start};
     std::vector<Alternative> alts = parse_alternatives(name, false);
     rules_[id] = std::move(alts);
     skip_space(false);
@@ -370,11 +371,14 @@ class Parser {
         seq.push_back(Element{Element::Kind::kRule, id});
         have_last = true;
       } else if (c == '(') {
+        if (nesting_ >= kMaxNesting) fail(at, "groups nested deeper than " + std::to_string(kMaxNesting));
+        ++nesting_;
         ++pos_;
         skip_space(true);
         std::vector<Alternative> alts = parse_alternatives(rule, true);
         if (pos_ >= src_.size() || src_[pos_] != ')') fail(pos_, "expected ')' to close the group at " + location(at) + ", found " + describe_here());
         ++pos_;
+        --nesting_;
         last_start = seq.size();
         count_elements(1, at);
         seq.push_back(Element{Element::Kind::kRule, generated_rule(rule, at, std::move(alts))});
@@ -423,6 +427,7 @@ class Parser {
   size_t pos_ = 0;
   size_t element_count_ = 0;
   size_t generated_ = 0;
+  int nesting_ = 0;
   std::vector<std::vector<Alternative>> rules_;
   std::vector<std::string> names_;
   std::vector<bool> defined_;

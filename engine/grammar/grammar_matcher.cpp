@@ -74,8 +74,9 @@ void GrammarMatcher::fill_next_token_mask(std::vector<uint64_t>& mask) const {
     if (o == TokenOutcome::kAccepted) mask[id >> 6] |= uint64_t{1} << (id & 63);
   };
   if (walk.remaining != 0) {
-    // Inside a character: rare; walk the whole vocabulary from the full state.
-    walk_tokens(g, v, walk, /*local=*/false, /*all=*/true, StackView(), set);
+    // Inside a character (a token ended mid-UTF-8): only tokens that start
+    // with a continuation byte can follow; walk those from the full state.
+    walk_tokens(g, v, walk, /*local=*/false, /*all=*/false, v.continuation, set);
     return;
   }
   // Accepted sets of every stack's cache entry, then each stack's uncertain

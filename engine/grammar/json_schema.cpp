@@ -14,6 +14,7 @@
 #include "engine/errors.h"
 #include "engine/grammar/gbnf_text.h"
 #include "engine/grammar/int_range_gbnf.h"
+#include "engine/grammar/number_range_gbnf.h"
 #include "engine/grammar/regex_compiler.h"
 #include "engine/grammar/string_formats.h"
 
@@ -23,6 +24,7 @@ namespace {
 using Json = nlohmann::ordered_json;  // keeps "properties" in schema order
 
 constexpr int64_t kMaxCount = 1000;  // largest minItems / maxItems / minLength / maxLength
+constexpr size_t kMaxJsonNesting = 512;  // brackets in the schema text
 
 // Keywords that do not constrain instances (annotations); ignored.
 const std::set<std::string, std::less<>> kAnnotations = {
@@ -102,7 +104,8 @@ class SchemaConverter {
   std::string new_name(const std::string& hint) {
     const std::string base = prefix_ + gbnf::name_fragment(hint);
     std::string name = base;
-    for (int n = 2; names_.count(name); ++n) name = base + "-" + std::to_string(n);
+    size_t& n = next_suffix_[base];  // the suffixes tried so far for `base`
+    while (names_.count(name)) name = base + "-" + std::to_string(++n + 1);
     names_.insert(name);
     return name;
   }
@@ -319,10 +322,27 @@ class SchemaConverter {
       const std::string text = v.dump(-1, ' ', false, Json::error_handler_t::replace);
       if (!seen.insert(text).second) continue;
       if (!body.empty()) body += " | ";
-      body += gbnf::literal(text);
+      body += value_gbnf(v);
     }
     if (body.empty()) fail(at, "no 'enum' / 'const' value has the schema's 'type'");
     return seen.size() == 1 ? body : "(" + body + ")";
+  }
+
+  // Exactly the JSON value `v` (objects keep their key order), with the
+  // usual bounded whitespace inside objects and arrays.
+  std::string value_gbnf(const Json& v) {
+    if (!v.is_object() && !v.is_array()) return gbnf::literal(v.dump(-1, ' ', false, Json::error_handler_t::replace));
+    const std::string ws = primitive("ws");
+    if (v.empty()) return v.is_object() ? "(\"{\" " + ws + " \"}\")" : "(\"[\" " + ws + " \"]\")";
+    std::string out = v.is_object() ? "(\"{\" " + ws : "(\"[\" " + ws;
+    bool first = true;
+    for (const auto& [key, item] : v.items()) {
+      out += first ? " " : " \",\" " + ws + " ";
+      first = false;
+      if (v.is_object()) out += gbnf::literal(Json(key).dump()) + " \":\" " + ws + " ";
+      out += value_gbnf(item);
+    }
+    return out + " " + ws + (v.is_object() ? " \"}\")" : " \"]\")");
   }
 
   static std::string json_type(const Json& v) {
@@ -489,12 +509,45 @@ class SchemaConverter {
     return found;
   }
 
+  // A number bound as an integer bound: integral bounds exactly, others
+  // rounded inwards (ceil of a lower bound, floor of an upper one, then
+  // inclusive), so that what is written always satisfies the schema.
+  NumberBound number_bound(const Json& schema, const std::string& at, bool lower) {
+    const char* inclusive = lower ? "minimum" : "maximum";
+    const char* exclusive = lower ? "exclusiveMinimum" : "exclusiveMaximum";
+    NumberBound out;
+    const double cap = static_cast<double>(kMaxIntMagnitude);
+    auto tighten = [&](const char* key, bool strict) {
+      const Json& v = schema[key];
+      if (!v.is_number()) fail(at + "/" + key, std::string("'") + key + "' must be a number");
+      const double d = v.get<double>();
+      if (!std::isfinite(d)) fail(at + "/" + key, "bound must be finite");
+      if ((lower && d < -cap) || (!lower && d > cap)) return;  // beyond every number written
+      if ((lower && d > cap) || (!lower && d < -cap)) fail(at + "/" + key, "bound beyond the supported range");
+      NumberBound b;
+      const double r = lower ? std::ceil(d) : std::floor(d);
+      b.value = static_cast<int64_t>(r);
+      b.exclusive = strict && r == d;
+      if (!out.value || (lower ? (*b.value > *out.value || (*b.value == *out.value && b.exclusive))
+                               : (*b.value < *out.value || (*b.value == *out.value && b.exclusive)))) {
+        out = b;
+      }
+    };
+    const bool draft4 = schema.contains(exclusive) && schema[exclusive].is_boolean();
+    if (schema.contains(inclusive)) tighten(inclusive, draft4 && schema[exclusive].get<bool>());
+    if (schema.contains(exclusive) && !draft4) tighten(exclusive, true);
+    return out;
+  }
+
   std::string visit_number(const Json& schema, const std::string& at, bool integer) {
     bool bounded = false;
     for (const std::string& key : kNumberKeywords) bounded = bounded || schema.contains(key);
     if (!bounded) return primitive(integer ? "integer" : "number");
     if (!integer) {
-      fail(at, "'minimum'/'maximum' on a non-integer 'number' is not supported (use type 'integer')");
+      const NumberBound lower = number_bound(schema, at, true), upper = number_bound(schema, at, false);
+      const std::string body = number_range_gbnf(lower, upper);
+      if (body.empty()) fail(at, "no number this converter writes is within 'minimum'/'maximum'");
+      return body;
     }
     int64_t lo = -kMaxIntMagnitude, hi = kMaxIntMagnitude;
     int_bound(schema, at, true, lo);
@@ -694,6 +747,7 @@ class SchemaConverter {
   std::vector<std::pair<std::string, std::string>> rules_;
   std::set<std::string> names_;
   std::set<std::string> primitives_;
+  std::map<std::string, size_t> next_suffix_;
   std::map<std::string, std::string> ref_rules_;  // JSON pointer -> rule
   std::map<std::string, std::string> rule_refs_;  // rule -> JSON pointer
   std::vector<std::unique_ptr<Json>> merged_;     // allOf merges (rules point into them while converting)
@@ -706,6 +760,28 @@ std::string json_schema_to_gbnf(std::string_view schema_json, std::string_view p
   if (schema_json.size() > limits.max_schema_bytes) {
     throw InvalidArgument("json_schema: the schema is " + std::to_string(schema_json.size()) +
                           " bytes, more than the limit " + std::to_string(limits.max_schema_bytes));
+  }
+  // Bounded nesting before parsing: the JSON library's printer and
+  // comparisons recurse.
+  size_t nesting = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < schema_json.size(); ++i) {
+    const char c = schema_json[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++nesting > kMaxJsonNesting) {
+        throw InvalidArgument("json_schema: JSON nested deeper than " + std::to_string(kMaxJsonNesting) + " levels");
+      }
+    } else if ((c == '}' || c == ']') && nesting > 0) {
+      --nesting;
+    }
   }
   Json root;
   try {

@@ -24,8 +24,16 @@ std::shared_ptr<const MaskEntry> MaskCache::entry(StackView stack) {
     if (it != entries_.end()) return it->second;
   }
   std::shared_ptr<const MaskEntry> built = build(suffix, whole);
+  const size_t bytes = built->accepted.size() * sizeof(uint64_t) + built->uncertain.size() * sizeof(uint32_t) +
+                       key.size() * sizeof(uint32_t) + 128;
   std::lock_guard<std::mutex> lock(mutex_);
-  return entries_.try_emplace(key, std::move(built)).first->second;
+  if (bytes_ + bytes > kMaxCacheBytes) {
+    auto it = entries_.find(key);
+    return it != entries_.end() ? it->second : built;
+  }
+  auto [it, inserted] = entries_.try_emplace(key, std::move(built));
+  if (inserted) bytes_ += bytes;
+  return it->second;
 }
 
 size_t MaskCache::size() const {

@@ -26,6 +26,9 @@
 namespace kvs::grammar {
 
 constexpr size_t kKeyDepth = 4;  // stack positions in a cache key
+// Past this many bytes of entries a miss is computed and used but not stored
+// (a huge grammar degrades to slower masks, not unbounded memory).
+constexpr size_t kMaxCacheBytes = size_t{256} << 20;
 
 struct MaskEntry {
   std::vector<uint64_t> accepted;    // bit per token id, TokenVocabulary::mask_words() words
@@ -33,7 +36,8 @@ struct MaskEntry {
 };
 
 // Thread-safe: entries are built outside the lock on a miss (two threads may
-// build the same one; the first stored wins) and immutable once stored.
+// build the same one; the first stored wins) and immutable once stored; at
+// most kMaxCacheBytes of them are kept.
 class MaskCache {
  public:
   MaskCache(const Grammar& grammar, const TokenVocabulary& vocabulary) : grammar_(grammar), vocabulary_(vocabulary) {}
@@ -52,6 +56,7 @@ class MaskCache {
   mutable std::mutex mutex_;
   // Key: the suffix, then kWholeStack when it is the whole stack.
   std::unordered_map<std::vector<uint32_t>, std::shared_ptr<const MaskEntry>, KeyHash> entries_;
+  size_t bytes_ = 0;  // held by entries_
 };
 
 }  // namespace kvs::grammar

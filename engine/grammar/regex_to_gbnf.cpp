@@ -196,6 +196,7 @@ class RegexParser {
   // Parses {m}, {m,}, {m,n} at i_; false (i_ unchanged) if it is not one.
   bool counted(int& lo, int& hi, bool& bounded) {
     size_t j = i_ + 1;
+    if (j < p_.size() && p_[j] == ',') fail("'{,n}' (Python reads {0,n}, JavaScript a literal): write {0,n}", i_);
     auto number = [&](int& v) {
       const size_t start = j;
       long value = 0;
@@ -415,6 +416,7 @@ class RegexParser {
       negated = true;
       ++i_;
     }
+    if (peek(']')) fail("']' first in a class (dialects differ): escape it as \\]", i_);
     std::vector<CodeRange> set;
     bool first = true;
     while (true) {

@@ -29,6 +29,9 @@ std::shared_ptr<const TokenVocabulary> build_token_vocabulary(std::vector<std::s
   v->rank.assign(n, 0);
   for (size_t i = 0; i < v->sorted.size(); ++i) {
     v->rank[v->sorted[i]] = static_cast<uint32_t>(i);
+    if ((static_cast<unsigned char>(v->bytes[v->sorted[i]][0]) & 0xC0) == 0x80) {
+      v->continuation.push_back(static_cast<uint32_t>(i));
+    }
     if (i == 0) continue;
     const std::string& a = v->bytes[v->sorted[i - 1]];
     const std::string& b = v->bytes[v->sorted[i]];

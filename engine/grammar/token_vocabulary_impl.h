@@ -18,6 +18,7 @@ class TokenVocabulary {
   std::vector<int32_t> sorted;      // eligible ids, ascending by bytes
   std::vector<uint32_t> shared;     // shared[i]: common prefix length of sorted[i] and sorted[i - 1] (0 for i = 0)
   std::vector<uint32_t> rank;       // by token id: index in `sorted` (only for eligible ids)
+  std::vector<uint32_t> continuation;  // indices into `sorted` of tokens starting with a UTF-8 continuation byte
 
   int64_t size() const { return static_cast<int64_t>(bytes.size()); }
   size_t mask_words() const { return (bytes.size() + 63) / 64; }

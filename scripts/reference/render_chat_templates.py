@@ -12,9 +12,10 @@ Writes, under tests/engine/chat/data/:
                  "tool_cases"; "style_by_name": the style is chosen by name,
                  not detected).
 The other *.jinja files in that folder are the published templates, written there
-by hand (see the comment beside each entry of TEMPLATES), except gemma3-tools.jinja:
-kvserve's own tool-calling convention for Gemma, written as an extension of Gemma 3's
-template (gemma3.jinja, google/gemma-3-*-it), since Gemma's templates have no tools.
+by hand (see the comment beside each entry of TEMPLATES; gemma3.jinja is
+google/gemma-3-*-it's), except gemma3-tools.jinja: kvserve's own tool-calling
+convention for Gemma, written as an extension of Gemma 3's template, since Gemma's
+templates have no tools (checked here: without tools it renders as gemma3.jinja).
 
 The Jinja environment mirrors transformers' apply_chat_template: trim_blocks,
 lstrip_blocks, the loopcontrols extension, raise_exception(), and a tojson that
@@ -103,6 +104,7 @@ TOOL_CONVERSATIONS = {
     "tools_first_turn": [{"role": "user", "content": "What's the weather in Paris?"}],
     "tools_system": [{"role": "system", "content": "You are terse."},
                      {"role": "user", "content": " Weather in Paris? "}],
+    "tools_empty_system": [{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}],
     "tool_call_round": [{"role": "system", "content": "You are terse."},
                         {"role": "user", "content": "Weather in Paris?"},
                         assistant_calls("", PARIS),
@@ -118,6 +120,11 @@ TOOL_CONVERSATIONS = {
     "call_with_content": [{"role": "user", "content": "Weather in Paris?"},
                           assistant_calls("Let me check.", PARIS),
                           tool_result("call_1", "get_weather", " {\"temp\": 18} ")],
+    "thinking_then_call": [{"role": "user", "content": "Weather in Paris?"},
+                           assistant_calls("<think>\nI should call the tool.\n</think>\n\n", PARIS),
+                           tool_result("call_1", "get_weather", "18C")],
+    "tools_assistant_first": [{"role": "assistant", "content": "Hello."},
+                              {"role": "user", "content": "Weather?"}],
     "tricky_arguments": [{"role": "user", "content": "Weather?"}, assistant_calls("", TRICKY),
                          tool_result("call_3", "get_weather", "ok")],
     "raw_arguments": [{"role": "user", "content": "Time?"}, assistant_calls("", RAW),
@@ -131,7 +138,9 @@ TOOL_TEMPLATES = [
     ("qwen2.5.jinja", "", "<|im_end|>", "chatml", {}),
     ("qwen3.jinja", "", "<|im_end|>", "qwen3", {}),
     ("llama3.1.jinja", "<|begin_of_text|>", "<|eot_id|>", "llama3.1", {
-        "call_with_content": "the template drops the content of a tool-call turn; kvserve rejects it"}),
+        "call_with_content": "the template drops the content of a tool-call turn; kvserve rejects it",
+        "thinking_then_call": "the template drops the content of a tool-call turn; kvserve rejects it",
+        "tools_assistant_first": "the template puts tools into an assistant message; kvserve rejects it"}),
     # kvserve's Gemma convention (Gemma 3's template extended); style chosen by name.
     ("gemma3-tools.jinja", "<bos>", "<eos>", "gemma", {}),
 ]
@@ -224,9 +233,29 @@ def render_tool_cases(template, bos, eos, excluded):
     return cases
 
 
+def check_gemma3_tools_extends_gemma3(env):
+    """Without tools and tool turns, kvserve's Gemma tool template renders as Gemma 3's."""
+    base = env.from_string((DATA / "gemma3.jinja").read_text(encoding="utf-8"))
+    tools = env.from_string((DATA / "gemma3-tools.jinja").read_text(encoding="utf-8"))
+    for name, turns in CONVERSATIONS.items():
+        if any(role == "tool" for role, _ in turns):
+            continue
+        messages = [{"role": role, "content": content} for role, content in turns]
+        for add_generation_prompt in (True, False):
+            texts = []
+            for template in (base, tools):
+                try:
+                    texts.append(template.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                                 bos_token="<bos>", eos_token="<eos>"))
+                except jinja2.exceptions.TemplateError as error:
+                    texts.append(("error", str(error)))
+            assert texts[0] == texts[1], (name, texts)
+
+
 def main():
     write_local_templates()
     env = make_environment()
+    check_gemma3_tools_extends_gemma3(env)
     out = []
     for file_name, bos, eos, style, excluded in TEMPLATES:
         source = (DATA / file_name).read_text(encoding="utf-8")

@@ -168,18 +168,30 @@ TEST(ConstrainedDecoding, WithoutStopTokensACompleteOutputStillEnds) {
   EXPECT_TRUE(city == "Paris" || city == "London" || city == "Berlin") << city;
 }
 
+TEST(ConstrainedDecoding, ACharacterOnlyByteTokensSpellIsWrittenWithThem) {
+  // U+E000 (private use, EE 80 80) is in no merged token: the byte-level
+  // vocabulary spells it with byte tokens, across token boundaries.
+  const auto out = run(engine_config(), {chat_request("Anything.", 10, fx().compile("root ::= [\\uE000] [\\uE000]"))});
+  EXPECT_EQ(out.at(1).reason, FinishReason::kStop) << out.at(1).error;
+  EXPECT_EQ(text_of(out.at(1)), "\xEE\x80\x80\xEE\x80\x80");
+}
+
 TEST(ConstrainedDecoding, AGrammarNoTokenCanFollowFailsOnlyThatRequest) {
-  // U+E000 (private use) is in no token of the vocabulary (its bytes EE 80 80
-  // are not byte tokens of this tokenizer either, or the grammar still ends it).
-  Request dead = chat_request("Anything.", 10, fx().compile("root ::= [\\uE000] [\\uE000]"));
-  Request fine = chat_request("Say hello.", 8, nullptr);
-  const auto out = run(engine_config(), {dead, fine});
-  if (out.at(1).reason == FinishReason::kError) {
-    EXPECT_NE(out.at(1).error.find("grammar"), std::string::npos) << out.at(1).error;
-  } else {
-    EXPECT_EQ(text_of(out.at(1)), "\xEE\x80\x80\xEE\x80\x80");
+  // A vocabulary whose every token holding the byte 0xEE is never allowed:
+  // nothing can spell U+E000, so the grammar is at a dead end at once.
+  std::vector<std::string> bytes;
+  for (int64_t id = 0; id < fx().tokenizer->vocab_size(); ++id) {
+    std::string token = fx().tokenizer->token_bytes(static_cast<int32_t>(id));
+    bytes.push_back(token.find('\xEE') == std::string::npos ? token : std::string());
   }
-  EXPECT_NE(out.at(2).reason, FinishReason::kError);
+  const auto vocabulary = grammar::build_token_vocabulary(std::move(bytes), {});
+  const auto dead_end =
+      std::make_shared<grammar::CompiledGrammar>(grammar::parse_gbnf("root ::= [\\uE000]"), vocabulary);
+  const auto out = run(engine_config(), {chat_request("Anything.", 10, dead_end), chat_request("Say hello.", 8, nullptr)});
+  EXPECT_EQ(out.at(1).reason, FinishReason::kError);
+  EXPECT_NE(out.at(1).error.find("no token can continue"), std::string::npos) << out.at(1).error;
+  EXPECT_TRUE(out.at(1).tokens.empty());
+  EXPECT_NE(out.at(2).reason, FinishReason::kError) << "the other request in the batch goes on";
   EXPECT_FALSE(out.at(2).tokens.empty());
 }
 

@@ -119,5 +119,51 @@ TEST(ToolCallGrammar, NamesNeedingEscapes) {
   EXPECT_EQ(gbnf_literal("a\"b\\\n\x01"), "\"a\\\"b\\\\\\n\\x01\"");
 }
 
+// With the JSON Schema compiler: the schema's constraints hold inside the call.
+TEST(ToolCallGrammarSchema, ArgumentsFollowTheFunctionsSchema) {
+  const std::vector<ToolDefinition> tools = {
+      {"get_weather", "",
+       R"({"type":"object","properties":{"city":{"type":"string"},)"
+       R"("unit":{"type":"string","enum":["celsius","fahrenheit"]}},)"
+       R"("required":["city"],"additionalProperties":false})",
+       ""},
+      {"ping", "", "", ""},  // no parameters: any JSON object
+  };
+  for (const ToolCallFormat format :
+       {ToolCallFormat::kHermes, ToolCallFormat::kLlama31Json, ToolCallFormat::kGemma}) {
+    SCOPED_TRACE(tool_call_format_name(format));
+    const std::string gbnf = tool_call_gbnf(tools, format);
+    const std::string key = format == ToolCallFormat::kLlama31Json ? "parameters" : "arguments";
+    auto wrap = [&](const std::string& body) {
+      switch (format) {
+        case ToolCallFormat::kHermes: return hermes(body);
+        case ToolCallFormat::kGemma: return "```tool_call\n" + body + "\n```";
+        case ToolCallFormat::kLlama31Json: return body;
+      }
+      return body;
+    };
+    const std::string good = wrap(R"({"name": "get_weather", ")" + key +
+                                  R"(": {"city": "Paris", "unit": "celsius"}})");
+    EXPECT_TRUE(accepts(gbnf, good)) << gbnf;
+    EXPECT_TRUE(accepts(gbnf, wrap(R"({"name": "ping", ")" + key + R"(": {"any": [1, true]}})")));
+    EXPECT_FALSE(accepts(gbnf, wrap(R"({"name": "get_weather", ")" + key +
+                                    R"(": {"city": "Paris", "unit": "kelvin"}})")));
+    EXPECT_FALSE(accepts(gbnf, wrap(R"({"name": "get_weather", ")" + key + R"(": {"unit": "celsius"}})")));
+    const ParsedToolOutput parsed = parse_tool_calls(good, format);
+    EXPECT_EQ(parsed.content, "");
+    ASSERT_EQ(parsed.tool_calls.size(), 1u);
+    EXPECT_EQ(parsed.tool_calls[0].name, "get_weather");
+    EXPECT_EQ(parsed.tool_calls[0].arguments_json, R"({"city": "Paris", "unit": "celsius"})");
+  }
+  ToolCallGrammarOptions only_ping;
+  only_ping.only_function = "ping";
+  const std::string gbnf = tool_call_gbnf(tools, ToolCallFormat::kHermes, only_ping);
+  EXPECT_FALSE(accepts(gbnf, hermes(R"({"name": "get_weather", "arguments": {"city": "Paris"}})")));
+  EXPECT_TRUE(accepts(gbnf, hermes(R"({"name": "ping", "arguments": {}})")));
+  // A schema the compiler refuses is a 400.
+  const std::vector<ToolDefinition> bad = {{"f", "", R"({"type":"object","properties":5})", ""}};
+  EXPECT_THROW(tool_call_gbnf(bad, ToolCallFormat::kHermes), InvalidArgument);
+}
+
 }  // namespace
 }  // namespace kvs

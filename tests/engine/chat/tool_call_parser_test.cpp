@@ -121,6 +121,16 @@ TEST(ToolCallParser, Hermes) {
       // Something else after ARGS: the call stands, the rest is content.
       {"<tool_call>{\"name\": \"f\", \"arguments\": {}, \"x\": 1}</tool_call>",
        ", \"x\": 1}</tool_call>", {{"f", "{}"}}},
+      // Arguments first (Hermes 2 Pro's order): decided at the end of the call.
+      {"<tool_call>\n{\"arguments\": {\"city\": \"Paris\"}, \"name\": \"get_weather\"}\n</tool_call>"
+       " ok",
+       "ok", {{"get_weather", "{\"city\": \"Paris\"}"}}},
+      {"<tool_call>{\"arguments\": {\"a\": 1}, \"nom\": \"x\"}</tool_call>",
+       "<tool_call>{\"arguments\": {\"a\": 1}, \"nom\": \"x\"}</tool_call>", {}},
+      {"<tool_call>{\"arguments\": {\"a\": 1}, \"name\": \"f\"}", "<tool_call>{\"arguments\": "
+       "{\"a\": 1}, \"name\": \"f\"}", {}},
+      {"<tool_call>{\"arguments\": {\"a\": \"<tool_call>\"", "<tool_call>{\"arguments\": {\"a\": "
+       "\"<tool_call>\"", {}},
       {"  plain text \n", "  plain text \n", {}},
       {"", "", {}},
   });
@@ -139,6 +149,8 @@ TEST(ToolCallParser, Llama31Json) {
       {"{\"answer\": 42}", "{\"answer\": 42}", {}},
       {"{\"name\": \"f\", \"parameters\": {}} and more", "and more", {{"f", "{}"}}},
       {"<b>bold</b>", "<b>bold</b>", {}},
+      {"{\"parameters\": {\"x\": [1]}, \"name\": \"f\"}", "", {{"f", "{\"x\": [1]}"}}},
+      {"{\"parameters\": {\"x\": [1]}, \"name\": 1}", "{\"parameters\": {\"x\": [1]}, \"name\": 1}", {}},
       {"{\"name\": \"f\", \"parameters\": {\"a\": \"", "", {{"f", "{\"a\": \""}}},
   });
 }
@@ -151,6 +163,7 @@ TEST(ToolCallParser, Gemma) {
        "{\"name\": \"b\", \"arguments\": {\"t\": \"```\"}}\n```",
        "Checking both.", {{"a", "{}"}, {"b", "{\"t\": \"```\"}"}}},
       {"```python\nprint(1)\n```", "```python\nprint(1)\n```", {}},
+      {"```tool_call\n{\"arguments\": {}, \"name\": \"a\"}\n```", "", {{"a", "{}"}}},
       {"```tool_call\nnope\n```", "```tool_call\nnope\n```", {}},
   });
 }
@@ -175,6 +188,16 @@ TEST(ToolCallParser, HoldsBackWhatCouldStartACall) {
   EXPECT_TRUE(parser.finish().empty());
   EXPECT_EQ(parser.result().content, "Sure");
   EXPECT_THROW(parser.push("x"), std::logic_error);
+
+  // Arguments first: one delta with everything once the name is known.
+  ToolCallParser first(ToolCallFormat::kHermes, counter_ids());
+  EXPECT_TRUE(first.push("<tool_call>{\"arguments\": {\"a\": 1}").empty());
+  EXPECT_TRUE(first.push(", \"name\": \"f\"").empty());
+  d = first.push("}</tool_call>");
+  ASSERT_EQ(d.tool_calls.size(), 1u);
+  EXPECT_EQ(d.tool_calls[0].id, "call_0");
+  EXPECT_EQ(d.tool_calls[0].name, "f");
+  EXPECT_EQ(d.tool_calls[0].arguments, "{\"a\": 1}");
 
   // A held partial marker that never completes is content at finish.
   ToolCallParser partial(ToolCallFormat::kHermes, counter_ids());

@@ -138,8 +138,26 @@ TEST(GbnfParser, LimitsAreClearErrors) {
   small.max_elements = 4;
   EXPECT_EQ(error_of("root ::= \"abcde\"", small),
             "grammar: line 1, column 10: more than 4 grammar symbols (after expanding groups and repetitions)");
+  EXPECT_EQ(error_of("root ::= " + std::string(300, '(') + "\"a\"" + std::string(300, ')')),
+            "grammar: line 1, column 266: groups nested deeper than 256");
+  EXPECT_EQ(error_of("root ::= " + std::string(200, '(') + "\"a\"" + std::string(200, ')')), "");
   // Within limits, a bounded repetition expands.
   EXPECT_EQ(error_of("root ::= [0-9]{1,500}"), "");
+}
+
+TEST(GbnfParser, LargeGrammarOnOneLineParses) {
+  // 19000 groups on one line: each generated rule must not rescan the text
+  // for its line and column (that would be quadratic).
+  std::string text = "root ::=";
+  for (int i = 0; i < 19000; ++i) text += " (\"a\")";
+  const auto g = parse_gbnf(text);
+  EXPECT_EQ(g->rule_alternatives.size(), 19001u);
+  // A chain of rules listed against their dependency order (the checks'
+  // fixpoints must not take one pass per rule).
+  std::string chain = "root ::= r0\n";
+  for (int i = 0; i < 19000; ++i) chain += "r" + std::to_string(i) + " ::= \"x\" r" + std::to_string(i + 1) + " | r" + std::to_string(i + 1) + "\n";
+  chain += "r19000 ::= \"end\"\n";
+  EXPECT_EQ(parse_gbnf(chain)->rule_alternatives.size(), 19002u);
 }
 
 }  // namespace

@@ -160,10 +160,19 @@ TEST(GrammarMatcher, MultiByteTokensAndMask) {
 }
 
 TEST(GrammarMatcher, AmbiguityIsCapped) {
-  // Every split of the a's is a different stack: the set is capped, not exhausted.
-  const std::string g = "root ::= x*\nx ::= \"a\" y\ny ::= \"\" | \"a\" z\nz ::= \"\" | \"a\" y \"b\"?";
+  // After n a's each choice of b / c closers is its own stack: 2^n stacks.
+  const std::string g = "root ::= x\nx ::= \"a\" x \"b\" | \"a\" x \"c\" | \"\"";
   GrammarMatcher m = matcher_for(g);
-  EXPECT_TRUE(m.accept_bytes("aaaa"));
+  EXPECT_TRUE(m.accept_bytes(std::string(10, 'a')));
+  EXPECT_TRUE(m.accept_bytes("bcbcbcbcbb"));
+  EXPECT_TRUE(m.can_terminate());
+  GrammarMatcher deep = matcher_for(g);
+  try {
+    deep.accept_bytes(std::string(20, 'a'));
+    FAIL() << "expected the parse-stack cap";
+  } catch (const InvalidArgument& e) {
+    EXPECT_EQ(std::string(e.what()), "grammar: more than 4096 parse stacks at once (the grammar is too ambiguous)");
+  }
 }
 
 }  // namespace

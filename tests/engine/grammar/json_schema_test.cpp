@@ -36,8 +36,8 @@ TEST(JsonSchemaErrors, UnsupportedKeywordsNameKeywordAndPointer) {
   EXPECT_EQ(error_of(R"({"type":"array","uniqueItems":true})"),
             "json_schema: unsupported keyword 'uniqueItems' (true) at #/uniqueItems");
   EXPECT_EQ(error_of(R"({"type":"string","format":"uri"})"), "json_schema: unsupported format 'uri' at #/format");
-  EXPECT_EQ(error_of(R"({"type":"number","minimum":0.5})"),
-            "json_schema: 'minimum'/'maximum' on a non-integer 'number' is not supported (use type 'integer') at #");
+  EXPECT_EQ(error_of(R"({"type":"number","minimum":0.2,"maximum":0.8})"),
+            "json_schema: no number this converter writes is within 'minimum'/'maximum' at #");
   EXPECT_EQ(error_of(R"({"type":"string","maxLength":100000})"),
             "json_schema: 'maxLength' above 1000 is not supported at #/maxLength");
   EXPECT_EQ(error_of(R"({"type":"string","pattern":"a","maxLength":3})"),

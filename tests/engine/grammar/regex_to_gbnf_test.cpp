@@ -37,6 +37,10 @@ TEST(RegexToGbnfErrors, NamesFeatureAndOffset) {
   EXPECT_EQ(error_of("a\\bc"), "regex: word boundaries (\\b) are not supported at offset 1");
   EXPECT_EQ(error_of("a{3,1}"), "regex: repetition {m,n} with n < m at offset 1");
   EXPECT_EQ(error_of("a$b"), "regex: '$' anchor is only supported at the end at offset 1");
+  EXPECT_EQ(error_of("a{,3}"), "regex: '{,n}' (Python reads {0,n}, JavaScript a literal): write {0,n} at offset 1");
+  EXPECT_EQ(error_of("[]a]"), "regex: ']' first in a class (dialects differ): escape it as \\] at offset 1");
+  EXPECT_EQ(error_of("(?i)a"), "regex: unsupported group syntax (inline flags, conditionals...) at offset 0");
+  EXPECT_EQ(error_of("\\p{L}"), "regex: Unicode property escapes are not supported at offset 0");
 }
 
 TEST(ChoiceToGbnf, LiteralsAndErrors) {
