@@ -1,6 +1,9 @@
 // MaskCache (mask_cache.h).
 #include "engine/grammar/mask_cache.h"
 
+#include <string>
+#include <vector>
+
 #include "engine/grammar/byte_walk.h"
 #include "engine/grammar/walk_memo.h"
 #include "engine/grammar/parse_stacks.h"
