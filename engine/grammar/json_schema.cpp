@@ -13,6 +13,7 @@
 
 #include "engine/errors.h"
 #include "engine/grammar/gbnf_text.h"
+#include "engine/grammar/grammar.h"
 #include "engine/grammar/int_range_gbnf.h"
 #include "engine/grammar/number_range_gbnf.h"
 #include "engine/grammar/regex_compiler.h"
@@ -76,7 +77,35 @@ class SchemaConverter {
     rule_refs_[root_name] = "";
     const std::string expr = visit(root_, "", "root", 0);
     define(root_name, expr);
-    return text();
+    std::string gbnf = text();
+    if (ref_rules_.size() > 1 || references_root_) check_references(gbnf, root_name);
+    return gbnf;
+  }
+
+  // With $refs the grammar may recurse without a base case (every instance
+  // infinite) or loop on itself; the GBNF checks find it, this names the $ref.
+  void check_references(const std::string& gbnf, const std::string& root_name) const {
+    try {
+      (void)parse_gbnf(gbnf, root_name);
+    } catch (const InvalidArgument& e) {
+      const std::string message = e.what();
+      std::string refs;
+      for (const auto& [pointer, rule] : ref_rules_) {
+        if (pointer.empty() && !references_root_) continue;
+        refs += (refs.empty() ? "'#" : ", '#") + pointer + "'";
+      }
+      if (message.find("derives no finite string") != std::string::npos) {
+        throw InvalidArgument("json_schema: recursion without a base case through $ref " + refs +
+                              " (no finite instance; make the recursive property optional or an anyOf with a "
+                              "non-recursive branch): " + message);
+      }
+      if (message.find("left recursion") != std::string::npos) {
+        throw InvalidArgument("json_schema: $ref " + refs +
+                              " reaches itself before any character of the instance (a schema that is its own "
+                              "alternative): " + message);
+      }
+      throw InvalidArgument("json_schema: " + message);
+    }
   }
 
   std::string json_object() {
@@ -220,6 +249,7 @@ class SchemaConverter {
   std::string ref_rule(const Json& schema, const std::string& at, size_t depth) {
     std::string pointer;
     const Json& target = resolve(schema["$ref"], at, pointer);
+    if (pointer.empty()) references_root_ = true;
     const auto found = ref_rules_.find(pointer);
     if (found != ref_rules_.end()) return found->second;
     std::string hint = "ref";
@@ -752,6 +782,7 @@ class SchemaConverter {
   std::map<std::string, std::string> rule_refs_;  // rule -> JSON pointer
   std::vector<std::unique_ptr<Json>> merged_;     // allOf merges (rules point into them while converting)
   size_t bytes_ = 0;
+  bool references_root_ = false;  // some "$ref": "#"
 };
 
 }  // namespace
