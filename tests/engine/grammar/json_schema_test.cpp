@@ -248,3 +248,25 @@ TEST(Constraint, DispatchesOnKind) {
 
 }  // namespace
 }  // namespace kvs::grammar
+
+namespace kvs::grammar {
+namespace {
+
+TEST(JsonSchemaMatch, Draft4TupleItemsAndAdditionalItems) {
+  const auto g = test::compile_for_bytes(json_schema_to_gbnf(
+      R"({"type":"array","items":[{"type":"integer"},{"enum":["x","y"]}],"additionalItems":{"type":"null"},"maxItems":3})"));
+  EXPECT_TRUE(test::accepts(g, R"([1,"x"])"));
+  EXPECT_TRUE(test::accepts(g, R"([1, "y", null])"));
+  EXPECT_FALSE(test::accepts(g, R"([1,"x",null,null])"));
+  EXPECT_FALSE(test::accepts(g, R"([1,"x",2])"));
+  EXPECT_FALSE(test::accepts(g, R"(["x",1])"));
+}
+
+TEST(JsonSchemaText, IntegerRuleIsCompact) {
+  const std::string gbnf = json_schema_to_gbnf(R"({"type":"integer"})");
+  EXPECT_NE(gbnf.find("integer ::= (\"-\" ([1-9] | [1-9] [0-9]{1,17}) | ([0-9] | [1-9] [0-9]{1,17}))\n"), std::string::npos)
+      << gbnf;
+}
+
+}  // namespace
+}  // namespace kvs::grammar
