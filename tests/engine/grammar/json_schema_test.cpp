@@ -64,6 +64,16 @@ TEST(JsonSchemaErrors, InvalidJsonAndBadValues) {
             "json_schema: required property 'a' is not allowed by 'additionalProperties': false at #/required");
 }
 
+TEST(JsonSchemaErrors, AllOfItCannotMerge) {
+  EXPECT_EQ(error_of(R"({"allOf":[{"properties":{"a":{}}}],"additionalProperties":false})"),
+            "json_schema: 'additionalProperties' beside 'allOf' is not supported at #/additionalProperties");
+  EXPECT_EQ(error_of(R"({"allOf":[{"properties":{"a":{"type":"string"}}},{"properties":{"a":{"type":"integer"}}}]})"),
+            "json_schema: 'allOf' branches give property 'a' different schemas at #/allOf/1/properties/a");
+  EXPECT_EQ(error_of(R"({"allOf":[{"minimum":1},{"minimum":2}]})"),
+            "json_schema: 'allOf' branches disagree on 'minimum' at #/allOf/1/minimum");
+  EXPECT_EQ(error_of(R"({"allOf":[{"anyOf":[{}]}]})"), "json_schema: 'anyOf' inside 'allOf' is not supported at #/allOf/0");
+}
+
 TEST(JsonSchemaErrors, References) {
   EXPECT_EQ(error_of(R"({"$ref":"#/$defs/missing"})"), "json_schema: unresolvable $ref '#/$defs/missing' at #");
   EXPECT_EQ(error_of(R"({"$ref":"https://example.com/s.json"})"),
@@ -251,6 +261,16 @@ TEST(Constraint, DispatchesOnKind) {
 
 namespace kvs::grammar {
 namespace {
+
+TEST(JsonSchemaMatch, DefinitionNamesDoNotClashWithBuildingBlocks) {
+  const auto g = test::compile_for_bytes(json_schema_to_gbnf(
+      R"({"type":"object","properties":{"a":{"$ref":"#/$defs/string"},"b":{"$ref":"#/$defs/ws"},
+          "c":{"type":"string"}},"required":["a","b","c"],"additionalProperties":false,
+          "$defs":{"string":{"type":"integer"},"ws":{"enum":[true]}}})"));
+  EXPECT_TRUE(test::accepts(g, R"({"a": 1, "b": true, "c": "x"})"));
+  EXPECT_FALSE(test::accepts(g, R"({"a": "1", "b": true, "c": "x"})"));
+  EXPECT_FALSE(test::accepts(g, R"({"a": 1, "b": true, "c": 1})"));
+}
 
 TEST(JsonSchemaMatch, Draft4TupleItemsAndAdditionalItems) {
   const auto g = test::compile_for_bytes(json_schema_to_gbnf(
