@@ -41,7 +41,7 @@ struct SchemaLimits {
 //   maxItems), draft-4 "items": [...] with additionalItems, minItems and
 //   maxItems (at most 1000), uniqueItems false.
 // - string: JSON characters and escapes (no raw control characters, no
-//   surrogate \u escapes); minLength / maxLength (at most 1000, in code
+//   escaped surrogate pairs); minLength / maxLength (at most 1000, in code
 //   points); pattern (regex_to_gbnf.h's subset, searched as JSON Schema says:
 //   an end without ^ / $ is padded with any characters); format date, time,
 //   date-time, uuid, email, hostname, ipv4 (common forms: see
