@@ -58,11 +58,28 @@ std::string same_length(const std::string& lo, const std::string& hi) {
 std::string non_negative(int64_t lo, int64_t hi) {
   std::vector<std::string> alts;
   const std::string lo_s = std::to_string(lo), hi_s = std::to_string(hi);
+  // Lengths whose whole range is in (10^(len-1) .. 10^len - 1, len >= 2)
+  // merge into one "[1-9] [0-9]{a,b}".
+  size_t full_from = 0, full_to = 0;
+  auto flush_full = [&] {
+    if (full_from == 0) return;
+    const size_t a = full_from - 1, b = full_to - 1;
+    alts.push_back("[1-9] [0-9]" + (a == b ? (a == 1 ? std::string() : "{" + std::to_string(a) + "}")
+                                           : "{" + std::to_string(a) + "," + std::to_string(b) + "}"));
+    full_from = full_to = 0;
+  };
   for (size_t len = lo_s.size(); len <= hi_s.size(); ++len) {
     const std::string first = len == lo_s.size() ? lo_s : "1" + std::string(len - 1, '0');
     const std::string last = len == hi_s.size() ? hi_s : std::string(len, '9');
+    if (len >= 2 && first == "1" + std::string(len - 1, '0') && last == std::string(len, '9')) {
+      if (full_from == 0) full_from = len;
+      full_to = len;
+      continue;
+    }
+    flush_full();
     alts.push_back(same_length(first, last));
   }
+  flush_full();
   if (alts.size() == 1) return alts[0];
   return "(" + join(alts, " | ") + ")";
 }

@@ -13,6 +13,7 @@
 
 #include "engine/errors.h"
 #include "engine/grammar/gbnf_text.h"
+#include "engine/grammar/grammar.h"
 #include "engine/grammar/int_range_gbnf.h"
 #include "engine/grammar/number_range_gbnf.h"
 #include "engine/grammar/regex_compiler.h"
@@ -67,7 +68,12 @@ bool is_annotation(const std::string& key) {
 class SchemaConverter {
  public:
   SchemaConverter(const Json& root, std::string prefix, const SchemaLimits& limits)
-      : root_(root), prefix_(std::move(prefix)), limits_(limits) {}
+      : root_(root), prefix_(std::move(prefix)), limits_(limits) {
+    // Reserved for primitive(), defined or not.
+    for (const char* kind : {"ws", "char", "string", "number", "integer", "boolean", "null", "value", "object", "array"}) {
+      names_.insert(prefix_ + kind);
+    }
+  }
 
   std::string convert() {
     const std::string root_name = prefix_ + "root";
@@ -76,7 +82,35 @@ class SchemaConverter {
     rule_refs_[root_name] = "";
     const std::string expr = visit(root_, "", "root", 0);
     define(root_name, expr);
-    return text();
+    std::string gbnf = text();
+    if (ref_rules_.size() > 1 || references_root_) check_references(gbnf, root_name);
+    return gbnf;
+  }
+
+  // With $refs the grammar may recurse without a base case (every instance
+  // infinite) or loop on itself; the GBNF checks find it, this names the $ref.
+  void check_references(const std::string& gbnf, const std::string& root_name) const {
+    try {
+      (void)parse_gbnf(gbnf, root_name);
+    } catch (const InvalidArgument& e) {
+      const std::string message = e.what();
+      std::string refs;
+      for (const auto& [pointer, rule] : ref_rules_) {
+        if (pointer.empty() && !references_root_) continue;
+        refs += (refs.empty() ? "'#" : ", '#") + pointer + "'";
+      }
+      if (message.find("derives no finite string") != std::string::npos) {
+        throw InvalidArgument("json_schema: recursion without a base case through $ref " + refs +
+                              " (no finite instance; make the recursive property optional or an anyOf with a "
+                              "non-recursive branch): " + message);
+      }
+      if (message.find("left recursion") != std::string::npos) {
+        throw InvalidArgument("json_schema: $ref " + refs +
+                              " reaches itself before any character of the instance (a schema that is its own "
+                              "alternative): " + message);
+      }
+      throw InvalidArgument("json_schema: " + message);
+    }
   }
 
   std::string json_object() {
@@ -120,10 +154,15 @@ class SchemaConverter {
   }
 
   // A named rule for `body` (returns a plain rule name unchanged).
+  // Identical bodies share one rule (the GBNF parser then expands a
+  // repetition such as char{0,50} once, not once per property).
   std::string named(const std::string& hint, const std::string& body) {
     if (names_.count(body)) return body;
+    const auto found = rule_of_body_.find(body);
+    if (found != rule_of_body_.end()) return found->second;
     const std::string name = new_name(hint);
     define(name, body);
+    rule_of_body_.emplace(body, name);
     return name;
   }
 
@@ -132,7 +171,6 @@ class SchemaConverter {
     const std::string name = prefix_ + kind;
     if (primitives_.count(kind)) return name;
     primitives_.insert(kind);
-    names_.insert(name);
     std::string body;
     if (kind == "ws") {
       // Bounded: one space, or a newline and an indent of at most 20.
@@ -220,6 +258,7 @@ class SchemaConverter {
   std::string ref_rule(const Json& schema, const std::string& at, size_t depth) {
     std::string pointer;
     const Json& target = resolve(schema["$ref"], at, pointer);
+    if (pointer.empty()) references_root_ = true;
     const auto found = ref_rules_.find(pointer);
     if (found != ref_rules_.end()) return found->second;
     std::string hint = "ref";
@@ -454,21 +493,22 @@ class SchemaConverter {
       } catch (const InvalidArgument& e) {
         fail(at + "/pattern", e.what());
       }
-      return "(" + quote + (body.empty() ? "" : " " + body) + " " + quote + ")";
+      return named("pattern", quote + (body.empty() ? "" : " " + body) + " " + quote);
     }
     if (has_format) {
       if (!schema["format"].is_string()) fail(at + "/format", "'format' must be a string");
       const std::string format = schema["format"].get<std::string>();
       const std::string body = string_format_gbnf(format);
       if (body.empty()) fail(at + "/format", "unsupported format '" + format + "'");
-      return "(" + quote + " " + body + " " + quote + ")";
+      return named(format, quote + " " + body + " " + quote);
     }
     if (has_length) {
       const int64_t lo = count_keyword(schema, "minLength", at, 0);
       const int64_t hi = count_keyword(schema, "maxLength", at, -1);
       if (hi >= 0 && hi < lo) fail(at, "'maxLength' is below 'minLength'");
       const std::string chars = repeat(primitive("char"), lo, hi);
-      return "(" + quote + (chars.empty() ? "" : " " + chars) + " " + quote + ")";
+      return named("string-" + std::to_string(lo) + "-" + (hi < 0 ? std::string("inf") : std::to_string(hi)),
+                   quote + (chars.empty() ? "" : " " + chars) + " " + quote);
     }
     return primitive("string");
   }
@@ -547,13 +587,13 @@ class SchemaConverter {
       const NumberBound lower = number_bound(schema, at, true), upper = number_bound(schema, at, false);
       const std::string body = number_range_gbnf(lower, upper);
       if (body.empty()) fail(at, "no number this converter writes is within 'minimum'/'maximum'");
-      return body;
+      return named("number-range", body);
     }
     int64_t lo = -kMaxIntMagnitude, hi = kMaxIntMagnitude;
     int_bound(schema, at, true, lo);
     int_bound(schema, at, false, hi);
     if (lo > hi) fail(at, "no integer is within 'minimum'/'maximum'");
-    return "(" + int_range_gbnf(lo, hi) + ")";
+    return named("integer-range", int_range_gbnf(lo, hi));
   }
 
   std::string visit_object(const Json& schema, const std::string& at, const std::string& hint, size_t depth) {
@@ -699,6 +739,12 @@ class SchemaConverter {
   std::string visit_all_of(const Json& schema, const std::string& at, const std::string& hint, size_t depth) {
     const Json& branches = schema["allOf"];
     if (!branches.is_array() || branches.empty()) fail(at + "/allOf", "'allOf' must be a non-empty array");
+    // The outer additionalProperties would judge the branches' properties
+    // as additional ones: not merged.
+    if (schema.contains("additionalProperties") &&
+        !(schema["additionalProperties"].is_boolean() && schema["additionalProperties"].get<bool>())) {
+      fail(at + "/additionalProperties", "'additionalProperties' beside 'allOf' is not supported");
+    }
     Json merged = schema;
     merged.erase("allOf");
     for (size_t i = 0; i < branches.size(); ++i) {
@@ -748,10 +794,12 @@ class SchemaConverter {
   std::set<std::string> names_;
   std::set<std::string> primitives_;
   std::map<std::string, size_t> next_suffix_;
+  std::map<std::string, std::string> rule_of_body_;  // named() bodies
   std::map<std::string, std::string> ref_rules_;  // JSON pointer -> rule
   std::map<std::string, std::string> rule_refs_;  // rule -> JSON pointer
   std::vector<std::unique_ptr<Json>> merged_;     // allOf merges (rules point into them while converting)
   size_t bytes_ = 0;
+  bool references_root_ = false;  // some "$ref": "#"
 };
 
 }  // namespace

@@ -26,6 +26,43 @@ struct SchemaLimits {
 // allOf of objects where practical. Throws kvs::InvalidArgument naming the
 // keyword and its JSON pointer for invalid JSON, unsupported keywords,
 // unresolvable or unproductive $ref recursion, and limits exceeded.
+//
+// Precisely (every accepted text is valid for the schema; where the grammar
+// is stricter than the schema it is said here):
+// - type (one or a list); without it the type is inferred from the keywords
+//   present (object / array / string / number ones), else any JSON value.
+// - object: properties in schema order, required ones always, optional ones
+//   may be left out; names in "required" but not in "properties" come last.
+//   additionalProperties false or absent or true: only the listed properties
+//   are written; a schema: the listed ones only, or, with no properties, a
+//   map of any keys to that schema. No properties and no additionalProperties
+//   schema: any object.
+// - array: items (a schema, true / false), prefixItems (all written, up to
+//   maxItems), draft-4 "items": [...] with additionalItems, minItems and
+//   maxItems (at most 1000), uniqueItems false.
+// - string: JSON characters and escapes (no raw control characters, no
+//   escaped surrogate pairs); minLength / maxLength (at most 1000, in code
+//   points); pattern (regex_to_gbnf.h's subset, searched as JSON Schema says:
+//   an end without ^ / $ is padded with any characters); format date, time,
+//   date-time, uuid, email, hostname, ipv4 (common forms: see
+//   string_formats.h). One of pattern / format / lengths per string schema.
+// - integer: canonical decimals of at most 18 digits; minimum / maximum /
+//   exclusive* (draft 4 boolean exclusive* too) exact. number: no exponent
+//   when bounded; integral bounds exact, others rounded inwards.
+// - enum / const (with "type" filtering the values), anyOf, oneOf (written as
+//   anyOf: branches that overlap may both match), allOf of object schemas
+//   (merged; the same property in two branches must have the same schema),
+//   $ref to "#" or "#/json/pointer" ($defs, definitions, anywhere), "$ref"
+//   siblings other than annotations are rejected.
+// - Ignored annotations: title, description, examples, example, default,
+//   $schema, $id, id, $comment, strict, deprecated, readOnly, writeOnly,
+//   contentEncoding, contentMediaType, $anchor, $vocabulary, $defs,
+//   definitions, x-*. Every other keyword (not, if/then/else,
+//   patternProperties, propertyNames, dependent*, unevaluated*, contains,
+//   min/maxProperties, multipleOf, uniqueItems true, nullable...) is
+//   rejected: "unsupported keyword 'K' at #/json/pointer".
+// - Whitespace: after { [ , : and before } ], at most one space or one
+//   newline with up to 20 spaces / tabs of indent; none elsewhere.
 std::string json_schema_to_gbnf(std::string_view schema_json, std::string_view prefix = "",
                                 const SchemaLimits& limits = {});
 // Any JSON object (response_format {"type": "json_object"}), start rule "<prefix>root".

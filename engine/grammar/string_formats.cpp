@@ -28,6 +28,12 @@ std::string string_format_gbnf(std::string_view format) {
            "[A-Za-z0-9] ([A-Za-z0-9-]{0,30} [A-Za-z0-9])? "
            "(\".\" [A-Za-z0-9] ([A-Za-z0-9-]{0,30} [A-Za-z0-9])?){1,4}";
   }
+  if (format == "hostname") {
+    // Dot-separated labels of letters, digits and inner hyphens (at most
+    // 5 labels of 1-40 characters: within the 253-character limit).
+    const std::string label = "[A-Za-z0-9] ([A-Za-z0-9-]{0,38} [A-Za-z0-9])?";
+    return label + " (\".\" " + label + "){0,4}";
+  }
   if (format == "ipv4") {
     const std::string octet = "(\"25\" [0-5] | \"2\" [0-4] [0-9] | \"1\" [0-9] [0-9] | [1-9] [0-9] | [0-9])";
     return octet + " \".\" " + octet + " \".\" " + octet + " \".\" " + octet;

@@ -7,7 +7,7 @@
 namespace kvs::grammar {
 
 // An expression matching the text between the quotes of a JSON string in
-// `format` ("date", "time", "date-time", "uuid", "email", "ipv4"), all ASCII
+// `format` ("date", "time", "date-time", "uuid", "email", "hostname", "ipv4"), all ASCII
 // characters that need no JSON escaping; "" for a format not supported.
 // Every matched text is valid for the format (a stricter subset where exact
 // is awkward: dates have years 1000-9999 and no 29 February, times have no

@@ -64,6 +64,16 @@ TEST(JsonSchemaErrors, InvalidJsonAndBadValues) {
             "json_schema: required property 'a' is not allowed by 'additionalProperties': false at #/required");
 }
 
+TEST(JsonSchemaErrors, AllOfItCannotMerge) {
+  EXPECT_EQ(error_of(R"({"allOf":[{"properties":{"a":{}}}],"additionalProperties":false})"),
+            "json_schema: 'additionalProperties' beside 'allOf' is not supported at #/additionalProperties");
+  EXPECT_EQ(error_of(R"({"allOf":[{"properties":{"a":{"type":"string"}}},{"properties":{"a":{"type":"integer"}}}]})"),
+            "json_schema: 'allOf' branches give property 'a' different schemas at #/allOf/1/properties/a");
+  EXPECT_EQ(error_of(R"({"allOf":[{"minimum":1},{"minimum":2}]})"),
+            "json_schema: 'allOf' branches disagree on 'minimum' at #/allOf/1/minimum");
+  EXPECT_EQ(error_of(R"({"allOf":[{"anyOf":[{}]}]})"), "json_schema: 'anyOf' inside 'allOf' is not supported at #/allOf/0");
+}
+
 TEST(JsonSchemaErrors, References) {
   EXPECT_EQ(error_of(R"({"$ref":"#/$defs/missing"})"), "json_schema: unresolvable $ref '#/$defs/missing' at #");
   EXPECT_EQ(error_of(R"({"$ref":"https://example.com/s.json"})"),
@@ -100,6 +110,182 @@ TEST(JsonSchemaText, RulesArePrefixedAndStartAtRoot) {
     line = gbnf.find('\n', line) + 1;
   }
   EXPECT_NE(json_object_gbnf("p-").find("p-root ::= p-object\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kvs::grammar
+
+// ---- grammars checked with the real parser and matcher ----------------------
+#include <nlohmann/json.hpp>
+
+#include "engine/grammar/constraint.h"
+#include "tests/common/test_paths.h"
+#include "tests/engine/grammar/schema_test_util.h"
+
+namespace kvs::grammar {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+using test::accepts;
+using test::compile_for_bytes;
+
+std::shared_ptr<const CompiledGrammar> schema_grammar(const std::string& schema) {
+  return compile_for_bytes(json_schema_to_gbnf(schema));
+}
+
+// tests/data/structured_schemas.json: every valid instance is accepted,
+// compact and pretty-printed; every invalid / stricter one is rejected.
+TEST(JsonSchemaMatch, SharedSchemaCases) {
+  const OrderedJson data =
+      OrderedJson::parse(kvs::test::read_file(kvs::test::source_dir() + "/tests/data/structured_schemas.json"));
+  size_t cases = 0, accepted = 0, rejected = 0;
+  for (const OrderedJson& c : data["cases"]) {
+    SCOPED_TRACE(c["name"].get<std::string>());
+    const std::string gbnf = json_schema_to_gbnf(c["schema"].dump());
+    const auto grammar = compile_for_bytes(gbnf);
+    for (const OrderedJson& instance : c["valid"]) {
+      EXPECT_TRUE(accepts(grammar, instance.dump())) << instance.dump() << "\n" << gbnf;
+      EXPECT_TRUE(accepts(grammar, instance.dump(2))) << instance.dump(2) << "\n" << gbnf;
+      ++accepted;
+    }
+    for (const char* list : {"invalid", "stricter"}) {
+      for (const OrderedJson& instance : c[list]) {
+        EXPECT_FALSE(accepts(grammar, instance.dump())) << list << ": " << instance.dump() << "\n" << gbnf;
+        ++rejected;
+      }
+    }
+    ++cases;
+  }
+  EXPECT_GE(cases, 30u);
+  EXPECT_GE(accepted, 90u);
+  EXPECT_GE(rejected, 100u);
+}
+
+TEST(JsonSchemaMatch, WhitespaceIsBounded) {
+  const auto g = schema_grammar(R"({"type":"object","properties":{"a":{"type":"array","items":{"type":"integer"}}},
+      "required":["a"],"additionalProperties":false})");
+  EXPECT_TRUE(accepts(g, R"({"a":[1,2]})"));
+  EXPECT_TRUE(accepts(g, R"({ "a": [ 1, 2 ] })"));
+  EXPECT_TRUE(accepts(g, "{\n  \"a\": [\n    1,\n    2\n  ]\n}"));
+  EXPECT_FALSE(accepts(g, R"({"a":  [1]})"));
+  EXPECT_FALSE(accepts(g, R"({"a" : [1]})"));
+  EXPECT_FALSE(accepts(g, R"({"a":[1 ,2]})"));
+  EXPECT_FALSE(accepts(g, "{\n" + std::string(21, ' ') + "\"a\":[]}"));
+  EXPECT_FALSE(accepts(g, "{\"a\":[]}\n"));
+  const auto any = compile_for_bytes(json_object_gbnf());
+  EXPECT_TRUE(accepts(any, R"({"x": {"y": [1, "z", null, true, 2.5e-3]}, "w": {}})"));
+  EXPECT_FALSE(accepts(any, R"({"x":   1})"));
+  EXPECT_FALSE(accepts(any, R"([1])"));
+}
+
+TEST(JsonSchemaMatch, PropertiesKeepSchemaOrderAndOptionalOnesMayBeLeftOut) {
+  const auto g = schema_grammar(R"({"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"integer"},
+      "c":{"type":"integer"},"d":{"type":"integer"}},"required":["b","d"],"additionalProperties":false})");
+  for (const char* ok : {R"({"b":1,"d":2})", R"({"a":0,"b":1,"d":2})", R"({"b":1,"c":3,"d":2})",
+                         R"({"a":0,"b":1,"c":3,"d":2})"}) {
+    EXPECT_TRUE(accepts(g, ok)) << ok;
+  }
+  for (const char* bad : {R"({"d":2,"b":1})", R"({"b":1})", R"({"a":0,"d":2})", R"({"b":1,"b":1,"d":2})",
+                          R"({,"b":1,"d":2})", R"({"b":1,"d":2,})", R"({"b":1,"d":2,"e":3})"}) {
+    EXPECT_FALSE(accepts(g, bad)) << bad;
+  }
+}
+
+TEST(JsonSchemaMatch, StringsEscapesAndLengths) {
+  const auto g = schema_grammar(R"({"type":"string","minLength":2,"maxLength":3})");
+  EXPECT_TRUE(accepts(g, R"("ab")"));
+  EXPECT_TRUE(accepts(g, R"("\n\u00e9x")"));  // escapes count as one character each
+  EXPECT_TRUE(accepts(g, "\"\xc3\xa9\xe4\xb8\xad\""));  // two code points
+  EXPECT_FALSE(accepts(g, R"("a")"));
+  EXPECT_FALSE(accepts(g, R"("abcd")"));
+  EXPECT_FALSE(accepts(g, "\"a\tb\""));       // raw control character
+  EXPECT_FALSE(accepts(g, R"("a\qb")"));      // bad escape
+  EXPECT_FALSE(accepts(g, R"("\ud83d\ude00")"));  // surrogate escapes are not written
+}
+
+TEST(JsonSchemaMatch, IntegerRangesAreExact) {
+  const auto g = schema_grammar(R"({"type":"integer","minimum":-1234,"exclusiveMaximum":5678})");
+  for (int v = -1300; v <= 5700; ++v) {
+    ASSERT_EQ(accepts(g, std::to_string(v)), v >= -1234 && v < 5678) << v;
+  }
+  EXPECT_FALSE(accepts(g, "-0"));
+  EXPECT_FALSE(accepts(g, "007"));
+  EXPECT_FALSE(accepts(g, "1.0"));
+}
+
+TEST(JsonSchemaMatch, PrefixedRulesShareOneGrammar) {
+  const std::string a = json_schema_to_gbnf(R"({"type":"integer"})", "a-");
+  const std::string b = json_schema_to_gbnf(R"({"type":"array","items":{"type":"boolean"}})", "b-");
+  const auto g = compile_for_bytes(a + b + "root ::= a-root \" \" b-root\n");
+  EXPECT_TRUE(accepts(g, "12 [true, false]"));
+  EXPECT_FALSE(accepts(g, "12 [1]"));
+}
+
+TEST(JsonSchemaErrors, RecursionWithoutBaseCaseNamesTheRef) {
+  const std::string self = error_of(R"({"type":"object","properties":{"self":{"$ref":"#"}},"required":["self"]})");
+  EXPECT_EQ(self.rfind("json_schema: recursion without a base case through $ref '#'", 0), 0u) << self;
+  const std::string list = error_of(
+      R"({"$ref":"#/$defs/a","$defs":{"a":{"type":"array","items":{"$ref":"#/$defs/a"},"minItems":1}}})");
+  EXPECT_EQ(list.rfind("json_schema: recursion without a base case through $ref '#/$defs/a'", 0), 0u) << list;
+  const std::string alias = error_of(R"({"anyOf":[{"$ref":"#"},{"type":"null"}]})");
+  EXPECT_EQ(alias.rfind("json_schema: $ref '#' reaches itself before any character", 0), 0u) << alias;
+  // With a base case the same shapes are fine.
+  EXPECT_EQ(error_of(R"({"$ref":"#/$defs/a","$defs":{"a":{"type":"array","items":{"$ref":"#/$defs/a"}}}})"),
+            "(no error)");
+}
+
+TEST(Constraint, DispatchesOnKind) {
+  ConstraintSpec spec;
+  spec.kind = ConstraintSpec::Kind::kJsonObject;
+  EXPECT_TRUE(accepts(compile_for_bytes(constraint_to_gbnf(spec)), R"({"a": 1})"));
+  spec.kind = ConstraintSpec::Kind::kJsonSchema;
+  spec.text = R"({"enum":["x","y"]})";
+  EXPECT_TRUE(accepts(compile_for_bytes(constraint_to_gbnf(spec)), R"("y")"));
+  spec.kind = ConstraintSpec::Kind::kRegex;
+  spec.text = "[a-c]+!";
+  EXPECT_TRUE(accepts(compile_for_bytes(constraint_to_gbnf(spec)), "abca!"));
+  spec.kind = ConstraintSpec::Kind::kChoice;
+  spec.choices = {"left", "right"};
+  EXPECT_TRUE(accepts(compile_for_bytes(constraint_to_gbnf(spec)), "right"));
+  EXPECT_FALSE(accepts(compile_for_bytes(constraint_to_gbnf(spec)), "up"));
+  spec.kind = ConstraintSpec::Kind::kGbnf;
+  spec.text = "root ::= \"hi\"";
+  EXPECT_EQ(constraint_to_gbnf(spec), "root ::= \"hi\"");
+  spec.kind = ConstraintSpec::Kind::kJsonSchema;
+  spec.text = R"({"not":{}})";
+  EXPECT_THROW(constraint_to_gbnf(spec), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace kvs::grammar
+
+namespace kvs::grammar {
+namespace {
+
+TEST(JsonSchemaMatch, DefinitionNamesDoNotClashWithBuildingBlocks) {
+  const auto g = test::compile_for_bytes(json_schema_to_gbnf(
+      R"({"type":"object","properties":{"a":{"$ref":"#/$defs/string"},"b":{"$ref":"#/$defs/ws"},
+          "c":{"type":"string"}},"required":["a","b","c"],"additionalProperties":false,
+          "$defs":{"string":{"type":"integer"},"ws":{"enum":[true]}}})"));
+  EXPECT_TRUE(test::accepts(g, R"({"a": 1, "b": true, "c": "x"})"));
+  EXPECT_FALSE(test::accepts(g, R"({"a": "1", "b": true, "c": "x"})"));
+  EXPECT_FALSE(test::accepts(g, R"({"a": 1, "b": true, "c": 1})"));
+}
+
+TEST(JsonSchemaMatch, Draft4TupleItemsAndAdditionalItems) {
+  const auto g = test::compile_for_bytes(json_schema_to_gbnf(
+      R"({"type":"array","items":[{"type":"integer"},{"enum":["x","y"]}],"additionalItems":{"type":"null"},"maxItems":3})"));
+  EXPECT_TRUE(test::accepts(g, R"([1,"x"])"));
+  EXPECT_TRUE(test::accepts(g, R"([1, "y", null])"));
+  EXPECT_FALSE(test::accepts(g, R"([1,"x",null,null])"));
+  EXPECT_FALSE(test::accepts(g, R"([1,"x",2])"));
+  EXPECT_FALSE(test::accepts(g, R"(["x",1])"));
+}
+
+TEST(JsonSchemaText, IntegerRuleIsCompact) {
+  const std::string gbnf = json_schema_to_gbnf(R"({"type":"integer"})");
+  EXPECT_NE(gbnf.find("integer ::= (\"-\" ([1-9] | [1-9] [0-9]{1,17}) | ([0-9] | [1-9] [0-9]{1,17}))\n"), std::string::npos)
+      << gbnf;
 }
 
 }  // namespace
