@@ -140,6 +140,7 @@ class StructuredOutputTest(unittest.TestCase):
 
     def tearDown(self):
         print(f"  ({self.id().rsplit('.', 1)[-1]}: {time.time() - self.started:.1f} s)", file=sys.stderr)
+        SERVER.wait_idle()  # every request ended and every KV block is free again
 
     def assert_bad_request(self, param, call):
         with self.assertRaises(openai.BadRequestError) as caught:
