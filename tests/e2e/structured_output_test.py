@@ -406,11 +406,13 @@ class StructuredOutputTest(unittest.TestCase):
             return {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
         unproductive = {"$defs": {"node": {"type": "object", "properties": {"next": {"$ref": "#/$defs/node"}},
                                            "required": ["next"]}}, "$ref": "#/$defs/node"}
-        huge_enum = {"type": "string", "enum": [f"value{i}" for i in range(100000)]}
+        huge_enum = {"enum": list(range(100000))}  # under the schema size limit, over the enum limit
+        huge_schema = {"type": "string", "enum": [f"value{i}" for i in range(100000)]}  # over the size limit
         cases = [
             ("response_format", dict(response_format=fmt({"type": "object", "not": {"required": ["a"]}}))),
             ("response_format", dict(response_format=fmt(unproductive))),
             ("guided_json", dict(extra_body={"guided_json": huge_enum})),
+            ("guided_json", dict(extra_body={"guided_json": huge_schema})),
             ("guided_json", dict(extra_body={"guided_json": {"type": "strin"}})),
             ("guided_regex", dict(extra_body={"guided_regex": "(unclosed"})),
             ("guided_regex", dict(extra_body={"guided_regex": r"(a)\1"})),
