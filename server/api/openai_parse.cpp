@@ -569,6 +569,7 @@ TokenizeRequest parse_tokenize_request(const std::string& body) {
     if (!messages->is_array() || messages->empty()) bad("messages", "'messages' must be a non-empty list");
     request.is_chat = true;
     request.messages = parse_messages(*messages);
+    if (const json* tools = field(doc, "tools")) request.tools = parse_tools(*tools);
     request.add_generation_prompt = boolean(doc, "add_generation_prompt", true);
   }
   return request;

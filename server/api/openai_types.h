@@ -89,6 +89,7 @@ struct TokenizeRequest {
   bool is_chat = false;                // messages given instead of prompt
   std::string prompt;
   std::vector<ChatMessage> messages;
+  std::vector<ToolDefinition> tools;   // chat only: rendered as /v1/chat/completions would (vLLM)
   bool add_generation_prompt = true;   // chat only
   bool add_special_tokens = true;      // prompt only: BOS where the model wants one (as /v1/completions)
 };

@@ -26,7 +26,7 @@ void handle_tokenize(ServingContext& context, const httplib::Request& req, httpl
   try {
     if (request.is_chat) {
       if (!context.chat) throw ApiError(400, "this model has no usable chat template: " + context.chat_error, "messages");
-      ids = context.bundle.encode_chat(*context.chat, request.messages, request.add_generation_prompt);
+      ids = context.bundle.encode_chat(*context.chat, request.messages, request.add_generation_prompt, request.tools);
     } else if (request.add_special_tokens) {
       ids = context.bundle.encode_prompt(request.prompt);
     } else {

@@ -394,6 +394,11 @@ class StructuredOutputTest(unittest.TestCase):
         without = CLIENT.chat.completions.create(model=SERVER.model_id(), messages=messages[:1], tools=TOOLS,
                                                  max_tokens=1, temperature=0.0)
         self.assertGreater(r.usage.prompt_tokens, without.usage.prompt_tokens + 10)
+        # /tokenize renders the tools as the chat endpoint does.
+        status, _, body = SERVER.raw("POST", "/tokenize", json.dumps({"messages": messages, "tools": TOOLS}),
+                                     {"Content-Type": "application/json"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["count"], r.usage.prompt_tokens)
         # tool_choice "none": plain text, never tool_calls.
         r = CLIENT.chat.completions.create(model=SERVER.model_id(), messages=messages, tools=TOOLS, tool_choice="none",
                                            max_tokens=20, temperature=0.0)
