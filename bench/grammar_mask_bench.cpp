@@ -1,7 +1,7 @@
 // Token-mask cost of constrained decoding (issue 23): microseconds per
 // GrammarMatcher::fill_next_token_mask along the tokens of JSON documents,
-// for the JSON grammar on a model's vocabulary (SmolLM2's 49k tokens by
-// default). Pass 1 starts from a fresh CompiledGrammar (cold mask cache),
+// for a generic JSON grammar and a JSON-Schema-style grammar on a model's
+// vocabulary (SmolLM2's 49k tokens by default). Pass 1 starts from a fresh CompiledGrammar (cold mask cache),
 // pass 2 repeats the document (warm), pass 3 runs other documents on the warm
 // cache (a new request on a grammar in use). Prints one JSON line.
 //   kvs_bench_grammar_mask --model models/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -32,6 +32,28 @@ string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )
 number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
 ws ::= | " " | "\n" [ \t]{0,20}
 )gbnf";
+
+// A JSON Schema converter's output (llama.cpp json_schema_to_grammar style)
+// for {name: string, age: integer, tags?: [string]}.
+const char* kSchemaGrammar = R"gbnf(
+root ::= "{" space name-kv "," space age-kv ( "," space tags-kv )? "}" space
+name-kv ::= "\"name\"" space ":" space string
+age-kv ::= "\"age\"" space ":" space integer
+tags-kv ::= "\"tags\"" space ":" space "[" space ( string ( "," space string )* )? "]" space
+string ::= "\"" char* "\"" space
+char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\bfnrt] | "u" [0-9a-fA-F]{4})
+integer ::= ("-"? integral-part) space
+integral-part ::= [0] | [1-9] [0-9]{0,15}
+space ::= | " " | "\n" [ \t]{0,20}
+)gbnf";
+
+const char* kSchemaDocument =
+    R"({"name": "Ada Lovelace, Countess of Lovelace", "age": 36, "tags": ["mathematician", "writer", "Analytical Engine"]})";
+
+const std::vector<std::string> kOtherSchemaDocuments = {
+    R"({"name": "Charles Babbage", "age": 79})",
+    R"({ "name":"Grace Hopper","age":85,"tags":["COBOL","compilers","US Navy"]})",
+};
 
 const char* kDocument = R"({"id": "chatcmpl-7f3a", "model": "SmolLM2-135M", "created": 1733580000,
  "user": {"name": "Ada Lovelace", "email": "ada@example.org", "age": 36, "verified": true,
@@ -86,7 +108,7 @@ int main(int argc, char** argv) {
   std::string model_path = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
   int repeats = 3;
   app.add_option("--model", model_path, "GGUF whose tokenizer gives the vocabulary");
-  app.add_option("--repeats", repeats, "cold+warm runs; the best run of each pass is reported");
+  app.add_option("--repeats", repeats, "runs, each from a fresh CompiledGrammar; the one with the fastest cold pass is reported");
   CLI11_PARSE(app, argc, argv);
 
   const auto tok = kvs::Tokenizer::create(kvs::tokenizer_spec_from_gguf(*kvs::GgufFile::open(model_path)));
@@ -99,28 +121,39 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   const auto vocabulary = kvs::grammar::build_token_vocabulary(std::move(bytes), never);
   const double vocab_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  const auto grammar = kvs::grammar::parse_gbnf(kJsonGrammar);
-
-  nlohmann::json best;
-  for (int r = 0; r < repeats; ++r) {
-    auto compiled = std::make_shared<kvs::grammar::CompiledGrammar>(grammar, vocabulary);
-    Stats cold, warm, other;
-    int64_t allowed = 0;
-    run_document(compiled, *tok, kDocument, cold, allowed);
-    const size_t entries_after_cold = compiled->cache().size();
-    run_document(compiled, *tok, kDocument, warm, allowed);
-    for (const std::string& d : kOtherDocuments) run_document(compiled, *tok, d, other, allowed);
-    nlohmann::json j = {{"vocab_size", tok->vocab_size()},
-                        {"vocab_build_ms", vocab_ms},
-                        {"cold", cold.json()},
-                        {"warm", warm.json()},
-                        {"other_documents_warm_cache", other.json()},
-                        {"cache_entries_after_cold", entries_after_cold},
-                        {"cache_entries_end", compiled->cache().size()},
-                        {"mean_allowed_tokens", static_cast<double>(allowed) / (cold.us.size() + warm.us.size() + other.us.size())},
+  struct Case {
+    const char* name;
+    const char* gbnf;
+    std::string document;
+    std::vector<std::string> others;
+  };
+  const std::vector<Case> cases = {{"json", kJsonGrammar, kDocument, kOtherDocuments},
+                                   {"json_schema", kSchemaGrammar, kSchemaDocument, kOtherSchemaDocuments}};
+  nlohmann::json out = {{"vocab_size", tok->vocab_size()}, {"vocab_build_ms", vocab_ms},
                         {"key_depth", kvs::grammar::kKeyDepth}};
-    if (best.is_null() || j["warm"]["mean_us"] < best["warm"]["mean_us"]) best = j;
+  for (const Case& c : cases) {
+    const auto grammar = kvs::grammar::parse_gbnf(c.gbnf);
+    nlohmann::json best;
+    for (int r = 0; r < repeats; ++r) {
+      auto compiled = std::make_shared<kvs::grammar::CompiledGrammar>(grammar, vocabulary);
+      Stats cold, warm, other;
+      int64_t allowed = 0;
+      run_document(compiled, *tok, c.document, cold, allowed);
+      const size_t entries_after_cold = compiled->cache().size();
+      run_document(compiled, *tok, c.document, warm, allowed);
+      for (const std::string& d : c.others) run_document(compiled, *tok, d, other, allowed);
+      nlohmann::json j = {{"cold", cold.json()},
+                          {"warm", warm.json()},
+                          {"other_documents_warm_cache", other.json()},
+                          {"cache_entries_after_cold", entries_after_cold},
+                          {"cache_entries_end", compiled->cache().size()},
+                          {"mean_allowed_tokens",
+                           static_cast<double>(allowed) / (cold.us.size() + warm.us.size() + other.us.size())}};
+      // Report the least noisy run (the machine may be shared): the one with the fastest cold pass.
+      if (best.is_null() || j["cold"]["total_ms"] < best["cold"]["total_ms"]) best = j;
+    }
+    out[c.name] = best;
   }
-  std::cout << best.dump() << std::endl;
+  std::cout << out.dump() << std::endl;
   return 0;
 }

@@ -32,8 +32,14 @@ class CompiledGrammar {
 
 // One sequence's position in the grammar (the set of parse stacks after the
 // bytes accepted so far, plus an incomplete UTF-8 character if a token ended
-// inside one). Copyable and movable (tests and speculative decoding copy it).
+// inside one). Copyable and movable (tests and speculative decoding copy it);
+// a copy shares the immutable state until one of them advances.
 // Not thread-safe; one per sequence.
+// A grammar so ambiguous that one character would need more than
+// kMaxStacks parse stacks or kMaxExpandWork rule expansions (parse_stacks.h)
+// makes the constructor, accept_token / accept_bytes or fill_next_token_mask
+// throw kvs::InvalidArgument ("grammar: ... too ambiguous"); the matcher is
+// left as it was, and the request should fail (a 400).
 class GrammarMatcher {
  public:
   explicit GrammarMatcher(std::shared_ptr<const CompiledGrammar> compiled);

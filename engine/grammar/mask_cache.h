@@ -11,7 +11,11 @@
 //   uncertain - tokens that run out of the suffix before their last byte and
 //               so depend on the rest of the stack (checked per call),
 // every other token being rejected. When the suffix is the whole stack,
-// running out means the sentence ended, so nothing is uncertain.
+// running out means the sentence ended, so nothing is uncertain. The walk
+// memoizes byte transitions between interned states (walk_memo.h). At run
+// time a mask is the OR of its stacks' accepted sets plus their uncertain
+// tokens walked from the whole stacks (mask_walk.h); a state inside a
+// character walks only the tokens that start with a continuation byte.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -2,6 +2,7 @@
 // Internal to kvs_grammar: which tokens can follow a walk state, token by token
 // in byte order so that neighbours share the work for their common prefix (the
 // sorted vocabulary is walked like a trie, depth-first, with rollback).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

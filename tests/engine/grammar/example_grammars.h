@@ -48,4 +48,19 @@ root ::= item+
 item ::= "- " [^\r\n\x0b\x0c\x85\u2028\u2029]+ "\n"
 )gbnf";
 
+// What a JSON Schema converter emits for an object with required "name"
+// (string), "age" (integer) and optional "tags" (array of strings), in the
+// style of llama.cpp's json_schema_to_grammar output.
+inline constexpr const char* kSchemaGrammar = R"gbnf(
+root ::= "{" space name-kv "," space age-kv ( "," space tags-kv )? "}" space
+name-kv ::= "\"name\"" space ":" space string
+age-kv ::= "\"age\"" space ":" space integer
+tags-kv ::= "\"tags\"" space ":" space "[" space ( string ( "," space string )* )? "]" space
+string ::= "\"" char* "\"" space
+char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\bfnrt] | "u" [0-9a-fA-F]{4})
+integer ::= ("-"? integral-part) space
+integral-part ::= [0] | [1-9] [0-9]{0,15}
+space ::= | " " | "\n" [ \t]{0,20}
+)gbnf";
+
 }  // namespace kvs::test

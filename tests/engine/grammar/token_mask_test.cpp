@@ -79,6 +79,12 @@ TEST(TokenMask, JsonDocumentMatchesBruteForce) {
   EXPECT_GT(split, 0) << "the document should split a character across tokens";
 }
 
+TEST(TokenMask, SchemaGrammarMatchesBruteForce) {
+  check_along(test::kSchemaGrammar,
+              "{\"name\": \"Ada \\\"the\\\" Countess\", \"age\": 36, \"tags\": [\"math\", \"po\u00e9sie\"]}");
+  check_along(test::kSchemaGrammar, "{ \"name\":\"x\",\n  \"age\": -0}");
+}
+
 TEST(TokenMask, ArithmeticMatchesBruteForce) { check_along(test::kArithmeticGrammar, "x = 1\n(ab+b2)*c = d_2\n"); }
 
 TEST(TokenMask, ListMatchesBruteForce) { check_along(test::kListGrammar, "- milk\n- 面包 and eggs\n- 🙂\n"); }
