@@ -235,6 +235,12 @@ tools = conv(("user", "Weather?"), ("assistant", "calling"), ("tool", "{\"t\": 2
 for i, name in enumerate(names):
     for j, c in enumerate((basic, alternating, tools)):
         out("chat_template_fuzzer", "%s_%d" % (name, j), bytes([i, j & 1]) + SEP.join([b"<s>", b"</s>"] + c))
+calls = conv(("system", "Be brief."), ("user", "Weather?"), ("assistant", "{\"city\": \"Paris\", \"n\": 1.5e15}"),
+             ("tool", "18C"), ("user", "Thanks"))
+tool_json = b'{"type": "function", "function": {"name": "get_weather", "parameters": {"x": [1, "\\u00e9"]}}}'
+for i, name in enumerate(names):
+    out("chat_template_fuzzer", "%s_tools" % name, bytes([i, 7]) + SEP.join([b"<s>", b"</s>"] + calls))
+    out("chat_template_fuzzer", "%s_tool_json" % name, bytes([i, 11]) + SEP.join([b"<s>", tool_json] + calls))
 jinja = {
     "smollm": "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
               "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM<|im_end|>\n' }}{% endif %}"
@@ -359,4 +365,16 @@ with open(os.path.join(ROOT, "..", "tests", "data", "structured_schemas.json"), 
 for i, pattern in enumerate(["^[A-Z]{2}-\\d{3}$", "(?:ab|c)+x?[^\\s\"]{1,4}", "a.b*\\.\\w|[\\u00e9-\\u00ff]$",
                              "(a)\\1", "x(?=y)", "yes\x1fno\x1fmaybe"]):
     out("json_schema_fuzzer", "regex%d" % i, pattern)
+# ---- tool calls in model output (issue 23): format byte, chunk byte, text ----------
+replies = [
+    (0, "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+        "</tool_call>\n<tool_call>\n{\"name\": \"t\", \"arguments\": {\"q\": \"} \\\" {\"}}\n</tool_call>"),
+    (0, "<tool_call><tool_call>{\"name\": 5}</tool_call> <tool_ <tool_call>{\"name\": \"f\", \"arguments\": {\"a\": ["),
+    (1, "<|python_tag|>{\"name\": \"f\", \"parameters\": {\"x\": 1}}; {\"name\": \"g\", \"parameters\": {}} tail"),
+    (1, "{\"answer\": 42}"),
+    (2, "Both:\n```tool_call\n{\"name\": \"a\", \"arguments\": {}}\n```\n```python\nprint(1)\n```"),
+]
+for i, (fmt, text) in enumerate(replies):
+    for chunk in (0, 6):
+        out("tool_call_parser_fuzzer", "reply%d_%d" % (i, chunk), bytes([fmt, chunk]) + text.encode())
 print("make_seeds: wrote", sum(len(fs) for _, _, fs in os.walk(os.path.join(ROOT, "corpus"))), "seed files")

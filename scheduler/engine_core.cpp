@@ -162,6 +162,7 @@ void EngineCore::add(uint64_t id, const Request& request) {
   sequence.speculate = config_.scheduler.speculative_ngram > 0 && policy.kind == KvPolicyKind::kNone &&
                        request.forced_output_ids.empty();
   samplers_[id] = std::move(sampler);
+  grammars_.add(id, request.grammar);
   compressor_.add(id, policy, request);
   if (!request.forced_output_ids.empty()) forced_[id] = request.forced_output_ids;
 }
@@ -178,6 +179,12 @@ void EngineCore::validate(const Request& request) const {
   };
   check_ids(request.prompt_token_ids, "prompt");
   check_ids(request.forced_output_ids, "forced output");
+  if (request.grammar != nullptr) {
+    if (!request.forced_output_ids.empty()) throw InvalidArgument("a grammar cannot constrain forced outputs");
+    if (grammar::vocabulary_size(request.grammar->vocabulary()) > vocab_size) {
+      throw InvalidArgument("the grammar is bound to a vocabulary larger than the model's");
+    }
+  }
   for (const auto& [token, bias] : request.sampling.logit_bias) check_ids(std::vector<int32_t>{token}, "logit_bias");
   scheduler_.check(request);  // prompt, max_tokens, context, KV blocks
   const KvPolicySpec policy = compressor_.resolve(request);
@@ -198,6 +205,7 @@ void EngineCore::finish(uint64_t id, TokenEvent event) {
   if (Sequence* s = scheduler_.find(id)) event.stats = s->stats;
   scheduler_.finish(id);  // blocks are free before the client sees the final event
   samplers_.erase(id);
+  grammars_.remove(id);
   compressor_.remove(id);
   forced_.erase(id);
   sink_(id, event);
@@ -271,7 +279,8 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenE
   Sampler& sampler = *samplers_.at(s.id);
   const auto forced = forced_.find(s.id);
   const bool is_forced = forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size();
-  if (!is_forced && sampler.plain_greedy()) {  // the argmax of the model's row, read in place
+  const bool constrained = !is_forced && grammars_.constrained(s.id);
+  if (!is_forced && !constrained && sampler.plain_greedy()) {  // the argmax of the model's row, read in place
     int32_t best = -1;
     if (!usable_argmax(raw, vocab, best)) {
       fail(s.id, "the model produced NaN or +Inf logits");
@@ -288,7 +297,24 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenE
     // bookkeeping is incremental).
     const TokenSpan prompt(s.tokens.data(), static_cast<size_t>(s.num_prompt_tokens));
     const TokenSpan outputs(s.tokens.data() + s.num_prompt_tokens, static_cast<size_t>(s.num_output_tokens()));
-    if (is_forced) {
+    int32_t stop_token = -1;
+    const GrammarGuide::Verdict verdict = constrained
+        ? grammars_.mask(s.id, row_.data(), vocab, s.stop_token_ids, stop_token)
+        : GrammarGuide::Verdict::kSample;
+    if (verdict == GrammarGuide::Verdict::kDeadEnd) {
+      fail(s.id, "no token can continue the output under the request's grammar");
+      return false;
+    }
+    if (verdict == GrammarGuide::Verdict::kForceStop && stop_token < 0) {  // complete, and no stop token to emit
+      TokenEvent end;
+      end.finish_reason = FinishReason::kStop;
+      finish(s.id, std::move(end));
+      return false;
+    }
+    if (verdict == GrammarGuide::Verdict::kForceStop) {
+      event.token_id = stop_token;
+      accepted = draft >= 0 && draft == stop_token;
+    } else if (is_forced) {
       event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
     } else if (draft >= 0) {
       event.token_id = sampler.verify(row_.data(), vocab, prompt, outputs, draft, accepted);
@@ -303,6 +329,10 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenE
 bool EngineCore::emit(Sequence& s, TokenEvent event) {
   ++totals_.total_sampled_tokens;
   event.finish_reason = scheduler_.append_token(s, event.token_id);
+  if (event.finish_reason == FinishReason::kNone && !grammars_.advance(s.id, event.token_id)) {
+    fail(s.id, "the sampled token " + std::to_string(event.token_id) + " does not continue the request's grammar");
+    return false;
+  }
   if (event.finish_reason == FinishReason::kNone) {
     sink_(s.id, event);
     return true;
@@ -360,6 +390,8 @@ EngineMetrics EngineCore::metrics() const {
     m.tier_loaded_tokens = kv_.num_tier_loaded_tokens();
   }
   m.num_preemptions = scheduler_.num_preemptions();
+  m.grammar_num_masks = grammars_.num_masks();
+  m.grammar_mask_seconds = grammars_.mask_seconds();
   compressor_.fill_counters(m.kv_policies, scheduler_);
   return m;
 }

@@ -16,6 +16,7 @@
 #include "engine/sampling/sampler.h"
 #include "kvcache/cache_config.h"
 #include "kvcache/kv_cache_manager.h"
+#include "scheduler/grammar_guide.h"
 #include "scheduler/kv_compressor.h"
 #include "scheduler/prefix_tier_store.h"
 #include "scheduler/request.h"
@@ -75,6 +76,10 @@ struct EngineMetrics {
   int64_t spec_num_drafts = 0, spec_num_draft_tokens = 0, spec_num_accepted_tokens = 0;
   std::vector<int64_t> spec_accepted_per_position;
   std::array<KvPolicyCounters, kNumKvPolicies> kv_policies{};  // indexed by KvPolicyKind
+  // Constrained decoding (Request::grammar): rows masked, and the time spent
+  // computing and applying their masks (part of total_step_seconds).
+  int64_t grammar_num_masks = 0;
+  double grammar_mask_seconds = 0.0;
 };
 
 // Receives every event of every request, on the engine thread.
@@ -145,6 +150,7 @@ class EngineCore {
   EventSink sink_;
   std::unordered_map<uint64_t, std::unique_ptr<Sampler>> samplers_;
   std::unordered_map<uint64_t, std::vector<int32_t>> forced_;  // Request::forced_output_ids
+  GrammarGuide grammars_;                                      // Request::grammar
   std::vector<float> row_;  // sampling scratch, [vocab]
   EngineMetrics totals_;
 };

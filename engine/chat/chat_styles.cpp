@@ -1,5 +1,6 @@
 #include "engine/chat/chat_styles.h"
 
+#include "engine/chat/tool_text.h"
 #include "engine/errors.h"
 
 namespace kvs::chat {
@@ -53,6 +54,20 @@ void append_qwen_tool_response(const std::vector<ChatMessage>& messages, size_t 
   out += messages[index].content;
   out += "\n</tool_response>";
   if (index + 1 == messages.size() || messages[index + 1].role != "tool") out += "<|im_end|>\n";
+}
+
+void append_hermes_tools_block(const std::vector<ToolDefinition>& tools, std::string& out) {
+  out +=
+      "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+      "You are provided with function signatures within <tools></tools> XML tags:\n<tools>";
+  for (const ToolDefinition& tool : tools) {
+    out += '\n';
+    out += tool_tojson(tool);
+  }
+  out +=
+      "\n</tools>\n\nFor each function call, return a json object with function name and "
+      "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+      "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n";
 }
 
 }  // namespace kvs::chat

@@ -4,6 +4,7 @@
 
 #include "engine/chat/chat_styles.h"
 #include "engine/chat/template_detection.h"
+#include "engine/chat/tool_text.h"
 #include "engine/errors.h"
 
 namespace kvs {
@@ -52,6 +53,12 @@ ChatTemplate ChatTemplate::from_name(const std::string& name, const std::string&
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                  bool add_generation_prompt) const {
+  static const std::vector<ToolDefinition> kNoTools;
+  return render(messages, add_generation_prompt, kNoTools);
+}
+
+std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                                 const std::vector<ToolDefinition>& tools) const {
   const chat::ChatStyle* style = chat::find_chat_style(style_);
   if (style == nullptr) {
     throw InvalidArgument("chat template has no style; create it with from_jinja or from_name");
@@ -62,6 +69,13 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
   options.eos_token = eos_token_;
   options.default_system_prompt = default_system_prompt_;
   options.wrap_tool_responses = wrap_tool_responses_;
+  options.tools = &tools;
+  const bool with_tools = style_ == "chatml" || style_ == "qwen3" || style_ == "llama3.1" ||
+                          style_ == "gemma";
+  if (!with_tools && (!tools.empty() || chat::has_tool_calls(messages))) {
+    throw InvalidArgument("chat template " + style_ +
+                          " has no tool calling; tools need chatml, qwen3, llama3.1 or gemma");
+  }
   if (style_ == "llama3.1") options.date = date_from_clock_ ? today_date() : kLlama31DefaultDate;
   return style->render(messages, add_generation_prompt, options);
 }

@@ -3,11 +3,17 @@
 #include <string>
 #include <vector>
 
+#include "engine/chat/tools.h"
+
 namespace kvs {
 
 struct ChatMessage {
-  std::string role;     // "system" | "user" | "assistant" (others passed through)
-  std::string content;
+  std::string role;     // "system" | "user" | "assistant" | "tool" (others passed through)
+  std::string content;  // "" for an absent (null) content
+  // Defaulted so {role, content} initialisers stay complete (-Wmissing-field-initializers).
+  std::vector<ToolCall> tool_calls = {};  // assistant: the calls it made (OpenAI tool_calls)
+  std::string tool_call_id = {};          // tool: the call this result answers ("" = absent)
+  std::string name = {};                  // tool: the function's name ("" = absent)
 };
 
 // A recognised template style with its parameters (e.g. a default system
@@ -15,7 +21,8 @@ struct ChatMessage {
 //
 // NOTE: there is no Jinja interpreter here (llama.cpp's approach): from_jinja
 // recognises the style by distinctive markers and per-style C++ code renders it,
-// reproducing the real template byte for byte for plain-text messages. Each
+// reproducing the real template byte for byte for plain-text messages, and for
+// tools, tool calls and tool results where the family has them (docs/tool-calling.md). Each
 // style's rules, including which conversations it rejects, are documented in
 // engine/chat/chat_styles.h; the detection rules in template_detection.h.
 class ChatTemplate {
@@ -32,6 +39,16 @@ class ChatTemplate {
   // Throws InvalidArgument on an empty conversation or a role the style
   // cannot express.
   std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+  // As above with the tools the model may call (OpenAI `tools`; empty = none,
+  // as if the template got no `tools`), described the way the model's family
+  // does (chat_styles.h: chatml and qwen3 as Qwen2.5/Qwen3 (Hermes), llama3.1
+  // as Llama 3.1 with tools in the first user message, gemma with kvserve's
+  // convention tests/engine/chat/data/gemma3-tools.jinja). Messages may carry
+  // tool_calls and "tool" results in every case. Throws InvalidArgument where
+  // the style has no tools (llama3, llama2, mistral, zephyr) or cannot express
+  // the conversation.
+  std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
+                     const std::vector<ToolDefinition>& tools) const;
   const std::string& style() const { return style_; }
 
   // The names from_name accepts, in a fixed order: "chatml", "qwen3", "llama3",

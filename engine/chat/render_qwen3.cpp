@@ -2,6 +2,7 @@
 
 #include "engine/chat/chat_styles.h"
 #include "engine/chat/python_strings.h"
+#include "engine/chat/tool_text.h"
 
 namespace kvs::chat {
 namespace {
@@ -38,16 +39,35 @@ void append_assistant(const std::vector<ChatMessage>& messages, size_t index, si
   } else {
     out += content;
   }
+  bool first_call = true;
+  for (const ToolCall& call : messages[index].tool_calls) {
+    if (!first_call || !content.empty()) out += '\n';
+    first_call = false;
+    out += "<tool_call>\n{\"name\": \"";
+    out += call.name;
+    out += "\", \"arguments\": ";
+    out += arguments_text(call);
+    out += "}\n</tool_call>";
+  }
   out += "<|im_end|>\n";
 }
 
 }  // namespace
 
 std::string render_qwen3(const std::vector<ChatMessage>& messages, bool add_generation_prompt,
-                         const ChatStyleOptions& /*options*/) {
+                         const ChatStyleOptions& options) {
   std::string out;
+  size_t first = 0;
+  if (has_tools(options)) {
+    out += "<|im_start|>system\n";
+    if (messages.front().role == "system") {
+      out += messages.front().content + "\n\n";
+      first = 1;
+    }
+    append_hermes_tools_block(*options.tools, out);
+  }
   const size_t last_query = last_query_index(messages);
-  for (size_t i = 0; i < messages.size(); ++i) {
+  for (size_t i = first; i < messages.size(); ++i) {
     const ChatMessage& message = messages[i];
     if (message.role == "user" || message.role == "system") {
       out += "<|im_start|>" + message.role + "\n" + message.content + "<|im_end|>\n";

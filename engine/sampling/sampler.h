@@ -19,7 +19,14 @@ struct TokenSpan {
   TokenSpan(const int32_t* ids, size_t n) : data(ids), size(n) {}
   TokenSpan(const std::vector<int32_t>& ids) : data(ids.data()), size(ids.size()) {}  // NOLINT: implicit by design
   // A braced list, for a call's duration only (the list dies with the full expression).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"  // by design: the view lives as long as the call
+#endif
   TokenSpan(std::initializer_list<int32_t> ids) : data(ids.begin()), size(ids.size()) {}  // NOLINT
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 };
 
 namespace sampling {

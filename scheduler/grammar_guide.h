@@ -1,0 +1,52 @@
+#pragma once
+// Constrained decoding in the engine loop (issue 23): each constrained
+// sequence's GrammarMatcher, the masking of its logits rows and the advance
+// after every token it outputs.
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/grammar/grammar_matcher.h"
+
+namespace kvs {
+
+// Owned by EngineCore; engine thread only (not thread-safe). Sequences
+// without a grammar are not in it and cost nothing.
+class GrammarGuide {
+ public:
+  // What the masked row allows.
+  enum class Verdict : uint8_t {
+    kSample,     // some tokens are allowed: sample (or verify) the masked row
+    kForceStop,  // the output is complete: only ending is possible (stop_token, if any, is the token to emit)
+    kDeadEnd,    // no token of the vocabulary can continue, and the output cannot end
+  };
+
+  void add(uint64_t id, std::shared_ptr<const grammar::CompiledGrammar> grammar);
+  void remove(uint64_t id);
+  bool constrained(uint64_t id) const { return matchers_.count(id) != 0; }
+
+  // Sets logits[t] = -inf ([vocab] floats, in place) for every token t that
+  // cannot continue sequence `id`'s output; the ids in `stop_ids` stay as they
+  // are only when the output can end here. kForceStop: `stop_token` = the
+  // first of stop_ids (-1 when there are none); the row is not touched.
+  // Precondition: constrained(id).
+  Verdict mask(uint64_t id, float* logits, int64_t vocab, const std::vector<int32_t>& stop_ids, int32_t& stop_token);
+  // After `token` was appended to sequence `id`'s output (not a stop token
+  // that ended it): advances its matcher. False when the grammar rejects the
+  // token (the caller fails the request). No-op (true) for an unconstrained id.
+  bool advance(uint64_t id, int32_t token);
+
+  // Time spent computing and applying masks, and how many rows were masked
+  // (EngineMetrics::grammar_*).
+  double mask_seconds() const { return mask_seconds_; }
+  int64_t num_masks() const { return num_masks_; }
+
+ private:
+  std::unordered_map<uint64_t, grammar::GrammarMatcher> matchers_;
+  std::vector<uint64_t> bits_;  // scratch: the allowed-token bitmask of the row being masked
+  double mask_seconds_ = 0.0;
+  int64_t num_masks_ = 0;
+};
+
+}  // namespace kvs
