@@ -15,6 +15,7 @@
 #include "engine/grammar/gbnf_text.h"
 #include "engine/grammar/grammar.h"
 #include "engine/grammar/int_range_gbnf.h"
+#include "engine/grammar/multiple_of_gbnf.h"
 #include "engine/grammar/number_range_gbnf.h"
 #include "engine/grammar/regex_compiler.h"
 #include "engine/grammar/string_formats.h"
@@ -38,14 +39,14 @@ const std::set<std::string, std::less<>> kSupported = {
     "type",     "properties", "required",  "additionalProperties", "items",    "prefixItems",
     "additionalItems", "minItems", "maxItems", "minLength", "maxLength", "pattern", "format",
     "minimum",  "maximum",    "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "anyOf",
-    "oneOf",    "allOf",      "$ref",      "uniqueItems"};
+    "oneOf",    "allOf",      "$ref",      "uniqueItems", "multipleOf"};
 // Keywords per instance type (used to infer a missing "type").
 const std::set<std::string, std::less<>> kObjectKeywords = {"properties", "required", "additionalProperties"};
 const std::set<std::string, std::less<>> kArrayKeywords = {"items", "prefixItems", "additionalItems", "minItems",
                                                            "maxItems"};
 const std::set<std::string, std::less<>> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 const std::set<std::string, std::less<>> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
-                                                            "exclusiveMaximum"};
+                                                            "exclusiveMaximum", "multipleOf"};
 
 std::string escape_pointer_token(const std::string& token) {
   std::string out;
@@ -579,9 +580,38 @@ class SchemaConverter {
     return out;
   }
 
+  // The integers divisible by k (k > 1): one rule per remainder, shared by
+  // every schema with the same k.
+  std::string multiple_of(uint32_t k) {
+    const std::string key = "multiple-of-" + std::to_string(k);
+    const auto found = rule_of_body_.find(key);
+    if (found != rule_of_body_.end()) return found->second;
+    std::vector<std::string> states;
+    for (uint32_t r = 0; r < k; ++r) states.push_back(new_name(key + "-r" + std::to_string(r)));
+    const MultipleOfGbnf g = multiple_of_gbnf(k, states);
+    for (uint32_t r = 0; r < k; ++r) define(states[r], g.states[r]);
+    const std::string name = new_name(key);
+    define(name, g.start);
+    rule_of_body_.emplace(key, name);
+    return name;
+  }
+
   std::string visit_number(const Json& schema, const std::string& at, bool integer) {
     bool bounded = false;
-    for (const std::string& key : kNumberKeywords) bounded = bounded || schema.contains(key);
+    for (const std::string& key : kNumberKeywords) bounded = bounded || (key != "multipleOf" && schema.contains(key));
+    if (schema.contains("multipleOf")) {
+      const Json& m = schema["multipleOf"];
+      const double k = m.is_number() ? m.get<double>() : 0;
+      if (!(k > 0)) fail(at + "/multipleOf", "'multipleOf' must be a number above 0");
+      if (k != std::floor(k) || k > kMaxMultipleOf) {
+        fail(at + "/multipleOf", "'multipleOf' other than an integer from 1 to " + std::to_string(kMaxMultipleOf) +
+                                     " is not supported");
+      }
+      // Integral multiples only (so "number" is written as integers).
+      if (k > 1 && bounded) fail(at + "/multipleOf", "'multipleOf' with 'minimum'/'maximum' is not supported");
+      integer = true;
+      if (k > 1) return multiple_of(static_cast<uint32_t>(k));
+    }
     if (!bounded) return primitive(integer ? "integer" : "number");
     if (!integer) {
       const NumberBound lower = number_bound(schema, at, true), upper = number_bound(schema, at, false);

@@ -49,6 +49,8 @@ struct SchemaLimits {
 // - integer: canonical decimals of at most 18 digits; minimum / maximum /
 //   exclusive* (draft 4 boolean exclusive* too) exact. number: no exponent
 //   when bounded; integral bounds exact, others rounded inwards.
+//   multipleOf: an integer k <= 1000, without bounds (k = 1 allows them),
+//   exact on integers; a "number" with it is written as an integer.
 // - enum / const (with "type" filtering the values), anyOf, oneOf (written as
 //   anyOf: branches that overlap may both match), allOf of object schemas
 //   (merged; the same property in two branches must have the same schema),
@@ -59,7 +61,7 @@ struct SchemaLimits {
 //   contentEncoding, contentMediaType, $anchor, $vocabulary, $defs,
 //   definitions, x-*. Every other keyword (not, if/then/else,
 //   patternProperties, propertyNames, dependent*, unevaluated*, contains,
-//   min/maxProperties, multipleOf, uniqueItems true, nullable...) is
+//   min/maxProperties, uniqueItems true, nullable...) is
 //   rejected: "unsupported keyword 'K' at #/json/pointer".
 // - Whitespace: after { [ , : and before } ], at most one space or one
 //   newline with up to 20 spaces / tabs of indent; none elsewhere.

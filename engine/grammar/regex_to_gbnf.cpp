@@ -362,7 +362,10 @@ class RegexParser {
       case 'f': cp = '\f'; return false;
       case 'v': cp = '\v'; return false;
       case 'a': cp = 0x07; return false;
-      case '0': cp = 0; return false;
+      case '0':
+        if (i_ < p_.size() && p_[i_] >= '0' && p_[i_] <= '7') fail("octal escapes are not supported", at);
+        cp = 0;
+        return false;
       case 'x': cp = hex(2); return false;
       case 'u': {
         if (peek('{')) {
@@ -439,6 +442,7 @@ class RegexParser {
         fail("invalid UTF-8", member_at);
       }
       if (is_set) {
+        if (i_ + 1 < p_.size() && p_[i_] == '-' && p_[i_ + 1] != ']') fail("bad character range", member_at);
         set.insert(set.end(), member_set.begin(), member_set.end());
         continue;
       }

@@ -25,7 +25,7 @@ TEST(JsonSchemaErrors, UnsupportedKeywordsNameKeywordAndPointer) {
             "json_schema: unsupported keyword 'patternProperties' at #/patternProperties");
   EXPECT_EQ(error_of(R"({"properties":{"a":{"not":{"type":"string"}}}})"),
             "json_schema: unsupported keyword 'not' at #/properties/a/not");
-  for (const char* keyword : {"if", "then", "else", "dependentSchemas", "multipleOf", "contains", "minProperties",
+  for (const char* keyword : {"if", "then", "else", "dependentSchemas", "maxContains", "contains", "minProperties",
                               "maxProperties", "propertyNames", "unevaluatedProperties", "dependentRequired",
                               "minContains", "nullable"}) {
     const std::string schema = std::string(R"({"type":"object","properties":{"x/y":{"type":"integer",")") +
@@ -211,6 +211,25 @@ TEST(JsonSchemaMatch, IntegerRangesAreExact) {
   EXPECT_FALSE(accepts(g, "-0"));
   EXPECT_FALSE(accepts(g, "007"));
   EXPECT_FALSE(accepts(g, "1.0"));
+}
+
+TEST(JsonSchemaMatch, IntegerMultipleOfIsExact) {
+  const auto g = schema_grammar(R"({"type":"integer","multipleOf":7})");
+  for (int v = -300; v <= 300; ++v) ASSERT_EQ(accepts(g, std::to_string(v)), v % 7 == 0) << v;
+  EXPECT_TRUE(accepts(g, "700000000000000000007"));
+  EXPECT_FALSE(accepts(g, "-0"));
+  EXPECT_FALSE(accepts(g, "014"));
+  const auto number = schema_grammar(R"({"type":["number","null"],"multipleOf":3})");
+  EXPECT_TRUE(accepts(number, "-39"));
+  EXPECT_TRUE(accepts(number, "null"));
+  EXPECT_FALSE(accepts(number, "3.0"));
+  EXPECT_FALSE(accepts(number, "4"));
+  EXPECT_EQ(error_of(R"({"type":"number","multipleOf":0.5})"),
+            "json_schema: 'multipleOf' other than an integer from 1 to 1000 is not supported at #/multipleOf");
+  EXPECT_EQ(error_of(R"({"type":"integer","multipleOf":5,"minimum":0})"),
+            "json_schema: 'multipleOf' with 'minimum'/'maximum' is not supported at #/multipleOf");
+  EXPECT_EQ(error_of(R"({"type":"integer","multipleOf":0})"),
+            "json_schema: 'multipleOf' must be a number above 0 at #/multipleOf");
 }
 
 TEST(JsonSchemaMatch, PrefixedRulesShareOneGrammar) {

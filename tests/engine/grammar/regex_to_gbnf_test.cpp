@@ -37,6 +37,8 @@ TEST(RegexToGbnfErrors, NamesFeatureAndOffset) {
   EXPECT_EQ(error_of("a\\bc"), "regex: word boundaries (\\b) are not supported at offset 1");
   EXPECT_EQ(error_of("a{3,1}"), "regex: repetition {m,n} with n < m at offset 1");
   EXPECT_EQ(error_of("a$b"), "regex: '$' anchor is only supported at the end at offset 1");
+  EXPECT_EQ(error_of("a\\012"), "regex: octal escapes are not supported at offset 1");
+  EXPECT_EQ(error_of("[\\d-z]"), "regex: bad character range at offset 1");
   EXPECT_EQ(error_of("a{,3}"), "regex: '{,n}' (Python reads {0,n}, JavaScript a literal): write {0,n} at offset 1");
   EXPECT_EQ(error_of("[]a]"), "regex: ']' first in a class (dialects differ): escape it as \\] at offset 1");
   EXPECT_EQ(error_of("(?i)a"), "regex: unsupported group syntax (inline flags, conditionals...) at offset 0");
