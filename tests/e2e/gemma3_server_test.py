@@ -9,7 +9,9 @@ llama.cpp's continuation, detokenized by llama.cpp (llama-cpp-python, vocabulary
 only). Streaming gives the same text. Chat is a clear 400 (the file has no chat
 template), and so is a KV policy other than none (sliding-window layers); the
 server keeps serving after both. /metrics shows the sliding-window layers'
-own KV-cache groups (3 layers per block) and no block in use when idle.
+own KV-cache groups (3 layers per block) and no block in use when idle. With
+--chat-template gemma, forced tool calls (issue 23) come back as tool_calls
+whose arguments validate, streamed and not, and a JSON Schema answer validates.
 
 Usage: gemma3_server_test.py --binary build/kvserve --model GEMMA.gguf --reference REF.json
 """
@@ -95,6 +97,61 @@ class Gemma3Server(unittest.TestCase):
         self.assertEqual(values[("kvserve:kv_blocks_in_use", "full")], 0)
         self.assertEqual(values[("kvserve:kv_blocks_in_use", "sliding_window")], 0)
         self.assertIn(("kvserve:kv_window_blocks_freed_total", None), values)
+
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The current weather in a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                    "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                   "required": ["city", "unit"], "additionalProperties": False}}}
+
+
+class Gemma3ToolsServer(unittest.TestCase):
+    """Issue 23 on the Gemma family: with --chat-template gemma, forced tool calls are written in the Gemma
+    convention (```tool_call fences) and come back as OpenAI tool_calls; a JSON Schema answer validates."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = kvs_server.Server(ARGS.binary, "--model", ARGS.model, "--threads", "1", "--kv-cache-memory",
+                                       "64MiB", "--chat-template", "gemma", grpc=False)
+        cls.client = cls.server.client()
+        cls.model = cls.server.model_id()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_forced_tool_calls_and_schema(self):
+        import jsonschema
+        schema = WEATHER["function"]["parameters"]
+        question = [{"role": "user", "content": "What is the weather like in Paris?"}]
+        for tool_choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
+            for stream in (False, True):
+                with self.subTest(tool_choice=tool_choice, stream=stream):
+                    kw = dict(model=self.model, messages=question, tools=[WEATHER], tool_choice=tool_choice,
+                              parallel_tool_calls=False, max_tokens=100, temperature=0)
+                    if stream:
+                        calls, finish = {}, None
+                        for chunk in self.client.chat.completions.create(stream=True, **kw):
+                            for choice in chunk.choices:
+                                finish = choice.finish_reason or finish
+                                for d in choice.delta.tool_calls or []:
+                                    call = calls.setdefault(d.index, {"name": d.function.name, "arguments": ""})
+                                    call["arguments"] += d.function.arguments or ""
+                        got = [(c["name"], c["arguments"]) for _, c in sorted(calls.items())]
+                    else:
+                        choice = self.client.chat.completions.create(**kw).choices[0]
+                        finish = choice.finish_reason
+                        got = [(c.function.name, c.function.arguments) for c in choice.message.tool_calls or []]
+                    self.assertEqual(finish, "tool_calls")
+                    self.assertEqual(len(got), 1, got)
+                    self.assertEqual(got[0][0], "get_weather")
+                    jsonschema.validate(json.loads(got[0][1]), schema)
+        answer = self.client.chat.completions.create(
+            model=self.model, messages=question, max_tokens=100, temperature=0,
+            response_format={"type": "json_schema", "json_schema": {"name": "weather", "schema": schema}})
+        self.assertEqual(answer.choices[0].finish_reason, "stop")
+        jsonschema.validate(json.loads(answer.choices[0].message.content), schema)
 
 
 def main():
