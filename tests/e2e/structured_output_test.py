@@ -131,10 +131,13 @@ TIME = {
     },
 }
 TOOLS = [WEATHER, TIME]
+QUESTION = [{"role": "user", "content": "What is the weather like in Paris, and what time is it in Tokyo?"}]
 PARAMETERS = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
 
 
-class StructuredOutputTest(unittest.TestCase):
+class Base(unittest.TestCase):
+    """Shared checks; no tests of its own."""
+
     def setUp(self):
         self.started = time.time()
 
@@ -167,40 +170,57 @@ class StructuredOutputTest(unittest.TestCase):
                     problems.append(f"{label}: {problem}: {text[:300]!r}")
         self.assertEqual(problems, [], "\n".join(problems))
 
-    # --- JSON Schema: every schema, T=0 and T=1 --------------------------------------
-    def test_every_schema_parses_and_validates_at_t0_and_t1(self):
-        schemas = load_schemas()
-        self.assertGreaterEqual(len(schemas), 30)
-        jobs = []
-        for name, schema in schemas:
-            for temperature in (0.0, 1.0):
-                fmt = {"type": "json_schema", "json_schema": {"name": re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64],
-                                                               "schema": schema, "strict": True}}
-                jobs.append(((name, temperature, schema), lambda n=name, s=schema, t=temperature, f=fmt: chat(
-                    schema_prompt(n, s), max_tokens=MAX_TOKENS, response_format=f, **sampling(t, 7))))
-        results = parallel([job for _, job in jobs])
-        passed = {0.0: 0, 1.0: 0}
-        problems = []
-        for ((name, temperature, schema), _), r in zip(jobs, results):
-            label = f"{name} T={temperature:g}"
-            if isinstance(r, Exception):
-                problems.append(f"{label}: {type(r).__name__}: {r}")
-                continue
-            choice = r.choices[0]
-            text = choice.message.content or ""
-            if choice.finish_reason != "stop":
-                problems.append(f"{label}: finish_reason {choice.finish_reason} after {r.usage.completion_tokens} "
-                                f"tokens: {text[:200]!r}")
-                continue
-            try:
-                jsonschema.validate(json.loads(text), schema)
-            except (ValueError, jsonschema.ValidationError, jsonschema.SchemaError) as e:
-                problems.append(f"{label}: {type(e).__name__}: {str(e)[:200]}: {text[:200]!r}")
-                continue
-            passed[temperature] += 1
-        print(f"\nstructured_schemas.json: {len(schemas)} schemas; pass T=0: {passed[0.0]}/{len(schemas)}, "
-              f"T=1: {passed[1.0]}/{len(schemas)}", file=sys.stderr)
-        self.assertEqual(problems, [], "\n".join(problems))
+    def check_tool_calls(self, calls, allowed):
+        self.assertTrue(calls, "no tool_calls")
+        for call in calls:
+            self.assertEqual(call.type, "function")
+            self.assertTrue(call.id)
+            self.assertIn(call.function.name, allowed)
+            jsonschema.validate(json.loads(call.function.arguments), PARAMETERS[call.function.name])
+
+    def check_tool_jobs(self, jobs):
+        """jobs: [(label, allowed names, exactly one call, streamed, call)]; every reply must be tool calls
+        only, finished with "tool_calls", arguments valid."""
+        results = parallel([job for *_, job in jobs])
+        for (label, allowed, single, streamed, _), r in zip(jobs, results):
+            with self.subTest(case=label, streamed=streamed):
+                self.assertNotIsInstance(r, Exception, r)
+                if streamed:
+                    calls, content, finish = r
+                else:
+                    choice = r.choices[0]
+                    calls, content, finish = choice.message.tool_calls, choice.message.content, choice.finish_reason
+                self.assertEqual(finish, "tool_calls", (content, calls))
+                self.assertFalse(content, "content beside forced tool calls")
+                self.check_tool_calls(calls, allowed)
+                if single:
+                    self.assertEqual(len(calls), 1, calls)
+
+    def collect_stream(self, **kw):
+        """A streamed answer's tool calls assembled from delta.tool_calls: (calls, content, finish_reason).
+        Checks the shape of the deltas: id, type and name on a call's first chunk only."""
+        calls, content, finish = {}, "", None
+        for chunk in CLIENT.chat.completions.create(stream=True, **kw):
+            for choice in chunk.choices:
+                content += choice.delta.content or ""
+                finish = choice.finish_reason or finish
+                for delta in choice.delta.tool_calls or []:
+                    if delta.index not in calls:
+                        assert delta.id and delta.type == "function" and delta.function.name, delta
+                        calls[delta.index] = {"id": delta.id, "name": delta.function.name,
+                                              "arguments": delta.function.arguments or ""}
+                    else:
+                        assert delta.id is None and (delta.function.name is None), delta
+                        calls[delta.index]["arguments"] += delta.function.arguments or ""
+        from openai.types.chat import ChatCompletionMessageToolCall
+        out = [ChatCompletionMessageToolCall(id=c["id"], type="function",
+                                             function={"name": c["name"], "arguments": c["arguments"]})
+               for _, c in sorted(calls.items())]
+        return out, content, finish
+
+
+class StructuredOutputTest(Base):
+    """Every constraint field, tools, bad input."""
 
     # --- the other JSON fields ------------------------------------------------------------
     def test_guided_json_json_schema_and_json_object(self):
@@ -287,16 +307,8 @@ class StructuredOutputTest(unittest.TestCase):
         jsonschema.validate(json.loads(obj), schema)
 
     # --- tools ----------------------------------------------------------------------------
-    def check_tool_calls(self, calls, allowed):
-        self.assertTrue(calls, "no tool_calls")
-        for call in calls:
-            self.assertEqual(call.type, "function")
-            self.assertTrue(call.id)
-            self.assertIn(call.function.name, allowed)
-            jsonschema.validate(json.loads(call.function.arguments), PARAMETERS[call.function.name])
-
     def test_required_and_named_tool_choice_give_valid_tool_calls(self):
-        question = [{"role": "user", "content": "What is the weather like in Paris, and what time is it in Tokyo?"}]
+        question = QUESTION
         named = {"type": "function", "function": {"name": "get_time"}}
         # (label, tool_choice, extra fields, allowed names, exactly one call)
         cases = [("required single", "required", {"parallel_tool_calls": False}, {"get_weather", "get_time"}, True),
@@ -308,48 +320,7 @@ class StructuredOutputTest(unittest.TestCase):
                           max_tokens=MAX_TOKENS, extra_body=extra, **sampling(1.0 if seed else 0.0, seed))
                 jobs.append((label, allowed, single, False, lambda kw=kw: CLIENT.chat.completions.create(**kw)))
                 jobs.append((label, allowed, single, True, lambda kw=kw: self.collect_stream(**kw)))
-        # Parallel calls (the default): one or more.
-        for seed in range(2):
-            kw = dict(model=SERVER.model_id(), messages=question, tools=TOOLS, tool_choice="required",
-                      max_tokens=MAX_TOKENS, **sampling(1.0 if seed else 0.0, seed))
-            jobs.append(("required parallel", {"get_weather", "get_time"}, False, False,
-                         lambda kw=kw: CLIENT.chat.completions.create(**kw)))
-        results = parallel([job for *_, job in jobs])
-        for (label, allowed, single, streamed, _), r in zip(jobs, results):
-            with self.subTest(case=label, streamed=streamed):
-                self.assertNotIsInstance(r, Exception, r)
-                if streamed:
-                    calls, content, finish = r
-                else:
-                    choice = r.choices[0]
-                    calls, content, finish = choice.message.tool_calls, choice.message.content, choice.finish_reason
-                self.assertEqual(finish, "tool_calls", (content, calls))
-                self.assertFalse(content, "content beside forced tool calls")
-                self.check_tool_calls(calls, allowed)
-                if single:
-                    self.assertEqual(len(calls), 1, calls)
-
-    def collect_stream(self, **kw):
-        """A streamed answer's tool calls assembled from delta.tool_calls: (calls, content, finish_reason).
-        Checks the shape of the deltas: id, type and name on a call's first chunk only."""
-        calls, content, finish = {}, "", None
-        for chunk in CLIENT.chat.completions.create(stream=True, **kw):
-            for choice in chunk.choices:
-                content += choice.delta.content or ""
-                finish = choice.finish_reason or finish
-                for delta in choice.delta.tool_calls or []:
-                    if delta.index not in calls:
-                        assert delta.id and delta.type == "function" and delta.function.name, delta
-                        calls[delta.index] = {"id": delta.id, "name": delta.function.name,
-                                              "arguments": delta.function.arguments or ""}
-                    else:
-                        assert delta.id is None and (delta.function.name is None), delta
-                        calls[delta.index]["arguments"] += delta.function.arguments or ""
-        from openai.types.chat import ChatCompletionMessageToolCall
-        out = [ChatCompletionMessageToolCall(id=c["id"], type="function",
-                                             function={"name": c["name"], "arguments": c["arguments"]})
-               for _, c in sorted(calls.items())]
-        return out, content, finish
+        self.check_tool_jobs(jobs)
 
     def test_auto_tool_choice_reply_is_content_or_well_formed_calls(self):
         """tool_choice "auto": no grammar; the reply is parsed. Whatever the model chose, the response is
@@ -445,6 +416,56 @@ class StructuredOutputTest(unittest.TestCase):
         r = chat("Say hi.", max_tokens=5, temperature=0.0)
         self.assertEqual(r.choices[0].finish_reason, "length")
         self.assertGreater(len(r.choices[0].message.content), 0)
+
+
+class AcceptanceTest(Base):
+    """Issue 23's acceptance on the default model: every schema at T=0 and T=1, and parallel forced tool calls
+    (the default), must end by themselves (finish_reason "stop" / "tool_calls") and validate: an answer cut by
+    max_tokens fails. Separate from StructuredOutputTest so that ctest tells the two apart."""
+
+    # --- JSON Schema: every schema, T=0 and T=1 --------------------------------------
+    def test_every_schema_parses_and_validates_at_t0_and_t1(self):
+        schemas = load_schemas()
+        self.assertGreaterEqual(len(schemas), 30)
+        jobs = []
+        for name, schema in schemas:
+            for temperature in (0.0, 1.0):
+                fmt = {"type": "json_schema", "json_schema": {"name": re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64],
+                                                               "schema": schema, "strict": True}}
+                jobs.append(((name, temperature, schema), lambda n=name, s=schema, t=temperature, f=fmt: chat(
+                    schema_prompt(n, s), max_tokens=MAX_TOKENS, response_format=f, **sampling(t, 7))))
+        results = parallel([job for _, job in jobs])
+        passed = {0.0: 0, 1.0: 0}
+        problems = []
+        for ((name, temperature, schema), _), r in zip(jobs, results):
+            label = f"{name} T={temperature:g}"
+            if isinstance(r, Exception):
+                problems.append(f"{label}: {type(r).__name__}: {r}")
+                continue
+            choice = r.choices[0]
+            text = choice.message.content or ""
+            if choice.finish_reason != "stop":
+                problems.append(f"{label}: finish_reason {choice.finish_reason} after {r.usage.completion_tokens} "
+                                f"tokens: {text[:200]!r}")
+                continue
+            try:
+                jsonschema.validate(json.loads(text), schema)
+            except (ValueError, jsonschema.ValidationError, jsonschema.SchemaError) as e:
+                problems.append(f"{label}: {type(e).__name__}: {str(e)[:200]}: {text[:200]!r}")
+                continue
+            passed[temperature] += 1
+        print(f"\nstructured_schemas.json: {len(schemas)} schemas; pass T=0: {passed[0.0]}/{len(schemas)}, "
+              f"T=1: {passed[1.0]}/{len(schemas)}", file=sys.stderr)
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def test_parallel_required_tool_calls_end_and_validate(self):
+        jobs = []
+        for seed in range(2):
+            kw = dict(model=SERVER.model_id(), messages=QUESTION, tools=TOOLS, tool_choice="required",
+                      max_tokens=MAX_TOKENS, **sampling(1.0 if seed else 0.0, seed))
+            jobs.append(("required parallel", {"get_weather", "get_time"}, False, False,
+                         lambda kw=kw: CLIENT.chat.completions.create(**kw)))
+        self.check_tool_jobs(jobs)
 
 
 if __name__ == "__main__":
