@@ -12,11 +12,13 @@ constexpr uint32_t kMinOfLength[5] = {0, 0, 0x80, 0x800, 0x10000};
 // with `partial` followed by `remaining` continuation bytes.
 void keep_compatible(const Grammar& g, const StackSet& in, uint32_t partial, uint8_t remaining, uint8_t length,
                      StackSet& out) {
+  // The code points that start with these bits, less the overlong ones (a
+  // prefix such as E0 9C can only end below U+0800: refused now, not later).
   uint32_t lo = partial << (6 * remaining);
-  if (lo < kMinOfLength[length]) lo = kMinOfLength[length];
-  if (lo > kMaxCodePoint) return;
   uint32_t hi = lo | ((uint32_t{1} << (6 * remaining)) - 1);
+  if (lo < kMinOfLength[length]) lo = kMinOfLength[length];
   if (hi > kMaxCodePoint) hi = kMaxCodePoint;
+  if (lo > hi) return;
   for (size_t i = 0; i < in.size(); ++i) {
     const auto s = in.stack(i);
     if (s.empty()) continue;

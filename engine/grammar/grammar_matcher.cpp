@@ -2,6 +2,7 @@
 #include "engine/grammar/grammar_matcher.h"
 
 #include "engine/grammar/byte_walk.h"
+#include "engine/grammar/completion_distance.h"
 #include "engine/grammar/grammar_ir.h"
 #include "engine/grammar/mask_cache.h"
 #include "engine/grammar/mask_walk.h"
@@ -14,7 +15,8 @@ CompiledGrammar::CompiledGrammar(std::shared_ptr<const Grammar> grammar,
                                  std::shared_ptr<const TokenVocabulary> vocabulary)
     : grammar_(std::move(grammar)),
       vocabulary_(std::move(vocabulary)),
-      cache_(std::make_unique<MaskCache>(*grammar_, *vocabulary_)) {}
+      cache_(std::make_unique<MaskCache>(*grammar_, *vocabulary_)),
+      distance_(std::make_unique<const CompletionDistance>(*grammar_)) {}
 
 CompiledGrammar::~CompiledGrammar() = default;
 
@@ -105,6 +107,25 @@ void GrammarMatcher::fill_next_token_mask(std::vector<uint64_t>& mask) const {
     walk_tokens(g, v, start, /*local=*/false, /*all=*/false, todo, set);
   }
   entries.clear();
+}
+
+uint64_t GrammarMatcher::min_completion_bytes() const { return compiled_->distance().of(state_->walk); }
+
+void GrammarMatcher::fill_shortest_completion_mask(std::vector<uint64_t>& mask) const {
+  const Grammar& g = compiled_->grammar();
+  const TokenVocabulary& v = compiled_->vocabulary();
+  const CompletionDistance& distance = compiled_->distance();
+  mask.assign(v.mask_words(), 0);
+  const uint64_t now = distance.of(state_->walk);
+  if (now == 0) return;
+  thread_local WalkState next;
+  for (int byte = 0; byte < 256; ++byte) {
+    const int32_t id = v.byte_token[static_cast<size_t>(byte)];
+    if (id < 0) continue;
+    if (step_byte(g, state_->walk, static_cast<uint8_t>(byte), /*local=*/false, next) && distance.of(next) + 1 == now) {
+      mask[id >> 6] |= uint64_t{1} << (id & 63);
+    }
+  }
 }
 
 }  // namespace kvs::grammar

@@ -10,7 +10,8 @@
 
 namespace kvs::grammar {
 
-class MaskCache;  // internal: per-grammar-position token masks, filled lazily
+class MaskCache;           // internal: per-grammar-position token masks, filled lazily
+class CompletionDistance;  // internal: shortest completions (completion_distance.h)
 
 // A grammar bound to one vocabulary, plus the token-mask caches that every
 // sequence using it shares (precomputed per grammar position, as xgrammar and
@@ -23,11 +24,13 @@ class CompiledGrammar {
   const Grammar& grammar() const { return *grammar_; }
   const TokenVocabulary& vocabulary() const { return *vocabulary_; }
   MaskCache& cache() const { return *cache_; }
+  const CompletionDistance& distance() const { return *distance_; }
 
  private:
   std::shared_ptr<const Grammar> grammar_;
   std::shared_ptr<const TokenVocabulary> vocabulary_;
   std::unique_ptr<MaskCache> cache_;
+  std::unique_ptr<const CompletionDistance> distance_;
 };
 
 // One sequence's position in the grammar (the set of parse stacks after the
@@ -58,6 +61,14 @@ class GrammarMatcher {
   bool can_terminate() const;
   // can_terminate() and no byte can follow: only ending is possible.
   bool is_complete() const;
+  // The fewest bytes that complete a sentence from here (0 iff can_terminate()).
+  // The engine compares it with a request's remaining max_tokens so that a
+  // constrained answer is steered to finish within them (scheduler/grammar_guide.h).
+  uint64_t min_completion_bytes() const;
+  // Bit i (as in fill_next_token_mask) is set iff token i is a single byte that
+  // starts a shortest completion: after it min_completion_bytes() is one less.
+  // All zero when can_terminate(), or when the vocabulary has no such token.
+  void fill_shortest_completion_mask(std::vector<uint64_t>& mask) const;
 
  private:
   struct State;

@@ -19,9 +19,13 @@ std::shared_ptr<const TokenVocabulary> build_token_vocabulary(std::vector<std::s
     }
     v->eligible[id] = 0;
   }
+  v->byte_token.fill(-1);
   for (size_t i = 0; i < n; ++i) {
     if (v->bytes[i].empty()) v->eligible[i] = 0;
-    if (v->eligible[i]) v->sorted.push_back(static_cast<int32_t>(i));
+    if (!v->eligible[i]) continue;
+    v->sorted.push_back(static_cast<int32_t>(i));
+    const auto byte = static_cast<unsigned char>(v->bytes[i][0]);
+    if (v->bytes[i].size() == 1 && v->byte_token[byte] < 0) v->byte_token[byte] = static_cast<int32_t>(i);
   }
   std::sort(v->sorted.begin(), v->sorted.end(),
             [&](int32_t a, int32_t b) { return v->bytes[a] < v->bytes[b]; });

@@ -1,5 +1,6 @@
 #pragma once
 // Internal to kvs_grammar: the definition of TokenVocabulary (token_vocabulary.h).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ class TokenVocabulary {
   std::vector<uint32_t> shared;     // shared[i]: common prefix length of sorted[i] and sorted[i - 1] (0 for i = 0)
   std::vector<uint32_t> rank;       // by token id: index in `sorted` (only for eligible ids)
   std::vector<uint32_t> continuation;  // indices into `sorted` of tokens starting with a UTF-8 continuation byte
+  std::array<int32_t, 256> byte_token{};  // an eligible token of exactly that one byte, -1 if none (lowest id)
 
   int64_t size() const { return static_cast<int64_t>(bytes.size()); }
   size_t mask_words() const { return (bytes.size() + 63) / 64; }

@@ -177,3 +177,21 @@ TEST(GrammarMatcher, AmbiguityIsCapped) {
 
 }  // namespace
 }  // namespace kvs::grammar
+
+namespace kvs::grammar {
+namespace {
+
+// A character's first two bytes already tell an overlong form (E0 80..9F can
+// only end below U+0800) or a code point past U+10FFFF (F4 90..): refused at
+// that byte, not one byte later, so no token leaves a state nothing completes.
+TEST(GrammarMatcher, RefusesPrefixesOfOverlongOrTooLargeCharactersAtOnce) {
+  GrammarMatcher m = matcher_for(R"g(root ::= [^"]*)g");
+  EXPECT_FALSE(GrammarMatcher(m).accept_bytes("\xE0\x9C"));
+  EXPECT_TRUE(GrammarMatcher(m).accept_bytes("\xE0\xA0"));
+  EXPECT_FALSE(GrammarMatcher(m).accept_bytes("\xF0\x80"));
+  EXPECT_FALSE(GrammarMatcher(m).accept_bytes("\xF4\x90"));
+  EXPECT_TRUE(GrammarMatcher(m).accept_bytes("\xF4\x8F\xBF\xBF"));
+}
+
+}  // namespace
+}  // namespace kvs::grammar
