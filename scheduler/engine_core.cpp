@@ -297,23 +297,8 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenE
     // bookkeeping is incremental).
     const TokenSpan prompt(s.tokens.data(), static_cast<size_t>(s.num_prompt_tokens));
     const TokenSpan outputs(s.tokens.data() + s.num_prompt_tokens, static_cast<size_t>(s.num_output_tokens()));
-    int32_t stop_token = -1;
-    const GrammarGuide::Verdict verdict = constrained
-        ? grammars_.mask(s.id, row_.data(), vocab, s.stop_token_ids, stop_token)
-        : GrammarGuide::Verdict::kSample;
-    if (verdict == GrammarGuide::Verdict::kDeadEnd) {
-      fail(s.id, "no token can continue the output under the request's grammar");
-      return false;
-    }
-    if (verdict == GrammarGuide::Verdict::kForceStop && stop_token < 0) {  // complete, and no stop token to emit
-      TokenEvent end;
-      end.finish_reason = FinishReason::kStop;
-      finish(s.id, std::move(end));
-      return false;
-    }
-    if (verdict == GrammarGuide::Verdict::kForceStop) {
-      event.token_id = stop_token;
-      accepted = draft >= 0 && draft == stop_token;
+    if (constrained) {
+      if (!sample_constrained(s, raw, draft, prompt, outputs, event, accepted)) return false;
     } else if (is_forced) {
       event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
     } else if (draft >= 0) {
@@ -323,6 +308,45 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenE
     }
   }
   if (s.num_logprobs >= 0) add_log_probabilities(raw, vocab, s.num_logprobs, event);
+  return true;
+}
+
+bool EngineCore::sample_constrained(Sequence& s, const float* raw, int32_t draft, TokenSpan prompt, TokenSpan outputs,
+                                    TokenEvent& event, bool& accepted) {
+  const int64_t vocab = model_.config().vocab_size;
+  Sampler& sampler = *samplers_.at(s.id);
+  int32_t stop_token = -1;
+  GrammarGuide::Verdict verdict = grammars_.mask(s.id, row_.data(), vocab, s.stop_token_ids, stop_token);
+  if (verdict == GrammarGuide::Verdict::kSample) {
+    event.token_id = draft >= 0 ? sampler.verify(row_.data(), vocab, prompt, outputs, draft, accepted)
+                                : sampler.sample(row_.data(), vocab, prompt, outputs);
+    // Tokens the request may still emit, this one included.
+    const int64_t budget = std::min(s.max_tokens - s.num_output_tokens(),
+                                    config_.scheduler.max_model_len - s.num_tokens());
+    if (grammars_.fits_budget(s.id, event.token_id, s.stop_token_ids, budget)) return true;
+    // Steer to a shortest completion: the model's row again (the sampler
+    // changed row_), masked to the single-byte tokens that start one.
+    copy_usable_logits(raw, row_.data(), vocab);
+    verdict = grammars_.mask_shortest(s.id, row_.data(), vocab, s.stop_token_ids, stop_token);
+    if (verdict == GrammarGuide::Verdict::kDeadEnd) return true;  // nothing to steer with: keep the sampled token
+    if (verdict == GrammarGuide::Verdict::kSample) {
+      event.token_id = sampler.sample(row_.data(), vocab, prompt, outputs);
+      accepted = draft >= 0 && event.token_id == draft;
+      return true;
+    }
+  }
+  if (verdict == GrammarGuide::Verdict::kDeadEnd) {
+    fail(s.id, "no token can continue the output under the request's grammar");
+    return false;
+  }
+  if (stop_token < 0) {  // complete, and no stop token to emit (ignore_eos): the request ends here
+    TokenEvent end;
+    end.finish_reason = FinishReason::kStop;
+    finish(s.id, std::move(end));
+    return false;
+  }
+  event.token_id = stop_token;
+  accepted = draft >= 0 && draft == stop_token;
   return true;
 }
 
@@ -392,6 +416,7 @@ EngineMetrics EngineCore::metrics() const {
   m.num_preemptions = scheduler_.num_preemptions();
   m.grammar_num_masks = grammars_.num_masks();
   m.grammar_mask_seconds = grammars_.mask_seconds();
+  m.grammar_num_steered = grammars_.num_steered();
   compressor_.fill_counters(m.kv_policies, scheduler_);
   return m;
 }

@@ -78,8 +78,11 @@ struct EngineMetrics {
   std::array<KvPolicyCounters, kNumKvPolicies> kv_policies{};  // indexed by KvPolicyKind
   // Constrained decoding (Request::grammar): rows masked, and the time spent
   // computing and applying their masks (part of total_step_seconds).
+  // grammar_num_steered: rows whose sampled token would not have left room
+  // to finish within max_tokens, resampled towards a shortest completion.
   int64_t grammar_num_masks = 0;
   double grammar_mask_seconds = 0.0;
+  int64_t grammar_num_steered = 0;
 };
 
 // Receives every event of every request, on the engine thread.
@@ -130,8 +133,15 @@ class EngineCore {
   void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
   // Samples one sequence's next token from `raw` (a logits row) into `event`;
   // with `draft` >= 0 verifies it (Sampler::verify) and sets `accepted`.
-  // False when the row is unusable (the request has failed).
+  // False when the request ended here: the row is unusable (it has failed),
+  // or its grammar ended it without a stop token to emit.
   bool sample_row(Sequence& s, const float* raw, int32_t draft, TokenEvent& event, bool& accepted);
+  // sample_row for a sequence with a grammar (Request::grammar), row_ holding
+  // its usable logits: mask, sample or verify, budget steering, forced stop
+  // (scheduler/grammar_guide.h). False when the request ended here (finished
+  // or failed); else as sample_row.
+  bool sample_constrained(Sequence& s, const float* raw, int32_t draft, TokenSpan prompt, TokenSpan outputs,
+                          TokenEvent& event, bool& accepted);
   // Emits `event` (the token is appended); false when the request finished.
   bool emit(Sequence& s, TokenEvent event);
   // Verifies a step's drafts row by row (rows: 1 + drafts), emitting each

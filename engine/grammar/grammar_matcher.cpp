@@ -128,4 +128,38 @@ void GrammarMatcher::fill_shortest_completion_mask(std::vector<uint64_t>& mask) 
   }
 }
 
+std::optional<std::string> GrammarMatcher::shortest_completion(size_t max_bytes) const {
+  const Grammar& g = compiled_->grammar();
+  const CompletionDistance& distance = compiled_->distance();
+  uint64_t left = distance.of(state_->walk);
+  if (left > max_bytes) return std::nullopt;
+  std::string out;
+  WalkState cur = state_->walk;
+  WalkState next;
+  while (left > 0) {
+    int byte = 0;
+    for (; byte < 256; ++byte) {
+      if (step_byte(g, cur, static_cast<uint8_t>(byte), /*local=*/false, next) && distance.of(next) + 1 == left) break;
+    }
+    if (byte == 256) return std::nullopt;  // unreachable for a checked grammar (some byte always starts one)
+    out += static_cast<char>(byte);
+    std::swap(cur, next);
+    --left;
+  }
+  return out;
+}
+
+int64_t GrammarMatcher::completion_tokens(size_t max_bytes, std::vector<uint64_t>* mask) const {
+  const TokenVocabulary& v = compiled_->vocabulary();
+  if (mask != nullptr) mask->assign(v.mask_words(), 0);
+  const std::optional<std::string> text = shortest_completion(max_bytes);
+  if (!text) return -1;
+  thread_local std::vector<int32_t> first;
+  const int64_t n = v.fewest_tokens(*text, mask != nullptr ? &first : nullptr);
+  if (mask != nullptr && n > 0) {
+    for (int32_t id : first) (*mask)[id >> 6] |= uint64_t{1} << (id & 63);
+  }
+  return n;
+}
+
 }  // namespace kvs::grammar

@@ -2,6 +2,8 @@
 // Constrained decoding: which tokens may come next under a grammar.
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +71,16 @@ class GrammarMatcher {
   // starts a shortest completion: after it min_completion_bytes() is one less.
   // All zero when can_terminate(), or when the vocabulary has no such token.
   void fill_shortest_completion_mask(std::vector<uint64_t>& mask) const;
+  // The canonical shortest completion: at each byte the lowest one that keeps
+  // it shortest. "" when can_terminate(); nullopt when it is longer than
+  // max_bytes.
+  std::optional<std::string> shortest_completion(size_t max_bytes) const;
+  // The fewest tokens that spell shortest_completion(max_bytes) (0 when
+  // can_terminate(); -1 when it is longer than max_bytes or cannot be
+  // spelled), and with `mask` the tokens that start such a spelling (bits as
+  // in fill_next_token_mask). After one of them, the same holds with one token
+  // less: following them ends the sentence in exactly that many tokens.
+  int64_t completion_tokens(size_t max_bytes, std::vector<uint64_t>* mask = nullptr) const;
 
  private:
   struct State;

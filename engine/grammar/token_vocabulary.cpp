@@ -27,6 +27,12 @@ std::shared_ptr<const TokenVocabulary> build_token_vocabulary(std::vector<std::s
     const auto byte = static_cast<unsigned char>(v->bytes[i][0]);
     if (v->bytes[i].size() == 1 && v->byte_token[byte] < 0) v->byte_token[byte] = static_cast<int32_t>(i);
   }
+  v->by_bytes.reserve(v->sorted.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (!v->eligible[i]) continue;
+    v->by_bytes.emplace(std::string_view(v->bytes[i]), static_cast<int32_t>(i));  // keeps the lowest id
+    v->max_token_bytes = std::max(v->max_token_bytes, v->bytes[i].size());
+  }
   std::sort(v->sorted.begin(), v->sorted.end(),
             [&](int32_t a, int32_t b) { return v->bytes[a] < v->bytes[b]; });
   v->shared.assign(v->sorted.size(), 0);
@@ -48,5 +54,27 @@ std::shared_ptr<const TokenVocabulary> build_token_vocabulary(std::vector<std::s
 }
 
 int64_t vocabulary_size(const TokenVocabulary& vocabulary) { return vocabulary.size(); }
+
+int64_t TokenVocabulary::fewest_tokens(std::string_view text, std::vector<int32_t>* first) const {
+  // best[i]: fewest tokens spelling text[i..]; -1 unreachable. O(|text| * max_token_bytes) lookups.
+  constexpr int64_t kNone = -1;
+  std::vector<int64_t> best(text.size() + 1, kNone);
+  best[text.size()] = 0;
+  for (size_t i = text.size(); i-- > 0;) {
+    const size_t longest = std::min(max_token_bytes, text.size() - i);
+    for (size_t len = 1; len <= longest; ++len) {
+      if (best[i + len] == kNone || by_bytes.find(text.substr(i, len)) == by_bytes.end()) continue;
+      if (best[i] == kNone || best[i + len] + 1 < best[i]) best[i] = best[i + len] + 1;
+    }
+  }
+  if (first != nullptr) {
+    first->clear();
+    for (size_t len = 1; best[0] > 0 && len <= std::min(max_token_bytes, text.size()); ++len) {
+      const auto it = by_bytes.find(text.substr(0, len));
+      if (it != by_bytes.end() && best[len] != kNone && best[len] + 1 == best[0]) first->push_back(it->second);
+    }
+  }
+  return best[0];
+}
 
 }  // namespace kvs::grammar

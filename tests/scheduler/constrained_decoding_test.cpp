@@ -195,6 +195,39 @@ TEST(ConstrainedDecoding, AGrammarNoTokenCanFollowFailsOnlyThatRequest) {
   EXPECT_FALSE(out.at(2).tokens.empty());
 }
 
+// A string the model would go on writing, and nesting it would go on
+// opening: with few tokens left the engine steers to a shortest completion, so
+// the answer still ends complete (finish reason stop) within max_tokens,
+// greedy and sampled, and with no stop token at all.
+TEST(ConstrainedDecoding, AnswersEndCompleteWithinMaxTokens) {
+  const std::string story = R"g(root ::= "{\"story\": \"" [a-zA-Z ,.]* "\"}")g";
+  const std::string nest = R"g(root ::= "[" root "]" | "[" root "," root "]" | "0")g";
+  std::vector<Request> requests;
+  for (int64_t max_tokens : {6, 12, 25}) {
+    requests.push_back(chat_request("Tell me a long story about a dragon.", max_tokens, fx().compile(story)));
+    requests.push_back(chat_request("Write a deeply nested JSON array of arrays.", max_tokens, fx().compile(nest)));
+    Request sampled = chat_request("Tell me a long story about a dragon.", max_tokens, fx().compile(story));
+    sampled.sampling.temperature = 1.0f;
+    sampled.sampling.has_seed = true;
+    sampled.sampling.seed = static_cast<uint64_t>(max_tokens);
+    requests.push_back(std::move(sampled));
+  }
+  Request no_stop = chat_request("Tell me a long story about a dragon.", 10, fx().compile(story));
+  no_stop.stop_token_ids.clear();
+  requests.push_back(std::move(no_stop));
+  EngineMetrics metrics;
+  const auto out = run(engine_config(), requests, &metrics);
+  for (const auto& [id, o] : out) {
+    const Request& r = requests[id - 1];
+    EXPECT_EQ(o.reason, FinishReason::kStop) << id << " (max_tokens " << r.max_tokens << "): " << o.error << " "
+                                             << text_of(o);
+    EXPECT_LE(static_cast<int64_t>(o.tokens.size()), r.max_tokens);
+    grammar::GrammarMatcher check(r.grammar);
+    EXPECT_TRUE(check.accept_bytes(text_of(o)) && check.can_terminate()) << id << ": " << text_of(o);
+  }
+  EXPECT_GT(metrics.grammar_num_steered, 0);
+}
+
 TEST(ConstrainedDecoding, ForcedOutputsCannotBeConstrained) {
   Request r = chat_request("Hi", 4, fx().compile(kChoice));
   r.forced_output_ids = {1, 2};

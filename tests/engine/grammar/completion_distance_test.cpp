@@ -4,6 +4,7 @@
 // reachable state ends the sentence in exactly min_completion_bytes() bytes.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -74,9 +75,25 @@ TEST(CompletionDistance, ShortestMaskOffersTheBytesThatStartAShortestCompletion)
   EXPECT_TRUE(allowed(mask).empty()) << "complete: nothing to add";
 }
 
+TEST(CompletionDistance, CompletionTokensSpellTheShortestCompletionWithFewestTokens) {
+  GrammarMatcher m = matcher_for(R"g(root ::= "{\"a\": " ("true" | "null" | [0-9]+) "}")g");
+  EXPECT_EQ(m.shortest_completion(100), std::optional<std::string>("{\"a\": 0}"));
+  EXPECT_EQ(m.shortest_completion(5), std::nullopt);
+  std::vector<uint64_t> mask;
+  // '{' '"' 'a' '": ' '0' '}': the three-byte token "\": " (id 258) saves two.
+  EXPECT_EQ(m.completion_tokens(100, &mask), 6);
+  EXPECT_EQ(allowed(mask), std::vector<int32_t>{'{'});
+  ASSERT_TRUE(m.accept_bytes("{\"a"));
+  EXPECT_EQ(m.completion_tokens(100, &mask), 3);
+  EXPECT_EQ(allowed(mask), std::vector<int32_t>{258});
+  ASSERT_TRUE(m.accept_bytes("\": 12"));
+  EXPECT_EQ(m.completion_tokens(100, &mask), 1);  // "}"
+  EXPECT_EQ(m.completion_tokens(0), -1) << "longer than max_bytes";
+}
+
 // From states reached by random walks, the shortest-completion mask is never
-// empty before the end and reaches it in exactly min_completion_bytes() bytes;
-// that count is also never more than a completion the random walk finds.
+// empty before the end and reaches it in exactly min_completion_bytes() bytes,
+// and the completion-token masks in exactly completion_tokens() tokens.
 void check_grammar(const std::string& gbnf, uint32_t seed) {
   const auto compiled = std::make_shared<CompiledGrammar>(parse_gbnf(gbnf), byte_vocabulary());
   std::mt19937 rng(seed);
@@ -104,10 +121,23 @@ void check_grammar(const std::string& gbnf, uint32_t seed) {
       ASSERT_LE(bytes, expected);
     }
     EXPECT_EQ(bytes, expected);
+    // Token by token: each start token of a fewest-token spelling leaves one less.
+    GrammarMatcher spelled = m;
+    int64_t tokens = spelled.completion_tokens(4096, &mask);
+    ASSERT_GE(tokens, 0);
+    while (tokens > 0) {
+      const std::vector<int32_t> ids = allowed(mask);
+      ASSERT_FALSE(ids.empty());
+      ASSERT_TRUE(spelled.accept_token(ids[rng() % ids.size()]));
+      const int64_t left = spelled.completion_tokens(4096, &mask);
+      ASSERT_EQ(left + 1, tokens);
+      tokens = left;
+    }
+    EXPECT_TRUE(spelled.can_terminate());
   }
 }
 
-TEST(CompletionDistance, FollowingTheShortestMaskEndsInExactlyThatManyBytes) {
+TEST(CompletionDistance, FollowingTheShortestMasksEndsInExactlyThatManyBytesOrTokens) {
   check_grammar(test::kJsonGrammar, 1);
   check_grammar(json_schema_to_gbnf(R"({"type": "object", "properties": {
       "name": {"type": "string", "maxLength": 12},
