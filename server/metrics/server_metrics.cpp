@@ -208,6 +208,14 @@ std::string ServerMetrics::render(const EngineMetrics& engine, int64_t num_activ
     sample(out, "vllm:spec_decode_num_accepted_tokens_per_pos_total", l + ",position=\"" + std::to_string(i) + "\"",
            static_cast<double>(engine.spec_accepted_per_position[i]));
   }
+  family(out, "kvserve:grammar_masks_total", "counter", "Logits rows masked by a request's grammar (structured output).");
+  sample(out, "kvserve:grammar_masks_total", l, static_cast<double>(engine.grammar_num_masks));
+  family(out, "kvserve:grammar_mask_seconds_total", "counter",
+         "Engine-thread seconds spent computing and applying grammar masks and budget checks.");
+  sample(out, "kvserve:grammar_mask_seconds_total", l, engine.grammar_mask_seconds);
+  family(out, "kvserve:grammar_steered_total", "counter",
+         "Grammar rows resampled towards a shortest completion so the answer ends within max_tokens.");
+  sample(out, "kvserve:grammar_steered_total", l, static_cast<double>(engine.grammar_num_steered));
   family(out, "kvserve:active_requests", "gauge", "API requests being served (all choices).");
   sample(out, "kvserve:active_requests", l, static_cast<double>(num_active_requests));
   family(out, "kvserve:draining", "gauge", "1 while the server drains before exit.");
