@@ -500,31 +500,35 @@ inline void prefetch_block(const uint16_t* const* keys, const uint16_t* const* v
   for (int j = 0; j < 8; ++j) prefetch_row(values[p + j], n, /*l2=*/true);  // for the weighted sum after the softmax
 }
 
-// SimdRowOps::scores (batched order, n % 16 == 0) for G queries, 8
-// positions at a time: the rows come from memory once, the other queries
-// read them from L1.
+// SimdRowOps::scores (batched order, n % 64 == 0) for G queries, 8
+// positions at a time, the sum16 reductions done together on a transposed
+// 8 x 8 block: each key row converted once per block of 64 elements, for
+// every query (lo takes its chunks 0, 2, 4, 6, hi 1, 3, 5, 7, in order).
 template <int G>
 void group_scores(const float* const* query, const uint16_t* const* keys, const uint16_t* const* values,
                   int64_t first, int64_t window, int64_t n, float scale, float* const* out) {
   int64_t p = first;
   for (; p + 8 <= window; p += 8) {
-    const uint16_t* k[8];
-    for (int j = 0; j < 8; ++j) k[j] = keys[p + j];
     prefetch_block(keys, values, p, window, n);
-    for (int g = 0; g < G; ++g) {
-      __m256 lo[8], hi[8];
-      for (int j = 0; j < 8; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
-      for (int64_t i = 0; i < n; i += 16) {
-        const __m256 q_lo = _mm256_loadu_ps(query[g] + i), q_hi = _mm256_loadu_ps(query[g] + i + 8);
-        for (int j = 0; j < 8; ++j) {
-          lo[j] = _mm256_fmadd_ps(load_halves(k[j] + i), q_lo, lo[j]);
-          hi[j] = _mm256_fmadd_ps(load_halves(k[j] + i + 8), q_hi, hi[j]);
+    __m256 eight[G][8];  // eight[g][j] lane i: position j's hi lane i + lo lane i
+    for (int j = 0; j < 8; ++j) {
+      const uint16_t* k = keys[p + j];
+      __m256 lo[G], hi[G];
+      for (int g = 0; g < G; ++g) lo[g] = hi[g] = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 64) {
+        __m256 kv[8];
+        for (int c = 0; c < 8; ++c) kv[c] = load_halves(k + i + 8 * c);
+        for (int g = 0; g < G; ++g) {
+          const float* q = query[g] + i;
+          for (int c = 0; c < 8; c += 2) {
+            lo[g] = _mm256_fmadd_ps(kv[c], _mm256_loadu_ps(q + 8 * c), lo[g]);
+            hi[g] = _mm256_fmadd_ps(kv[c + 1], _mm256_loadu_ps(q + 8 * c + 8), hi[g]);
+          }
         }
       }
-      __m256 eight[8];  // eight[j] lane i: position j's hi lane i + lo lane i
-      for (int j = 0; j < 8; ++j) eight[j] = _mm256_add_ps(hi[j], lo[j]);
-      _mm256_storeu_ps(out[g] + p, sum16_of_eight(eight, scale));
+      for (int g = 0; g < G; ++g) eight[g][j] = _mm256_add_ps(hi[g], lo[g]);
     }
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(out[g] + p, sum16_of_eight(eight[g], scale));
   }
   for (; p < window; ++p) {
     for (int g = 0; g < G; ++g) {
