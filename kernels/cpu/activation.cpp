@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/cpu_isa.h"
 #include "kernels/cpu/cpu_isa_entry.h"
+#include "kernels/cpu/exp_llamacpp_avx2.h"
 #include "kernels/cpu/exp_llamacpp_avx512.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
@@ -23,6 +24,15 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
     const __m512 e = exp16_llamacpp(_mm512_sub_ps(_mm512_setzero_ps(), g));
     const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
     _mm512_storeu_ps(out + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
+  }
+#elif defined(KVS_HAVE_EXP8)
+  // x86-64-v3: the same operations 8 lanes at a time (exp8_llamacpp equals
+  // exp_llamacpp lane for lane).
+  for (int64_t i = 0; i < vector_part; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = exp8_llamacpp(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
   }
 #else
   for (int64_t i = 0; i < vector_part; ++i) {

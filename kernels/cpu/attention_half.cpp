@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #endif
 
+#include "kernels/cpu/exp_llamacpp_avx2.h"
 #include "kernels/cpu/exp_llamacpp_avx512.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/llamacpp_arith.h"
@@ -253,6 +254,16 @@ void softmax_to_halves(float* probabilities, int64_t first, int64_t window, floa
       sum += static_cast<double>(sum16_llamacpp(probabilities + block));
       continue;
     }
+#elif defined(KVS_HAVE_EXP8) && defined(__F16C__)
+    if (block >= first && block + 16 <= window) {  // a whole block: two 8-lane exps, lane for lane the same
+      const __m256 m = _mm256_set1_ps(max_score);
+      const __m256 lo = exp8_llamacpp(_mm256_sub_ps(_mm256_loadu_ps(probabilities + block), m));
+      const __m256 hi = exp8_llamacpp(_mm256_sub_ps(_mm256_loadu_ps(probabilities + block + 8), m));
+      _mm256_storeu_ps(probabilities + block, lo);
+      _mm256_storeu_ps(probabilities + block + 8, hi);
+      sum += static_cast<double>(sum16(lo, hi));  // sum16_llamacpp's order
+      continue;
+    }
 #endif
     for (int64_t p = std::max(block, first); p < std::min(window, block + 16); ++p) {
       probabilities[p] = exp_llamacpp(probabilities[p] - max_score);
@@ -310,6 +321,21 @@ void attend(const float* q, const uint16_t* keys, const uint16_t* values, const 
 }
 
 
+#if defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+// Asks for the n halves at `row` (a K or V row of one head) in L1, or
+// (l2) in L2.
+inline void prefetch_row(const uint16_t* row, int64_t n, bool l2 = false) {
+  for (int64_t i = 0; i < n; i += 32) {
+    if (l2) {
+      _mm_prefetch(reinterpret_cast<const char*>(row + i), _MM_HINT_T1);
+    } else {
+      _mm_prefetch(reinterpret_cast<const char*>(row + i), _MM_HINT_T0);
+    }
+  }
+}
+
+#endif
+
 #if defined(__AVX512F__) && defined(__F16C__) && defined(__FMA__)
 #define KVS_HALF_GROUP 1
 inline __m512 load_halves16(const uint16_t* h) {
@@ -327,18 +353,6 @@ inline float max_of(const float* v, int64_t first, int64_t window) {
   float max_score = _mm512_reduce_max_ps(best);
   for (; p < window; ++p) max_score = std::max(max_score, v[p]);
   return max_score;
-}
-
-// Asks for the n halves at `row` (a K or V row of one head) in L1, or
-// (l2) in L2.
-inline void prefetch_row(const uint16_t* row, int64_t n, bool l2 = false) {
-  for (int64_t i = 0; i < n; i += 32) {
-    if (l2) {
-      _mm_prefetch(reinterpret_cast<const char*>(row + i), _MM_HINT_T1);
-    } else {
-      _mm_prefetch(reinterpret_cast<const char*>(row + i), _MM_HINT_T0);
-    }
-  }
 }
 
 // SimdRowOps::scores (batched order, n % 16 == 0) for G queries at once:
@@ -444,6 +458,183 @@ void group_weighted_sum(const float* const* weight, const uint16_t* const* rows,
   }
 }
 
+#elif defined(__AVX2__) && defined(__F16C__) && defined(__FMA__)
+// The grouped kernel in x86-64-v3 builds: the AVX-512 functions above with
+// 8-float vectors, each computing the same operations on the same operands.
+#define KVS_HALF_GROUP 1
+
+// max_of (AVX-512 above): exact in any order; NaN skipped as std::max skips it.
+inline float max_of(const float* v, int64_t first, int64_t window) {
+  __m256 best0 = _mm256_set1_ps(-INFINITY), best1 = best0;
+  int64_t p = first;
+  for (; p + 16 <= window; p += 16) {
+    best0 = _mm256_max_ps(_mm256_loadu_ps(v + p), best0);
+    best1 = _mm256_max_ps(_mm256_loadu_ps(v + p + 8), best1);
+  }
+  for (; p + 8 <= window; p += 8) best0 = _mm256_max_ps(_mm256_loadu_ps(v + p), best0);
+  const __m256 best = _mm256_max_ps(best0, best1);  // no NaN in either: exact
+  __m128 m = _mm_max_ps(_mm256_extractf128_ps(best, 1), _mm256_castps256_ps128(best));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  float max_score = _mm_cvtss_f32(m);
+  for (; p < window; ++p) max_score = std::max(max_score, v[p]);
+  return max_score;
+}
+
+// (hi + lo) of 8 positions (eight[j]: position j) reduced as sum16 does, the
+// 8 results in one vector (lane j: position j), times scale.
+inline __m256 sum16_of_eight(__m256* eight, float scale) {
+  SimdRowOps::transpose8(eight);  // eight[i] lane j: that sum of position j
+  const __m256 four[4] = {_mm256_add_ps(eight[4], eight[0]), _mm256_add_ps(eight[5], eight[1]),
+                          _mm256_add_ps(eight[6], eight[2]), _mm256_add_ps(eight[7], eight[3])};
+  const __m256 sums = _mm256_add_ps(_mm256_add_ps(four[0], four[2]), _mm256_add_ps(four[1], four[3]));
+  return _mm256_mul_ps(sums, _mm256_set1_ps(scale));
+}
+
+// Asks for this block's K rows after these (L1) and its V rows (L2).
+inline void prefetch_block(const uint16_t* const* keys, const uint16_t* const* values, int64_t p, int64_t window,
+                           int64_t n) {
+  if (p + 16 <= window) {
+    for (int j = 8; j < 16; ++j) prefetch_row(keys[p + j], n);
+  }
+  for (int j = 0; j < 8; ++j) prefetch_row(values[p + j], n, /*l2=*/true);  // for the weighted sum after the softmax
+}
+
+// SimdRowOps::scores (batched order, n % 64 == 0) for G queries, 8
+// positions at a time, the sum16 reductions done together on a transposed
+// 8 x 8 block: each key row converted once per block of 64 elements, for
+// every query (lo takes its chunks 0, 2, 4, 6, hi 1, 3, 5, 7, in order).
+template <int G>
+void group_scores(const float* const* query, const uint16_t* const* keys, const uint16_t* const* values,
+                  int64_t first, int64_t window, int64_t n, float scale, float* const* out) {
+  int64_t p = first;
+  for (; p + 8 <= window; p += 8) {
+    prefetch_block(keys, values, p, window, n);
+    __m256 eight[G][8];  // eight[g][j] lane i: position j's hi lane i + lo lane i
+    for (int j = 0; j < 8; ++j) {
+      const uint16_t* k = keys[p + j];
+      __m256 lo[G], hi[G];
+      for (int g = 0; g < G; ++g) lo[g] = hi[g] = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 64) {
+        __m256 kv[8];
+        for (int c = 0; c < 8; ++c) kv[c] = load_halves(k + i + 8 * c);
+        for (int g = 0; g < G; ++g) {
+          const float* q = query[g] + i;
+          for (int c = 0; c < 8; c += 2) {
+            lo[g] = _mm256_fmadd_ps(kv[c], _mm256_loadu_ps(q + 8 * c), lo[g]);
+            hi[g] = _mm256_fmadd_ps(kv[c + 1], _mm256_loadu_ps(q + 8 * c + 8), hi[g]);
+          }
+        }
+      }
+      for (int g = 0; g < G; ++g) eight[g][j] = _mm256_add_ps(hi[g], lo[g]);
+    }
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(out[g] + p, sum16_of_eight(eight[g], scale));
+  }
+  for (; p < window; ++p) {
+    for (int g = 0; g < G; ++g) {
+      __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+      for (int64_t i = 0; i < n; i += 16) {
+        lo = _mm256_fmadd_ps(load_halves(keys[p] + i), _mm256_loadu_ps(query[g] + i), lo);
+        hi = _mm256_fmadd_ps(load_halves(keys[p] + i + 8), _mm256_loadu_ps(query[g] + i + 8), hi);
+      }
+      out[g][p] = sum16(lo, hi) * scale;
+    }
+  }
+}
+
+// (hi + lo) of SimdRowOps::score in the single order (n % 64 == 0) for one
+// key row and one query: eight 8-lane accumulators over blocks of 64,
+// accumulator a (lanes 0..15) being acc[2a] (0..7) and acc[2a + 1] (8..15).
+inline __m256 single_order_pair(const uint16_t* k, const float* q, int64_t n) {
+  __m256 acc[8];
+  for (__m256& a : acc) a = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 64) {
+    for (int j = 0; j < 8; ++j) {
+      acc[j] = _mm256_fmadd_ps(load_halves(k + i + 8 * j), _mm256_loadu_ps(q + i + 8 * j), acc[j]);
+    }
+  }
+  const __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+  const __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+  return _mm256_add_ps(hi, lo);
+}
+
+// SimdRowOps::score in the single order (n % 64 == 0) for G queries, 8
+// positions at a time, the sum16 reductions done together on a transposed
+// 8 x 8 block (the same additions on the same operands). With n == 64 each
+// key row is converted once for every query.
+template <int G>
+void group_scores_single(const float* const* query, const uint16_t* const* keys, const uint16_t* const* values,
+                         int64_t first, int64_t window, int64_t n, float scale, float* const* out) {
+  int64_t p = first;
+  for (; p + 8 <= window; p += 8) {
+    prefetch_block(keys, values, p, window, n);
+    __m256 eight[G][8];
+    if (n == 64) {
+      for (int j = 0; j < 8; ++j) {
+        const uint16_t* k = keys[p + j];
+        __m256 kv[8];
+        for (int c = 0; c < 8; ++c) kv[c] = load_halves(k + 8 * c);
+        for (int g = 0; g < G; ++g) {
+          __m256 acc[8];
+          for (int c = 0; c < 8; ++c) {
+            acc[c] = _mm256_fmadd_ps(kv[c], _mm256_loadu_ps(query[g] + 8 * c), _mm256_setzero_ps());
+          }
+          const __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+          const __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+          eight[g][j] = _mm256_add_ps(hi, lo);
+        }
+      }
+    } else {
+      for (int g = 0; g < G; ++g) {
+        for (int j = 0; j < 8; ++j) eight[g][j] = single_order_pair(keys[p + j], query[g], n);
+      }
+    }
+    for (int g = 0; g < G; ++g) _mm256_storeu_ps(out[g] + p, sum16_of_eight(eight[g], scale));
+  }
+  for (; p < window; ++p) {
+    for (int g = 0; g < G; ++g) {
+      const __m256 pair = single_order_pair(keys[p], query[g], n);
+      const __m128 four = _mm_add_ps(_mm256_extractf128_ps(pair, 1), _mm256_castps256_ps128(pair));
+      const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+      out[g][p] = _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two))) * scale;
+    }
+  }
+}
+
+// SimdRowOps::weighted_sum (16 or 64 lanes, n % 64 == 0) for G queries at
+// once: each value row converted once per column chunk, for every query's
+// weights; C 8-float columns per pass (as many as the registers hold, so
+// n == 64 takes one to four passes over a lane's rows).
+template <int G>
+void group_weighted_sum(const float* const* weight, const uint16_t* const* rows, int64_t first, int64_t window,
+                        int64_t num_lanes, int64_t n, float* const* lanes) {
+  constexpr int C = G == 1 ? 8 : G <= 3 ? 4 : 2;  // G * C accumulators, at most 12 of the 16 registers
+  const int64_t kLanes = num_lanes;
+  for (int64_t l = 0; l < kLanes; ++l) {
+    const int64_t p0 = first + ((l - first) % kLanes + kLanes) % kLanes;  // first p >= first in lane l
+    for (int64_t d = 0; d < n; d += 8 * C) {
+      __m256 acc[G][C];
+      for (int g = 0; g < G; ++g) {
+        for (int c = 0; c < C; ++c) acc[g][c] = _mm256_setzero_ps();
+      }
+      for (int64_t p = p0; p < window; p += kLanes) {
+        if (d == 0 && p + 2 * kLanes < window) prefetch_row(rows[p + 2 * kLanes], n);  // two rows ahead in this lane
+        __m256 w[G];
+        for (int g = 0; g < G; ++g) w[g] = _mm256_set1_ps(weight[g][p]);
+        for (int c = 0; c < C; ++c) {  // one column converted at a time: G * C + G + 1 registers
+          const __m256 v = load_halves(rows[p] + d + 8 * c);
+          for (int g = 0; g < G; ++g) acc[g][c] = _mm256_fmadd_ps(w[g], v, acc[g][c]);
+        }
+      }
+      for (int g = 0; g < G; ++g) {
+        for (int c = 0; c < C; ++c) _mm256_storeu_ps(lanes[g] + l * n + d + 8 * c, acc[g][c]);
+      }
+    }
+  }
+}
+#endif
+
+#ifdef KVS_HALF_GROUP
 template <int G>
 void group_chunk(HalfMatmulOrder order, const float* const* query, const uint16_t* const* keys,
                  const uint16_t* const* value_rows, int64_t first, int64_t window, int64_t n, float scale,

@@ -63,8 +63,10 @@ void attend_one_half(const float* q, const uint16_t* keys, const uint16_t* value
 // attend_one_half (either order) for `num_queries` query heads that share
 // one KV head (a GQA group): query g at q + g * q_stride, its output at
 // out + g * out_stride. Each output equals attend_one_half's bit for bit; on
-// AVX-512 builds with head_dim % 64 == 0 each key and value row is converted
-// once for up to four queries. No score side output.
+// AVX-512 and x86-64-v3 (AVX2 + F16C + FMA) builds with head_dim % 64 == 0
+// each key and value row is read from memory once for up to four queries
+// (AVX-512, and AVX2 with head_dim == 64: converted once too). No score side
+// output.
 void attend_group_half(const float* q, int64_t q_stride, int64_t num_queries, const uint16_t* keys,
                        const uint16_t* values, const int32_t* table, int64_t block_size, int64_t kv_row,
                        int64_t kv_offset, int64_t head_dim, int64_t window, float scale, HalfMatmulOrder order,

@@ -288,6 +288,43 @@ TEST(HalfAttentionTest, GroupEqualsOneHeadAtATime) {
   }
 }
 
+// The grouped kernel (each ISA's: AVX-512 or x86-64-v3) against the
+// portable reference over a long window whose scores are so spread that most
+// probabilities underflow (exp's saturated and subnormal ranges), and a window
+// of 2048 positions as decode after a long prompt sees it.
+TEST(HalfAttentionTest, GroupEqualsThePortableReferenceOnLongSpreadWindows) {
+  using test::float_bits;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  const int64_t dim = 64, kv_heads = 2, block = 16, group = 3;
+  for (int64_t len : {int64_t{2048}, int64_t{301}}) {
+    const int64_t blocks = (len + block - 1) / block;
+    std::vector<uint16_t> k(blocks * block * kv_heads * dim), v(k.size());
+    for (size_t i = 0; i < k.size(); ++i) k[i] = fp32_to_fp16(dist(rng)), v[i] = fp32_to_fp16(dist(rng));
+    std::vector<int32_t> table(blocks);
+    for (int64_t b = 0; b < blocks; ++b) table[b] = static_cast<int32_t>((b * 5) % blocks);
+    std::vector<float> q(group * dim);
+    for (float& x : q) x = dist(rng);
+    for (float scale : {0.125f, 3.0f}) {
+      for (HalfMatmulOrder order : {HalfMatmulOrder::kBatched, HalfMatmulOrder::kSingle}) {
+        HalfAttentionScratch scratch;
+        std::vector<float> got(group * dim), want(dim);
+        attend_group_half(q.data(), dim, group, k.data(), v.data(), table.data(), block, kv_heads * dim, dim, dim, len,
+                          scale, order, scratch, got.data(), dim, nullptr, nullptr, blocks, 0);
+        for (int64_t g = 0; g < group; ++g) {
+          attend_one_half_reference(q.data() + g * dim, k.data(), v.data(), table.data(), block, kv_heads * dim, dim,
+                                    dim, len, scale, order, scratch, want.data(), nullptr, nullptr, blocks);
+          for (int64_t i = 0; i < dim; ++i) {
+            ASSERT_EQ(float_bits(got[g * dim + i]), float_bits(want[i]))
+                << "len " << len << " scale " << scale << " order " << static_cast<int>(order) << " head " << g
+                << " at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(PagedAttentionTest, RejectsBadArguments) {
   std::vector<float> k(64), v(64), q(64), out(64);
   PagedKvLayer cache{k.data(), v.data(), KvDType::F32, 1, 4, 2, 8};

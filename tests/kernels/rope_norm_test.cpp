@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/activation.h"
+#include "kernels/cpu/exp_llamacpp_avx2.h"
 #include "kernels/cpu/exp_llamacpp_avx512.h"
 #include "kernels/cpu/llamacpp_arith.h"
 #include "kernels/cpu/rmsnorm.h"
@@ -204,9 +205,10 @@ TEST(LlamaCppArithTest, ExpIsWithinTwoUlpsOfExp) {
   EXPECT_NEAR(exp_llamacpp(-100.0f), std::exp(-100.0), 2e-45);
 }
 
-// silu_mul's 16-wide part (exp16_llamacpp on AVX-512 builds) equals the
-// scalar formula g / (1 + exp_llamacpp(0 - g)) * up bit for bit: random gates
-// over the whole range where exp over- and underflows, the |n| > 192 edges,
+// silu_mul's 16-wide part (exp16_llamacpp on AVX-512 builds, exp8_llamacpp
+// on x86-64-v3 ones) equals the scalar formula
+// g / (1 + exp_llamacpp(0 - g)) * up bit for bit: random gates over the
+// whole range where exp over- and underflows, the |n| > 192 edges,
 // infinities, NaN and signed zeros.
 TEST(ActivationTest, SiluMulVectorEqualsTheScalarFormula) {
   std::mt19937 rng(9);
@@ -253,6 +255,37 @@ TEST(LlamaCppArithTest, Exp16EqualsExpLaneForLane) {
   }
 #else
   GTEST_SKIP() << "exp16_llamacpp exists in AVX-512 builds only";
+#endif
+}
+
+// exp8_llamacpp (x86-64-v3 builds: the softmax and SiLU of the AVX2 copy),
+// lane for lane, against exp_llamacpp over the same sweep: both saturation
+// edges, the scalar form's two-step scaling range (|n| > 126) and results
+// that round to subnormals, with NaN and infinities in some lanes.
+TEST(LlamaCppArithTest, Exp8EqualsExpLaneForLane) {
+#ifdef KVS_HAVE_EXP8
+  std::vector<float> x;
+  for (float v = -140.0f; v < 140.0f; v += 0.00731f) x.push_back(v);
+  for (float v = -104.0f; v < -87.0f; v += 0.0001f) x.push_back(v);  // subnormal results
+  for (float v : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), 0.0f, -0.0f, 1e30f, -1e30f, 133.0f, -133.5f, 88.7f}) {
+    x.push_back(v);
+  }
+  while (x.size() % 8 != 0) x.push_back(1.0f);
+  for (size_t i = 0; i < x.size(); i += 8) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, exp8_llamacpp(_mm256_loadu_ps(&x[i])));
+    for (size_t l = 0; l < 8; ++l) {
+      const float want = exp_llamacpp(x[i + l]);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(lanes[l])) << x[i + l];
+      } else {
+        ASSERT_EQ(float_bits(lanes[l]), float_bits(want)) << x[i + l];
+      }
+    }
+  }
+#else
+  GTEST_SKIP() << "exp8_llamacpp exists in AVX2 + FMA builds only";
 #endif
 }
 
