@@ -1,5 +1,6 @@
 #include "kernels/cpu/dot_tile.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -255,6 +256,108 @@ void micro_tile2(const typename Traits::Unpacked* wu, const PreparedX8<Traits>* 
 
 constexpr int kTileTokens = 8;  // one 8-float vector of per-token scales
 
+#ifndef KVS_TILE_512
+// The AVX2 (16 ymm registers) tile: R rows x T tokens with R * T <= 8
+// accumulators, so nothing spills (the 4 x 8 tile of the AVX-512 build spills
+// 16 of its 32 accumulators here). Per (row, token) pair the operations and
+// their order are those of the single-pair kernel (dot.cpp): the same integer
+// lanes, the scale w.d * x.d as one float product broadcast, one fused
+// multiply-add per block, blocks in order, the same horizontal sum; the Q4_1 /
+// Q5_1 offsets lane t: fma(w.m, x.d_times_sum, .) as vec_dot's scalar fma.
+// `prefetch`: the rows' bytes kPrefetchAhead further on are requested block by
+// block (the first pass over rows streamed from memory).
+constexpr int64_t kPrefetchAhead = 2048;
+
+template <class Traits, int R, int T>
+void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
+                     int64_t out_stride, bool prefetch) {
+  static_assert(T >= 1 && T <= 8 && R * T <= 8, "accumulators stay in registers");
+  using Block = typename Traits::Block;
+  __m256 acc[R][T];
+  __m256 offsets[R];
+  for (int r = 0; r < R; ++r) {
+    offsets[r] = _mm256_setzero_ps();
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    typename Traits::Unpacked wb[R];
+    __m256 wd[R];
+    for (int r = 0; r < R; ++r) {
+      const Block* block = reinterpret_cast<const Block*>(w + r * row_bytes) + b;
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchAhead, _MM_HINT_T0);
+      wb[r] = Traits::unpack(*block);
+      wd[r] = _mm256_set1_ps(wb[r].d);
+    }
+    if constexpr (Traits::kOffsets) {
+      const __m256 xs = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
+      for (int r = 0; r < R; ++r) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb[r].m), xs, offsets[r]);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const ActivationBlockQ8& xb = x[t * num_blocks + b];
+      const __m256i xq = Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
+      for (int r = 0; r < R; ++r) {
+        // w.d * x.d in every lane: the single-pair kernel's one float product, broadcast
+        const __m256 scale = _mm256_mul_ps(wd[r], _mm256_broadcast_ss(&xb.d));
+        acc[r][t] = _mm256_fmadd_ps(Traits::products(wb[r], xq), scale, acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    alignas(32) float offset_lanes[8];
+    _mm256_store_ps(offset_lanes, offsets[r]);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      // Q4_0 / Q5_0 / Q8_0 return the bare sum (adding 0.0f would turn -0 into +0).
+      float value = simd::horizontal_sum(acc[r][t]);
+      if constexpr (Traits::kOffsets) value += offset_lanes[t];
+      out[t * out_stride + r] = value;
+    }
+  }
+}
+
+#ifndef KVS_AVX2_ROWS
+#define KVS_AVX2_ROWS 1
+#define KVS_AVX2_TOKENS 8
+#endif
+constexpr int kAvx2Rows = KVS_AVX2_ROWS;
+constexpr int kAvx2Tokens = KVS_AVX2_TOKENS;
+
+// Tokens [0, T) of rows [0, num_rows): R rows at a time, then single rows.
+template <class Traits, int T>
+void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_blocks,
+               float* out, int64_t out_stride, bool prefetch) {
+  int64_t r = 0;
+  for (; r + kAvx2Rows <= num_rows; r += kAvx2Rows) {
+    micro_tile_avx2<Traits, kAvx2Rows, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+  }
+  for (; r < num_rows; ++r) {
+    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+  }
+}
+
+template <class Traits>
+void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
+          int64_t num_blocks, float* out, int64_t out_stride) {
+  for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
+    const ActivationBlockQ8* xt = x + t * num_blocks;
+    float* ot = out + t * out_stride;
+    const bool prefetch = t == 0;
+    switch (std::min<int64_t>(num_tokens - t, kAvx2Tokens)) {
+      case 8: rows_avx2<Traits, (8 <= kAvx2Tokens ? 8 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      case 7: rows_avx2<Traits, (7 <= kAvx2Tokens ? 7 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      case 6: rows_avx2<Traits, (6 <= kAvx2Tokens ? 6 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      case 5: rows_avx2<Traits, (5 <= kAvx2Tokens ? 5 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+    }
+  }
+}
+#else
+
 // Tokens [t0, num_tokens) (fewer than 8) of R rows, through micro_tile.
 template <class Traits, int R>
 void rows_tail_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t t0, int64_t num_tokens,
@@ -328,6 +431,8 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
     rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
   }
 }
+
+#endif  // KVS_TILE_512
 
 }  // namespace
 #endif
