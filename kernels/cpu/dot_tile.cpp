@@ -269,8 +269,8 @@ constexpr int kTileTokens = 8;  // one 8-float vector of per-token scales
 constexpr int64_t kPrefetchAhead = 2048;
 
 template <class Traits, int R, int T>
-void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
-                     int64_t out_stride, bool prefetch) {
+void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, const __m256* xs,
+                     int64_t num_blocks, float* out, int64_t out_stride, bool prefetch) {
   static_assert(T >= 1 && T <= 8 && R * T <= 8, "accumulators stay in registers");
   using Block = typename Traits::Block;
   __m256 acc[R][T];
@@ -282,20 +282,19 @@ void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8
   for (int64_t b = 0; b < num_blocks; ++b) {
     typename Traits::Unpacked wb[R];
     __m256 wd[R];
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const Block* block = reinterpret_cast<const Block*>(w + r * row_bytes) + b;
       if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchAhead, _MM_HINT_T0);
       wb[r] = Traits::unpack(*block);
       wd[r] = _mm256_set1_ps(wb[r].d);
-    }
-    if constexpr (Traits::kOffsets) {
-      const __m256 xs = gather_tokens<T>(x, num_blocks, b, &ActivationBlockQ8::d_times_sum);
-      for (int r = 0; r < R; ++r) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb[r].m), xs, offsets[r]);
+      if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb[r].m), xs[b], offsets[r]);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const ActivationBlockQ8& xb = x[t * num_blocks + b];
       const __m256i xq = Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
+#pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         // w.d * x.d in every lane: the single-pair kernel's one float product, broadcast
         const __m256 scale = _mm256_mul_ps(wd[r], _mm256_broadcast_ss(&xb.d));
@@ -317,42 +316,56 @@ void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8
   }
 }
 
-#ifndef KVS_AVX2_ROWS
-#define KVS_AVX2_ROWS 1
-#define KVS_AVX2_TOKENS 8
-#endif
-constexpr int kAvx2Rows = KVS_AVX2_ROWS;
-constexpr int kAvx2Tokens = KVS_AVX2_TOKENS;
+constexpr int kAvx2Tokens = 8;  // tokens per pass: 8 accumulators of one row
+// Rows per pass for T tokens: two rows for up to 4 tokens (each unpacked
+// weight block serves more tokens), else one; at most 8 accumulators.
+template <int T>
+constexpr int avx2_rows() {
+  return T <= 4 ? 2 : 1;
+}
 
-// Tokens [0, T) of rows [0, num_rows): R rows at a time, then single rows.
+// Tokens [0, T) of rows [0, num_rows). `xs` (formats with offsets): per block,
+// lane t = token t's d_times_sum.
 template <class Traits, int T>
-void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_blocks,
-               float* out, int64_t out_stride, bool prefetch) {
+void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, const __m256* xs,
+               int64_t num_blocks, float* out, int64_t out_stride, bool prefetch) {
+  constexpr int R = avx2_rows<T>();
   int64_t r = 0;
-  for (; r + kAvx2Rows <= num_rows; r += kAvx2Rows) {
-    micro_tile_avx2<Traits, kAvx2Rows, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+  for (; r + R <= num_rows; r += R) {
+    micro_tile_avx2<Traits, R, T>(w + r * row_bytes, row_bytes, x, xs, num_blocks, out + r, out_stride, prefetch);
   }
   for (; r < num_rows; ++r) {
-    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, xs, num_blocks, out + r, out_stride, prefetch);
   }
 }
 
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
+  thread_local std::vector<__m256> offset_sums;  // per block: the token group's d_times_sum lanes
+  if constexpr (Traits::kOffsets) offset_sums.resize(static_cast<size_t>(num_blocks));
   for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
     const ActivationBlockQ8* xt = x + t * num_blocks;
     float* ot = out + t * out_stride;
     const bool prefetch = t == 0;
-    switch (std::min<int64_t>(num_tokens - t, kAvx2Tokens)) {
-      case 8: rows_avx2<Traits, (8 <= kAvx2Tokens ? 8 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      case 7: rows_avx2<Traits, (7 <= kAvx2Tokens ? 7 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      case 6: rows_avx2<Traits, (6 <= kAvx2Tokens ? 6 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      case 5: rows_avx2<Traits, (5 <= kAvx2Tokens ? 5 : 1)>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+    const int64_t tokens = std::min<int64_t>(num_tokens - t, kAvx2Tokens);
+    if constexpr (Traits::kOffsets) {
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        alignas(32) float lanes[8] = {};
+        for (int64_t i = 0; i < tokens; ++i) lanes[i] = xt[i * num_blocks + b].d_times_sum;
+        offset_sums[b] = _mm256_load_ps(lanes);
+      }
+    }
+    const __m256* xs = offset_sums.data();
+    switch (tokens) {
+      case 8: rows_avx2<Traits, 8>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      case 7: rows_avx2<Traits, 7>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      case 6: rows_avx2<Traits, 6>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      case 5: rows_avx2<Traits, 5>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
+      default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
     }
   }
 }
