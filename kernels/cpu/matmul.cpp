@@ -57,27 +57,15 @@ void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const A
     return;
   }
   const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
-  if (token_tile < kTokenTile) {
-    // Small token tiles (the AVX2 tile, whose activations must stay in L1):
-    // each thread takes a chunk of rows through every token tile in turn, so
-    // the chunk is read from memory once.
+  // Each thread takes a chunk of rows (in L1) through every token tile in
+  // turn, so the chunk is read from memory once; the token tile's activations
+  // stay in L1 / L2.
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < num_chunks; ++c) {
-      const int64_t n0 = c * kRowChunk;
-      for (int64_t t0 = 0; t0 < num_tokens; t0 += token_tile) {
-        tile(weights + static_cast<size_t>(n0) * row_bytes, row_bytes, std::min(kRowChunk, num_out - n0),
-             xq + t0 * num_blocks, std::min(num_tokens - t0, token_tile), y + t0 * y_stride + n0, y_stride);
-      }
-    }
-    return;
-  }
-  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
-    const int64_t tile_tokens = std::min(num_tokens - t0, kTokenTile);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < num_chunks; ++c) {
-      const int64_t n0 = c * kRowChunk;
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    const int64_t n0 = c * kRowChunk;
+    for (int64_t t0 = 0; t0 < num_tokens; t0 += token_tile) {
       tile(weights + static_cast<size_t>(n0) * row_bytes, row_bytes, std::min(kRowChunk, num_out - n0),
-           xq + t0 * num_blocks, tile_tokens, y + t0 * y_stride + n0, y_stride);
+           xq + t0 * num_blocks, std::min(num_tokens - t0, token_tile), y + t0 * y_stride + n0, y_stride);
     }
   }
 }
