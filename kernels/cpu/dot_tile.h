@@ -24,12 +24,9 @@ namespace kvs::kernels {
 // horizontal sum); only the sharing of weight loads and unpacking differs.
 // How many tokens one dot_quantized_tile() call should take for speed (the
 // matmul's token tile): 64 with the 512-bit tile (each row unpacked once per
-// call), 16 with the AVX2 tile (the activations a call reuses stay in L1).
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
-inline constexpr int64_t kDotTileTokens = 64;
-#else
-inline constexpr int64_t kDotTileTokens = 16;
-#endif
+// call); with the AVX2 tile, 16 for the signed formats (the activations a call
+// reuses stay in L1) and 64 for Q4_1 / Q5_1 (their 4-row x 8-token tile).
+int64_t dot_tile_tokens(WeightFormat format);
 
 void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                         const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,

@@ -198,7 +198,7 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
               tile(row, row_bytes, 1, xq, 1, &y, 1);
               return y;
             },
-            tile, repacked ? kTokenTile : kDotTileTokens);
+            tile, repacked ? kTokenTile : dot_tile_tokens(format));
         break;
       }
       case ActivationKind::kQ8K: {
