@@ -282,21 +282,20 @@ constexpr int kTileRows = 4;  // 4 x 8 accumulators fit AVX-512VL's 32 registers
 // 16 of its 32 accumulators here). Per (row, token) pair the operations and
 // their order are those of the single-pair kernel (dot.cpp): the same integer
 // lanes, the scale w.d * x.d as one float product broadcast, one fused
-// multiply-add per block, blocks in order, the same horizontal sum; the Q4_1 /
-// Q5_1 offsets lane t: fma(w.m, x.d_times_sum, .) as vec_dot's scalar fma.
+// multiply-add per block, blocks in order, the same horizontal sum. Signed
+// formats only (Q8_0, Q5_0, Q4_0: no offsets).
 // `prefetch`: the rows' bytes kPrefetchAhead further on are requested block by
 // block (the first pass over rows streamed from memory).
 constexpr int64_t kPrefetchAhead = 2048;
 
 template <class Traits, int R, int T>
-void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, const __m256* xs,
-                     int64_t num_blocks, float* out, int64_t out_stride, bool prefetch) {
+void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
+                     int64_t out_stride, bool prefetch) {
   static_assert(T >= 1 && T <= 8 && R * T <= 8, "accumulators stay in registers");
+  static_assert(!Traits::kOffsets, "Q4_1 / Q5_1 take micro_tile");
   using Block = typename Traits::Block;
   __m256 acc[R][T];
-  __m256 offsets[R];
   for (int r = 0; r < R; ++r) {
-    offsets[r] = _mm256_setzero_ps();
     for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
   }
   for (int64_t b = 0; b < num_blocks; ++b) {
@@ -308,7 +307,6 @@ void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8
       if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchAhead, _MM_HINT_T0);
       wb[r] = Traits::unpack(*block);
       wd[r] = _mm256_set1_ps(wb[r].d);
-      if constexpr (Traits::kOffsets) offsets[r] = _mm256_fmadd_ps(_mm256_set1_ps(wb[r].m), xs[b], offsets[r]);
     }
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
@@ -324,15 +322,8 @@ void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    alignas(32) float offset_lanes[8];
-    _mm256_store_ps(offset_lanes, offsets[r]);
 #pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      // Q4_0 / Q5_0 / Q8_0 return the bare sum (adding 0.0f would turn -0 into +0).
-      float value = simd::horizontal_sum(acc[r][t]);
-      if constexpr (Traits::kOffsets) value += offset_lanes[t];
-      out[t * out_stride + r] = value;
-    }
+    for (int t = 0; t < T; ++t) out[t * out_stride + r] = simd::horizontal_sum(acc[r][t]);  // the bare sum, as vec_dot
   }
 }
 
@@ -344,26 +335,23 @@ constexpr int avx2_rows() {
   return T <= 4 ? 2 : 1;
 }
 
-// Tokens [0, T) of rows [0, num_rows). `xs` (formats with offsets): per block,
-// lane t = token t's d_times_sum.
+// Tokens [0, T) of rows [0, num_rows).
 template <class Traits, int T>
-void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, const __m256* xs,
-               int64_t num_blocks, float* out, int64_t out_stride, bool prefetch) {
+void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_blocks,
+               float* out, int64_t out_stride, bool prefetch) {
   constexpr int R = avx2_rows<T>();
   int64_t r = 0;
   for (; r + R <= num_rows; r += R) {
-    micro_tile_avx2<Traits, R, T>(w + r * row_bytes, row_bytes, x, xs, num_blocks, out + r, out_stride, prefetch);
+    micro_tile_avx2<Traits, R, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
   }
   for (; r < num_rows; ++r) {
-    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, xs, num_blocks, out + r, out_stride, prefetch);
+    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
   }
 }
 
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
-  thread_local std::vector<__m256> offset_sums;  // per block: the token group's d_times_sum lanes
-  if constexpr (Traits::kOffsets) offset_sums.resize(static_cast<size_t>(num_blocks));
   if constexpr (Traits::kOffsets) {
     // Q4_1 / Q5_1 (one register per unpacked block): the 4-row x 8-token tile,
     // whose x loads serve 4 rows, measured faster here despite its spills
@@ -389,30 +377,21 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
     for (; r < num_rows; ++r) {
       rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
     }
-    return;
-  }
-  for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
-    const ActivationBlockQ8* xt = x + t * num_blocks;
-    float* ot = out + t * out_stride;
-    const bool prefetch = t == 0;
-    const int64_t tokens = std::min<int64_t>(num_tokens - t, kAvx2Tokens);
-    if constexpr (Traits::kOffsets) {
-      for (int64_t b = 0; b < num_blocks; ++b) {
-        alignas(32) float lanes[8] = {};
-        for (int64_t i = 0; i < tokens; ++i) lanes[i] = xt[i * num_blocks + b].d_times_sum;
-        offset_sums[b] = _mm256_load_ps(lanes);
+  } else {
+    for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
+      const ActivationBlockQ8* xt = x + t * num_blocks;
+      float* ot = out + t * out_stride;
+      const bool prefetch = t == 0;
+      switch (std::min<int64_t>(num_tokens - t, kAvx2Tokens)) {
+        case 8: rows_avx2<Traits, 8>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 7: rows_avx2<Traits, 7>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 6: rows_avx2<Traits, 6>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 5: rows_avx2<Traits, 5>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
       }
-    }
-    const __m256* xs = offset_sums.data();
-    switch (tokens) {
-      case 8: rows_avx2<Traits, 8>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      case 7: rows_avx2<Traits, 7>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      case 6: rows_avx2<Traits, 6>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      case 5: rows_avx2<Traits, 5>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
-      default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, xs, num_blocks, ot, out_stride, prefetch); break;
     }
   }
 }
