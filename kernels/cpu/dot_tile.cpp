@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/dot.h"
@@ -282,8 +283,8 @@ constexpr int kTileRows = 4;  // 4 x 8 accumulators fit AVX-512VL's 32 registers
 // 16 of its 32 accumulators here). Per (row, token) pair the operations and
 // their order are those of the single-pair kernel (dot.cpp): the same integer
 // lanes, the scale w.d * x.d as one float product broadcast, one fused
-// multiply-add per block, blocks in order, the same horizontal sum. Signed
-// formats only (Q8_0, Q5_0, Q4_0: no offsets).
+// multiply-add per block, blocks in order, the same horizontal sum. Taken by
+// Q8_0 and Q4_0 (tile()); it handles any format without offsets.
 // `prefetch`: the rows' bytes kPrefetchAhead further on are requested block by
 // block (the first pass over rows streamed from memory).
 constexpr int64_t kPrefetchAhead = 2048;
@@ -292,7 +293,7 @@ template <class Traits, int R, int T>
 void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
                      int64_t out_stride, bool prefetch) {
   static_assert(T >= 1 && T <= 8 && R * T <= 8, "accumulators stay in registers");
-  static_assert(!Traits::kOffsets, "Q4_1 / Q5_1 take micro_tile");
+  static_assert(!Traits::kOffsets, "Q4_1 / Q5_1 take micro_tile");  // Q5_0 too, by choice (tile)
   using Block = typename Traits::Block;
   __m256 acc[R][T];
   for (int r = 0; r < R; ++r) {
@@ -352,10 +353,11 @@ void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activ
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
-  if constexpr (Traits::kOffsets) {
-    // Q4_1 / Q5_1 (one register per unpacked block): the 4-row x 8-token tile,
-    // whose x loads serve 4 rows, measured faster here despite its spills
-    // (one Zen 5 thread, 64 tokens: 57 against 54 GMAC/s).
+  if constexpr (Traits::kOffsets || std::is_same_v<Traits, Q5_0Traits>) {
+    // Q4_1 / Q5_1 / Q5_0 (costly unpacking, shared by 8 tokens): the 4-row x
+    // 8-token tile, whose x loads serve 4 rows, measured faster here despite
+    // its spills (one Zen 5 thread, 64 tokens: Q4_1 57 against 54 GMAC/s,
+    // Q5_0 50 against 47.5).
     int64_t t = 0;
     for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
       int64_t r = 0;
@@ -459,7 +461,7 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
 
 int64_t dot_tile_tokens(WeightFormat format) {
 #if defined(KVS_DOT_AVX2) && !defined(KVS_TILE_512)
-  return format == WeightFormat::Q4_1 || format == WeightFormat::Q5_1 ? 64 : 16;
+  return format == WeightFormat::Q4_1 || format == WeightFormat::Q5_1 || format == WeightFormat::Q5_0 ? 64 : 16;
 #else
   (void)format;
   return 64;

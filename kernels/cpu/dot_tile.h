@@ -24,8 +24,8 @@ namespace kvs::kernels {
 // horizontal sum); only the sharing of weight loads and unpacking differs.
 // How many tokens one dot_quantized_tile() call should take for speed (the
 // matmul's token tile): 64 with the 512-bit tile (each row unpacked once per
-// call); with the AVX2 tile, 16 for the signed formats (the activations a call
-// reuses stay in L1) and 64 for Q4_1 / Q5_1 (their 4-row x 8-token tile).
+// call); with the AVX2 tile, 16 for Q8_0 / Q4_0 (the activations a call
+// reuses stay in L1) and 64 for Q4_1 / Q5_1 / Q5_0 (their 4-row x 8-token tile).
 int64_t dot_tile_tokens(WeightFormat format);
 
 void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
