@@ -1,6 +1,8 @@
 #include "kernels/cpu/dot_tile.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/dot.h"
@@ -275,6 +277,129 @@ void rows_tail_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ
 
 constexpr int kTileRows = 4;  // 4 x 8 accumulators fit AVX-512VL's 32 registers
 
+#ifndef KVS_TILE_512
+// The AVX2 (16 ymm registers) tile: R rows x T tokens with R * T <= 8
+// accumulators, so nothing spills (the 4 x 8 tile of the AVX-512 build spills
+// 16 of its 32 accumulators here). Per (row, token) pair the operations and
+// their order are those of the single-pair kernel (dot.cpp): the same integer
+// lanes, the scale w.d * x.d as one float product broadcast, one fused
+// multiply-add per block, blocks in order, the same horizontal sum. Taken by
+// Q8_0 and Q4_0 (tile()); it handles any format without offsets.
+// `prefetch`: the rows' bytes kPrefetchAhead further on are requested block by
+// block (the first pass over rows streamed from memory).
+constexpr int64_t kPrefetchAhead = 2048;
+
+template <class Traits, int R, int T>
+void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
+                     int64_t out_stride, bool prefetch) {
+  static_assert(T >= 1 && T <= 8 && R * T <= 8, "accumulators stay in registers");
+  static_assert(!Traits::kOffsets, "Q4_1 / Q5_1 take micro_tile");  // Q5_0 too, by choice (tile)
+  using Block = typename Traits::Block;
+  __m256 acc[R][T];
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    typename Traits::Unpacked wb[R];
+    __m256 wd[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const Block* block = reinterpret_cast<const Block*>(w + r * row_bytes) + b;
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchAhead, _MM_HINT_T0);
+      wb[r] = Traits::unpack(*block);
+      wd[r] = _mm256_set1_ps(wb[r].d);
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      const ActivationBlockQ8& xb = x[t * num_blocks + b];
+      const __m256i xq = Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        // w.d * x.d in every lane: the single-pair kernel's one float product, broadcast
+        const __m256 scale = _mm256_mul_ps(wd[r], _mm256_broadcast_ss(&xb.d));
+        acc[r][t] = _mm256_fmadd_ps(Traits::products(wb[r], xq), scale, acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) out[t * out_stride + r] = simd::horizontal_sum(acc[r][t]);  // the bare sum, as vec_dot
+  }
+}
+
+constexpr int kAvx2Tokens = 8;  // tokens per pass: 8 accumulators of one row
+// Rows per pass for T tokens: two rows for up to 4 tokens (each unpacked
+// weight block serves more tokens), else one; at most 8 accumulators.
+template <int T>
+constexpr int avx2_rows() {
+  return T <= 4 ? 2 : 1;
+}
+
+// Tokens [0, T) of rows [0, num_rows).
+template <class Traits, int T>
+void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_blocks,
+               float* out, int64_t out_stride, bool prefetch) {
+  constexpr int R = avx2_rows<T>();
+  int64_t r = 0;
+  for (; r + R <= num_rows; r += R) {
+    micro_tile_avx2<Traits, R, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+  }
+  for (; r < num_rows; ++r) {
+    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+  }
+}
+
+template <class Traits>
+void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
+          int64_t num_blocks, float* out, int64_t out_stride) {
+  if constexpr (Traits::kOffsets || std::is_same_v<Traits, Q5_0Traits>) {
+    // Q4_1 / Q5_1 / Q5_0 (costly unpacking, shared by 8 tokens): the 4-row x
+    // 8-token tile, whose x loads serve 4 rows, measured faster here despite
+    // its spills (one Zen 5 thread, 64 tokens: Q4_1 57 against 54 GMAC/s,
+    // Q5_0 50 against 47.5).
+    int64_t t = 0;
+    for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+      int64_t r = 0;
+      for (; r + kTileRows <= num_rows; r += kTileRows) {
+        micro_tile<Traits, kTileRows, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
+                                                   out + t * out_stride + r, out_stride);
+      }
+      for (; r < num_rows; ++r) {
+        micro_tile<Traits, 1, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
+                                           out + t * out_stride + r, out_stride);
+      }
+    }
+    if (t == num_tokens) return;
+    int64_t r = 0;
+    for (; r + kTileRows <= num_rows; r += kTileRows) {
+      rows_tail_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r,
+                                          out_stride);
+    }
+    for (; r < num_rows; ++r) {
+      rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
+    }
+  } else {
+    for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
+      const ActivationBlockQ8* xt = x + t * num_blocks;
+      float* ot = out + t * out_stride;
+      const bool prefetch = t == 0;
+      switch (std::min<int64_t>(num_tokens - t, kAvx2Tokens)) {
+        case 8: rows_avx2<Traits, 8>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 7: rows_avx2<Traits, 7>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 6: rows_avx2<Traits, 6>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 5: rows_avx2<Traits, 5>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+        default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
+      }
+    }
+  }
+}
+#else
+
+
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
@@ -329,8 +454,19 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
   }
 }
 
+#endif  // KVS_TILE_512
+
 }  // namespace
 #endif
+
+int64_t dot_tile_tokens(WeightFormat format) {
+#if defined(KVS_DOT_AVX2) && !defined(KVS_TILE_512)
+  return format == WeightFormat::Q4_1 || format == WeightFormat::Q5_1 || format == WeightFormat::Q5_0 ? 64 : 16;
+#else
+  (void)format;
+  return 64;
+#endif
+}
 
 namespace {
 

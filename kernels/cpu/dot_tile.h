@@ -22,6 +22,12 @@ namespace kvs::kernels {
 // Contract: every output is bit-identical to the per-pair dot_quantized() call
 // (same block order, same 8-lane accumulator, same fused multiply-adds, same
 // horizontal sum); only the sharing of weight loads and unpacking differs.
+// How many tokens one dot_quantized_tile() call should take for speed (the
+// matmul's token tile): 64 with the 512-bit tile (each row unpacked once per
+// call); with the AVX2 tile, 16 for Q8_0 / Q4_0 (the activations a call
+// reuses stay in L1) and 64 for Q4_1 / Q5_1 / Q5_0 (their 4-row x 8-token tile).
+int64_t dot_tile_tokens(WeightFormat format);
+
 void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                         const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
                         int64_t out_stride);

@@ -37,9 +37,11 @@ constexpr int64_t kPrefetchRowsAhead = 4;  // the one-token path's software pref
 
 // One quantized segment against activations `xq` (num_tokens rows of
 // num_blocks blocks); writes y[t * y_stride + n] for its num_out columns.
+// `tile` gets at most `token_tile` tokens per call.
 template <class Activation, class Dot, class Tile>
 void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const Activation* xq, int64_t num_tokens,
-                       float* y, int64_t y_stride, int threads, Dot dot, Tile tile) {
+                       float* y, int64_t y_stride, int threads, Dot dot, Tile tile,
+                       int64_t token_tile = kTokenTile) {
   const auto* weights = static_cast<const uint8_t*>(segment.w);
   const size_t row_bytes = static_cast<size_t>(num_blocks) * format_block_bytes(segment.format);
   const int64_t num_out = segment.num_out;
@@ -55,13 +57,15 @@ void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const A
     return;
   }
   const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
-  for (int64_t t0 = 0; t0 < num_tokens; t0 += kTokenTile) {
-    const int64_t tile_tokens = std::min(num_tokens - t0, kTokenTile);
+  // Each thread takes a chunk of rows (in L1) through every token tile in
+  // turn, so the chunk is read from memory once; the token tile's activations
+  // stay in L1 / L2.
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t c = 0; c < num_chunks; ++c) {
-      const int64_t n0 = c * kRowChunk;
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    const int64_t n0 = c * kRowChunk;
+    for (int64_t t0 = 0; t0 < num_tokens; t0 += token_tile) {
       tile(weights + static_cast<size_t>(n0) * row_bytes, row_bytes, std::min(kRowChunk, num_out - n0),
-           xq + t0 * num_blocks, tile_tokens, y + t0 * y_stride + n0, y_stride);
+           xq + t0 * num_blocks, std::min(num_tokens - t0, token_tile), y + t0 * y_stride + n0, y_stride);
     }
   }
 }
@@ -194,7 +198,7 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
               tile(row, row_bytes, 1, xq, 1, &y, 1);
               return y;
             },
-            tile);
+            tile, repacked ? kTokenTile : dot_tile_tokens(format));
         break;
       }
       case ActivationKind::kQ8K: {

@@ -128,7 +128,7 @@ TEST(DotTileTest, BitIdenticalToPerPairDot) {
       for (int64_t rows : {1, 2, 3, 5, 7, 17}) {
         const std::vector<uint8_t> w = random_rows(format, rows, blocks, 7 + rows);
         const size_t row_bytes = static_cast<size_t>(blocks) * block_size(format);
-        for (int64_t tokens = 1; tokens <= 9; ++tokens) {
+        for (int64_t tokens = 1; tokens <= 17; ++tokens) {  // 8-token groups and every tail
           const std::vector<float> x = random_floats(static_cast<size_t>(tokens * blocks * kQuantBlock), 11 + tokens);
           std::vector<ActivationBlockQ8> xq(static_cast<size_t>(tokens * blocks));
           for (int64_t t = 0; t < tokens; ++t) {

@@ -194,25 +194,29 @@ TEST(LlamaCppMatmulOrders, RepackedQ4_KTakesTheGemmForWholeGroupsOfFourTokens) {
   std::mt19937 rng(34);
   for (WeightFormat format : {WeightFormat::Q4_K, WeightFormat::Q2_K}) {
     if (!llamacpp_repacks(format, 8)) continue;  // Q2_K: AVX-512 builds only, as llama.cpp
-    // tokens 0..3 through the GEMM, 4..5 the GEMV; 24 rows: chunks of 16 (16 rows in
-    // 512-bit lanes on AVX-512 VNNI builds) and 8 (8 in 256-bit lanes)
-    const Case c(format, 24, 1024, 6, rng);
-    const auto repacked = [&](int64_t r, int64_t t, bool gemm) {
-      float y = 0.0f;
-      dot_quantized_tile_repacked_k(c.format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, gemm ? 1 : 0,
-                                    c.num_in / kQuantBlockK, &y, 1);
-      return y;
-    };
-    expect_arithmetic(
-        c, [&](int64_t r, int64_t t) { return repacked(r, t, t < 4); },
-        [&](int64_t r, int64_t t) { return repacked(r, t, t >= 4); }, "gemm/gemv");
+    // 6 tokens: 0..3 through the GEMM, 4..5 the GEMV; 70 tokens (past the
+    // matmul's 64-token tile): 0..67 the GEMM, 68..69 the GEMV. 24 rows: chunks of
+    // 16 (16 rows in 512-bit lanes on AVX-512 VNNI builds) and 8 (8 in 256-bit lanes)
+    for (int64_t tokens : {6, 70}) {
+      const Case c(format, 24, 1024, tokens, rng);
+      const int64_t gemm_tokens = tokens - tokens % 4;
+      const auto repacked = [&](int64_t r, int64_t t, bool gemm) {
+        float y = 0.0f;
+        dot_quantized_tile_repacked_k(c.format, c.row(r), c.row_bytes, 1, c.q8k(t).data(), 1, gemm ? 1 : 0,
+                                      c.num_in / kQuantBlockK, &y, 1);
+        return y;
+      };
+      expect_arithmetic(
+          c, [&](int64_t r, int64_t t) { return repacked(r, t, t < gemm_tokens); },
+          [&](int64_t r, int64_t t) { return repacked(r, t, t >= gemm_tokens); }, "gemm/gemv");
+    }
   }
 }
 
 TEST(LlamaCppMatmulOrders, TiledKQuantsFromEightTokens) {
   std::mt19937 rng(35);
   for (WeightFormat format : kKQuants) {
-    for (int64_t tokens : {7, 8, 19}) {
+    for (int64_t tokens : {7, 8, 19, 70}) {  // 70: past the 64-token tile
       // 28 rows: never repacked; chunks of 16 (in 512-bit lanes on AVX-512 VNNI builds)
       // and 12 (8 in 256-bit lanes, 4 alone)
       const Case c(format, 28, 512, tokens, rng);
