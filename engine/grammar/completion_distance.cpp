@@ -19,6 +19,33 @@ uint64_t shortest_char_bytes(const CharClass& chars) {
   return 4;
 }
 
+// The code points of each UTF-8 length.
+constexpr uint32_t kBandLo[5] = {0, 0, 0x80, 0x800, 0x10000};
+constexpr uint32_t kBandHi[5] = {0, 0x7F, 0x7FF, 0xFFFF, 0x10FFFF};
+
+// The smallest code point in [lo, hi] the class matches, or kNoCodePoint.
+constexpr uint32_t kNoCodePoint = 0xFFFFFFFF;
+uint32_t first_match(const CharClass& chars, uint32_t lo, uint32_t hi) {
+  // First range that ends at or after lo (ranges are sorted, disjoint, non-adjacent).
+  const auto it = std::lower_bound(chars.ranges.begin(), chars.ranges.end(), lo,
+                                   [](const std::pair<uint32_t, uint32_t>& r, uint32_t v) { return r.second < v; });
+  uint32_t cp;
+  if (!chars.negated) {
+    if (it == chars.ranges.end()) return kNoCodePoint;
+    cp = std::max(it->first, lo);
+  } else {
+    cp = (it != chars.ranges.end() && it->first <= lo) ? it->second + 1 : lo;
+  }
+  return cp <= hi ? cp : kNoCodePoint;
+}
+
+uint8_t lead_byte(uint32_t cp) {
+  if (cp < 0x80) return static_cast<uint8_t>(cp);
+  if (cp < 0x800) return static_cast<uint8_t>(0xC0 | (cp >> 6));
+  if (cp < 0x10000) return static_cast<uint8_t>(0xE0 | (cp >> 12));
+  return static_cast<uint8_t>(0xF0 | (cp >> 18));
+}
+
 }  // namespace
 
 CompletionDistance::CompletionDistance(const Grammar& g) : suffix_(g.elements.size(), 0) {
@@ -96,6 +123,27 @@ uint64_t CompletionDistance::of(const WalkState& state) const {
     best = std::min(best, total);
   }
   return best;
+}
+
+int CompletionDistance::next_shortest_byte(const Grammar& g, const WalkState& state) const {
+  if (state.remaining != 0) return -1;
+  const uint64_t best = of(state);
+  if (best == 0 || best == kUnknown) return -1;
+  int lowest = -1;
+  for (size_t i = 0; i < state.stacks.size(); ++i) {
+    const StackView s = state.stacks.stack(i);
+    if (s.empty()) continue;
+    uint64_t total = 0;
+    for (size_t k = 0; k < s.size(); ++k) total += suffix_[s[k]];
+    if (total != best) continue;
+    const CharClass& chars = g.char_classes[g.elements[s.back()].value];
+    const uint64_t length = shortest_char_bytes(chars);
+    const uint32_t cp = first_match(chars, kBandLo[length], kBandHi[length]);
+    if (cp == kNoCodePoint) continue;
+    const int lead = lead_byte(cp);
+    if (lowest < 0 || lead < lowest) lowest = lead;
+  }
+  return lowest;
 }
 
 }  // namespace kvs::grammar

@@ -23,6 +23,11 @@ class CompletionDistance {
   // stacks of the sum of each entry's suffix (inside a character: the bytes it
   // still needs, then the rest after its class). 0 when some stack is empty.
   uint64_t of(const WalkState& state) const;
+  // The lowest byte that starts a shortest completion from `state` (a
+  // character state: remaining == 0), read off the stacks at the minimum: the
+  // lead byte of the smallest code point of shortest length their top class
+  // matches. -1 inside a character or when the sentence can end (distance 0).
+  int next_shortest_byte(const Grammar& grammar, const WalkState& state) const;
 
  private:
   std::vector<uint64_t> suffix_;  // by position in Grammar::elements

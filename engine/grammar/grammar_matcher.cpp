@@ -137,9 +137,17 @@ std::optional<std::string> GrammarMatcher::shortest_completion(size_t max_bytes)
   WalkState cur = state_->walk;
   WalkState next;
   while (left > 0) {
-    int byte = 0;
-    for (; byte < 256; ++byte) {
-      if (step_byte(g, cur, static_cast<uint8_t>(byte), /*local=*/false, next) && distance.of(next) + 1 == left) break;
+    // The lowest byte that keeps it shortest: read off the stacks at a
+    // character boundary; inside a character, the lowest continuation byte.
+    int byte = distance.next_shortest_byte(g, cur);
+    if (byte >= 0 && !(step_byte(g, cur, static_cast<uint8_t>(byte), /*local=*/false, next) &&
+                       distance.of(next) + 1 == left)) {
+      byte = -1;  // not expected: fall back to trying every byte
+    }
+    if (byte < 0) {
+      for (byte = cur.remaining != 0 ? 0x80 : 0; byte < 256; ++byte) {
+        if (step_byte(g, cur, static_cast<uint8_t>(byte), /*local=*/false, next) && distance.of(next) + 1 == left) break;
+      }
     }
     if (byte == 256) return std::nullopt;  // unreachable for a checked grammar (some byte always starts one)
     out += static_cast<char>(byte);

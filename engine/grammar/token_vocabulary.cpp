@@ -63,7 +63,12 @@ int64_t TokenVocabulary::fewest_tokens(std::string_view text, std::vector<int32_
   for (size_t i = text.size(); i-- > 0;) {
     const size_t longest = std::min(max_token_bytes, text.size() - i);
     for (size_t len = 1; len <= longest; ++len) {
-      if (best[i + len] == kNone || by_bytes.find(text.substr(i, len)) == by_bytes.end()) continue;
+      // Stop at the first length no token starts with (the sorted tokens say).
+      const std::string_view piece = text.substr(i, len);
+      const auto at = std::lower_bound(sorted.begin(), sorted.end(), piece,
+                                       [&](int32_t id, std::string_view p) { return std::string_view(bytes[id]) < p; });
+      if (at == sorted.end() || std::string_view(bytes[*at]).substr(0, len) != piece) break;
+      if (best[i + len] == kNone || by_bytes.find(piece) == by_bytes.end()) continue;
       if (best[i] == kNone || best[i + len] + 1 < best[i]) best[i] = best[i + len] + 1;
     }
   }
