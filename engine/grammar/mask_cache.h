@@ -31,8 +31,11 @@ namespace kvs::grammar {
 
 constexpr size_t kKeyDepth = 4;  // stack positions in a cache key
 // Past this many bytes of entries a miss is computed and used but not stored
-// (a huge grammar degrades to slower masks, not unbounded memory).
-constexpr size_t kMaxCacheBytes = size_t{256} << 20;
+// (a huge grammar degrades to slower masks, not unbounded memory). A JSON
+// document on the 49k-token SmolLM2 vocabulary fills ~200 entries of ~6 KB;
+// the server keeps up to 64 compiled grammars (GrammarCompiler), so this
+// bounds their caches together at 2 GiB.
+constexpr size_t kMaxCacheBytes = size_t{32} << 20;
 
 struct MaskEntry {
   std::vector<uint64_t> accepted;    // bit per token id, TokenVocabulary::mask_words() words
