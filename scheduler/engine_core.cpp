@@ -325,7 +325,7 @@ bool EngineCore::sample_constrained(Sequence& s, const float* raw, int32_t draft
                                     config_.scheduler.max_model_len - s.num_tokens());
     if (grammars_.fits_budget(s.id, event.token_id, s.stop_token_ids, budget)) return true;
     // Steer to a shortest completion: the model's row again (the sampler
-    // changed row_), masked to the single-byte tokens that start one.
+    // changed row_), masked to the tokens that start a fewest-token spelling of one.
     copy_usable_logits(raw, row_.data(), vocab);
     verdict = grammars_.mask_shortest(s.id, row_.data(), vocab, s.stop_token_ids, stop_token);
     if (verdict == GrammarGuide::Verdict::kDeadEnd) return true;  // nothing to steer with: keep the sampled token
