@@ -36,12 +36,14 @@ std::optional<std::vector<TokenLogprob>> score_prompt(EngineClient& engine, cons
     RequestHandle& handle;
     ~CancelOnExit() { handle.cancel(); }
   } cancel_on_exit{handle};
+  // NOTE: the client is asked after every event too, not only when none came
+  // for kClientCheckSeconds: a forced step is shorter than that, so the check
+  // would otherwise never run and the scoring would outlive a hang-up. One
+  // non-blocking poll per scored token.
   for (;;) {
     std::optional<TokenEvent> next = handle.next_for(kClientCheckSeconds);
-    if (!next) {
-      if (client_gone && client_gone()) return std::nullopt;  // cancel_on_exit stops the scoring
-      continue;
-    }
+    if (client_gone && client_gone()) return std::nullopt;  // cancel_on_exit stops the scoring
+    if (!next) continue;
     const TokenEvent& event = *next;
     // NOTE: not an ApiError: the engine's text is for the log only (the
     // front end answers a plain exception with a 500 naming the request id).

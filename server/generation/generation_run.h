@@ -77,9 +77,9 @@ struct ChoiceSpec {
 // position. Off the fast path: it costs one engine step per prompt token and
 // runs only when a request asks for it. Throws kvs::Error when the engine
 // fails it (its text for the log; front ends answer 500 / INTERNAL).
-// `client_gone` is asked every kClientCheckSeconds while it waits: once it
-// says true the scoring is cancelled (it stops at the engine's next step) and
-// std::nullopt is returned.
+// `client_gone` is asked after every scored token, and every
+// kClientCheckSeconds while none comes: once it says true the scoring is
+// cancelled (it stops at the engine's next step) and std::nullopt is returned.
 inline constexpr double kClientCheckSeconds = 0.01;  // how often score_prompt asks client_gone
 std::optional<std::vector<TokenLogprob>> score_prompt(EngineClient& engine, const Tokenizer& tokenizer,
                                                       const std::vector<int32_t>& prompt, int64_t top_logprobs,
