@@ -277,6 +277,34 @@ void rows_tail_tokens(const uint8_t* w, size_t row_bytes, const ActivationBlockQ
 
 constexpr int kTileRows = 4;  // 4 x 8 accumulators fit AVX-512VL's 32 registers
 
+// Tokens [t0, num_tokens) of every row through micro_tile: 4-row x 8-token
+// tiles, then the rows one by one, then the last < 8 tokens (rows_tail_tokens).
+template <class Traits>
+void tile_4x8(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t t0,
+              int64_t num_tokens, int64_t num_blocks, float* out, int64_t out_stride) {
+  int64_t t = t0;
+  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
+    int64_t r = 0;
+    for (; r + kTileRows <= num_rows; r += kTileRows) {
+      micro_tile<Traits, kTileRows, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
+                                                 out + t * out_stride + r, out_stride);
+    }
+    for (; r < num_rows; ++r) {
+      micro_tile<Traits, 1, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
+                                         out + t * out_stride + r, out_stride);
+    }
+  }
+  if (t == num_tokens) return;
+  int64_t r = 0;
+  for (; r + kTileRows <= num_rows; r += kTileRows) {
+    rows_tail_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r,
+                                        out_stride);
+  }
+  for (; r < num_rows; ++r) {
+    rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
+  }
+}
+
 #ifndef KVS_TILE_512
 // The AVX2 (16 ymm registers) tile: R rows x T tokens with R * T <= 8
 // accumulators, so nothing spills (the 4 x 8 tile of the AVX-512 build spills
@@ -358,27 +386,7 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
     // 8-token tile, whose x loads serve 4 rows, measured faster here despite
     // its spills (one Zen 5 thread, 64 tokens: Q4_1 57 against 54 GMAC/s,
     // Q5_0 50 against 47.5).
-    int64_t t = 0;
-    for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
-      int64_t r = 0;
-      for (; r + kTileRows <= num_rows; r += kTileRows) {
-        micro_tile<Traits, kTileRows, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
-                                                   out + t * out_stride + r, out_stride);
-      }
-      for (; r < num_rows; ++r) {
-        micro_tile<Traits, 1, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
-                                           out + t * out_stride + r, out_stride);
-      }
-    }
-    if (t == num_tokens) return;
-    int64_t r = 0;
-    for (; r + kTileRows <= num_rows; r += kTileRows) {
-      rows_tail_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r,
-                                          out_stride);
-    }
-    for (; r < num_rows; ++r) {
-      rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
-    }
+    tile_4x8<Traits>(w, row_bytes, num_rows, x, 0, num_tokens, num_blocks, out, out_stride);
   } else {
     for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
       const ActivationBlockQ8* xt = x + t * num_blocks;
@@ -399,12 +407,10 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
 }
 #else
 
-
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
   int64_t t = 0;
-#ifdef KVS_TILE_512
   if (num_tokens >= kTileTokens) {
     // Every row unpacked once, each 8-token tile's activations prepared once,
     // for all of this call's row groups.
@@ -430,28 +436,8 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
       }
     }
   }
-#else
-  for (; t + kTileTokens <= num_tokens; t += kTileTokens) {
-    int64_t r = 0;
-    for (; r + kTileRows <= num_rows; r += kTileRows) {
-      micro_tile<Traits, kTileRows, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
-                                                 out + t * out_stride + r, out_stride);
-    }
-    for (; r < num_rows; ++r) {
-      micro_tile<Traits, 1, kTileTokens>(w + r * row_bytes, row_bytes, x + t * num_blocks, num_blocks,
-                                         out + t * out_stride + r, out_stride);
-    }
-  }
-#endif
-  if (t == num_tokens) return;
-  int64_t r = 0;
-  for (; r + kTileRows <= num_rows; r += kTileRows) {
-    rows_tail_tokens<Traits, kTileRows>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r,
-                                        out_stride);
-  }
-  for (; r < num_rows; ++r) {
-    rows_tail_tokens<Traits, 1>(w + r * row_bytes, row_bytes, x, t, num_tokens, num_blocks, out + r, out_stride);
-  }
+  // The tokens left (fewer than 8, or all of them below 8).
+  tile_4x8<Traits>(w, row_bytes, num_rows, x, t, num_tokens, num_blocks, out, out_stride);
 }
 
 #endif  // KVS_TILE_512
