@@ -20,32 +20,9 @@
 #include "engine/loader/gguf_file.h"
 #include "engine/loader/gguf_tokenizer.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "tests/engine/grammar/example_grammars.h"  // the JSON-Schema-style grammar the tests use
 
 namespace {
-
-const char* kJsonGrammar = R"gbnf(
-root   ::= object
-value  ::= object | array | string | number | ("true" | "false" | "null") ws
-object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
-array  ::= "[" ws ( value ("," ws value)* )? "]" ws
-string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
-number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
-ws ::= | " " | "\n" [ \t]{0,20}
-)gbnf";
-
-// A JSON Schema converter's output (llama.cpp json_schema_to_grammar style)
-// for {name: string, age: integer, tags?: [string]}.
-const char* kSchemaGrammar = R"gbnf(
-root ::= "{" space name-kv "," space age-kv ( "," space tags-kv )? "}" space
-name-kv ::= "\"name\"" space ":" space string
-age-kv ::= "\"age\"" space ":" space integer
-tags-kv ::= "\"tags\"" space ":" space "[" space ( string ( "," space string )* )? "]" space
-string ::= "\"" char* "\"" space
-char ::= [^"\\\x7F\x00-\x1F] | [\\] (["\\bfnrt] | "u" [0-9a-fA-F]{4})
-integer ::= ("-"? integral-part) space
-integral-part ::= [0] | [1-9] [0-9]{0,15}
-space ::= | " " | "\n" [ \t]{0,20}
-)gbnf";
 
 const char* kSchemaDocument =
     R"({"name": "Ada Lovelace, Countess of Lovelace", "age": 36, "tags": ["mathematician", "writer", "Analytical Engine"]})";
@@ -127,8 +104,8 @@ int main(int argc, char** argv) {
     std::string document;
     std::vector<std::string> others;
   };
-  const std::vector<Case> cases = {{"json", kJsonGrammar, kDocument, kOtherDocuments},
-                                   {"json_schema", kSchemaGrammar, kSchemaDocument, kOtherSchemaDocuments}};
+  const std::vector<Case> cases = {{"json", kvs::test::kJsonGrammar, kDocument, kOtherDocuments},
+                                   {"json_schema", kvs::test::kSchemaGrammar, kSchemaDocument, kOtherSchemaDocuments}};
   nlohmann::json out = {{"vocab_size", tok->vocab_size()}, {"vocab_build_ms", vocab_ms},
                         {"key_depth", kvs::grammar::kKeyDepth}};
   for (const Case& c : cases) {

@@ -230,6 +230,18 @@ TEST(ActivationTest, SiluMulVectorEqualsTheScalarFormula) {
   }
 }
 
+// Each of `n` vector lanes equals exp_llamacpp of its input bit for bit (NaN: any NaN).
+void expect_lanes_equal_exp(const float* lanes, const float* x, size_t n) {
+  for (size_t l = 0; l < n; ++l) {
+    const float want = exp_llamacpp(x[l]);
+    if (std::isnan(want)) {
+      ASSERT_TRUE(std::isnan(lanes[l])) << x[l];
+    } else {
+      ASSERT_EQ(float_bits(lanes[l]), float_bits(want)) << x[l];
+    }
+  }
+}
+
 // exp16_llamacpp, lane for lane, against exp_llamacpp over a sweep that
 // crosses both saturation edges, with NaN and infinities in some lanes.
 TEST(LlamaCppArithTest, Exp16EqualsExpLaneForLane) {
@@ -244,14 +256,7 @@ TEST(LlamaCppArithTest, Exp16EqualsExpLaneForLane) {
   for (size_t i = 0; i < x.size(); i += 16) {
     alignas(64) float lanes[16];
     _mm512_store_ps(lanes, exp16_llamacpp(_mm512_loadu_ps(&x[i])));
-    for (size_t l = 0; l < 16; ++l) {
-      const float want = exp_llamacpp(x[i + l]);
-      if (std::isnan(want)) {
-        ASSERT_TRUE(std::isnan(lanes[l])) << x[i + l];
-      } else {
-        ASSERT_EQ(float_bits(lanes[l]), float_bits(want)) << x[i + l];
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_lanes_equal_exp(lanes, &x[i], 16));
   }
 #else
   GTEST_SKIP() << "exp16_llamacpp exists in AVX-512 builds only";
@@ -275,14 +280,7 @@ TEST(LlamaCppArithTest, Exp8EqualsExpLaneForLane) {
   for (size_t i = 0; i < x.size(); i += 8) {
     alignas(32) float lanes[8];
     _mm256_store_ps(lanes, exp8_llamacpp(_mm256_loadu_ps(&x[i])));
-    for (size_t l = 0; l < 8; ++l) {
-      const float want = exp_llamacpp(x[i + l]);
-      if (std::isnan(want)) {
-        ASSERT_TRUE(std::isnan(lanes[l])) << x[i + l];
-      } else {
-        ASSERT_EQ(float_bits(lanes[l]), float_bits(want)) << x[i + l];
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(expect_lanes_equal_exp(lanes, &x[i], 8));
   }
 #else
   GTEST_SKIP() << "exp8_llamacpp exists in AVX2 + FMA builds only";
