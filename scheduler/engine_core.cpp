@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/errors.h"
+#include "kernels/cpu/greedy_rows.h"
 
 namespace kvs {
 namespace {
@@ -54,23 +55,6 @@ bool copy_usable_logits(const float* row, float* out, int64_t vocab) {
     bad |= (row[i] != row[i]) | (row[i] == HUGE_VALF);
   }
   return bad == 0;
-}
-
-// The greedy token of a logits row without copying it: false when the row
-// holds a NaN or +Inf (as copy_usable_logits), else `best` = the largest
-// logit's id, the lowest on ties (Sampler's argmax). Throws kvs::Error when
-// every logit is -inf, as Sampler does.
-bool usable_argmax(const float* row, int64_t vocab, int32_t& best) {
-  int bad = 0;
-  float max = -HUGE_VALF;
-  for (int64_t i = 0; i < vocab; ++i) {
-    bad |= (row[i] != row[i]) | (row[i] == HUGE_VALF);
-    max = row[i] > max ? row[i] : max;
-  }
-  if (bad != 0) return false;
-  if (max == -HUGE_VALF) throw Error("sampler: every logit is -inf or NaN; nothing can be sampled");
-  best = static_cast<int32_t>(std::find(row, row + vocab, max) - row);
-  return true;
 }
 
 }  // namespace
@@ -220,10 +204,10 @@ bool EngineCore::step() {
     for (const ScheduledSequence& entry : output.scheduled) step_ids.push_back(entry.sequence->id);
     const ForwardBatch batch = compressor_.build_batch(output);
     ForwardSideOutputs side;
-    const std::vector<float> logits = model_.forward(batch, storage_, &side);
+    model_.forward_into(batch, storage_, logits_, &side);
     scheduler_.on_step_computed(output);
     compressor_.after_step(output, side);
-    sample_and_postprocess(output, logits);
+    sample_and_postprocess(output, logits_);
     totals_.last_step_tokens = output.num_tokens;
     totals_.total_step_tokens += output.num_tokens;
   } catch (const std::exception& e) {
@@ -256,38 +240,70 @@ void EngineCore::abort_all() {
   for (uint64_t id : scheduler_.unfinished_ids()) cancel(id);
 }
 
+bool EngineCore::plain_greedy(const Sequence& s) const {
+  const auto forced = forced_.find(s.id);
+  const bool is_forced = forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size();
+  return !is_forced && !grammars_.constrained(s.id) && samplers_.at(s.id)->plain_greedy();
+}
+
 void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits) {
   const int64_t vocab = model_.config().vocab_size;
+  // The argmax of every row of the plain-greedy sequences first, all at once
+  // on the model's threads. A sequence that is plain greedy now stays so for
+  // the step (forced tokens and grammars do not start mid-step).
+  greedy_.assign(logits.size() / static_cast<size_t>(vocab), kNoGreedy);
+  greedy_rows_.clear();
+  std::vector<size_t> greedy_indices;
   size_t row = 0;
+  for (const ScheduledSequence& entry : output.scheduled) {
+    if (!entry.sample) continue;
+    const size_t rows = 1 + entry.draft_tokens.size();
+    if (plain_greedy(*entry.sequence)) {
+      for (size_t i = row; i < row + rows; ++i) {
+        greedy_rows_.push_back(logits.data() + static_cast<int64_t>(i) * vocab);
+        greedy_indices.push_back(i);
+      }
+    }
+    row += rows;
+  }
+  std::vector<int32_t> best(greedy_rows_.size());
+  kernels::greedy_rows(greedy_rows_.data(), static_cast<int64_t>(best.size()), vocab, best.data(),
+                       model_.host_threads());
+  for (size_t i = 0; i < best.size(); ++i) greedy_[greedy_indices[i]] = best[i];
+
+  row = 0;
   for (const ScheduledSequence& entry : output.scheduled) {
     if (!entry.sample) continue;
     Sequence& s = *entry.sequence;
     const float* raw = logits.data() + static_cast<int64_t>(row) * vocab;
-    row += 1 + entry.draft_tokens.size();
     if (!entry.draft_tokens.empty()) {
-      verify_drafts(entry, raw);
+      verify_drafts(entry, raw, greedy_.data() + row);
+      row += 1 + entry.draft_tokens.size();
       continue;
     }
     TokenEvent event;
     bool accepted = false;
-    if (sample_row(s, raw, -1, event, accepted)) emit(s, std::move(event));
+    if (sample_row(s, raw, -1, greedy_[row], event, accepted)) emit(s, std::move(event));
+    ++row;
   }
 }
 
-bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, TokenEvent& event, bool& accepted) {
+bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, int32_t greedy, TokenEvent& event,
+                            bool& accepted) {
   const int64_t vocab = model_.config().vocab_size;
   Sampler& sampler = *samplers_.at(s.id);
   const auto forced = forced_.find(s.id);
   const bool is_forced = forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size();
   const bool constrained = !is_forced && grammars_.constrained(s.id);
   if (!is_forced && !constrained && sampler.plain_greedy()) {  // the argmax of the model's row, read in place
-    int32_t best = -1;
-    if (!usable_argmax(raw, vocab, best)) {
+    if (greedy == kNoGreedy) kernels::greedy_rows(&raw, 1, vocab, &greedy, 1);
+    if (greedy == kernels::kGreedyUnusable) {
       fail(s.id, "the model produced NaN or +Inf logits");
       return false;
     }
-    event.token_id = best;
-    accepted = draft >= 0 && best == draft;
+    if (greedy == kernels::kGreedyAllMasked) throw Error("sampler: every logit is -inf or NaN; nothing can be sampled");
+    event.token_id = greedy;
+    accepted = draft >= 0 && greedy == draft;
   } else {
     if (!copy_usable_logits(raw, row_.data(), vocab)) {
       fail(s.id, "the model produced NaN or +Inf logits");
@@ -365,7 +381,7 @@ bool EngineCore::emit(Sequence& s, TokenEvent event) {
   return false;
 }
 
-void EngineCore::verify_drafts(const ScheduledSequence& entry, const float* rows) {
+void EngineCore::verify_drafts(const ScheduledSequence& entry, const float* rows, const int32_t* greedy) {
   Sequence& s = *entry.sequence;
   const int64_t vocab = model_.config().vocab_size;
   const std::vector<int32_t>& drafts = entry.draft_tokens;
@@ -379,7 +395,7 @@ void EngineCore::verify_drafts(const ScheduledSequence& entry, const float* rows
     const int32_t draft = i < drafts.size() ? drafts[i] : -1;
     TokenEvent event;
     bool accepted = false;
-    if (!sample_row(s, rows + static_cast<int64_t>(i) * vocab, draft, event, accepted)) return;
+    if (!sample_row(s, rows + static_cast<int64_t>(i) * vocab, draft, greedy[i], event, accepted)) return;
     if (accepted) {
       ++num_accepted;
       ++totals_.spec_num_accepted_tokens;

@@ -131,11 +131,15 @@ class EngineCore {
   void fail(uint64_t id, const std::string& why);  // ends `id` with kError (if unfinished)
   void fail_step(std::vector<uint64_t> ids, const std::string& what);
   void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
+  // Whether `s` samples the plain argmax of the model's row now (no forced
+  // token left, no grammar, Sampler::plain_greedy).
+  bool plain_greedy(const Sequence& s) const;
   // Samples one sequence's next token from `raw` (a logits row) into `event`;
   // with `draft` >= 0 verifies it (Sampler::verify) and sets `accepted`.
-  // False when the request ended here: the row is unusable (it has failed),
-  // or its grammar ended it without a stop token to emit.
-  bool sample_row(Sequence& s, const float* raw, int32_t draft, TokenEvent& event, bool& accepted);
+  // `greedy`: the row's kernels::greedy_rows result when already computed,
+  // else kNoGreedy. False when the request ended here: the row is unusable
+  // (it has failed), or its grammar ended it without a stop token to emit.
+  bool sample_row(Sequence& s, const float* raw, int32_t draft, int32_t greedy, TokenEvent& event, bool& accepted);
   // sample_row for a sequence with a grammar (Request::grammar), row_ holding
   // its usable logits: mask, sample or verify, budget steering, forced stop
   // (scheduler/grammar_guide.h). False when the request ended here (finished
@@ -146,7 +150,8 @@ class EngineCore {
   bool emit(Sequence& s, TokenEvent event);
   // Verifies a step's drafts row by row (rows: 1 + drafts), emitting each
   // accepted token, then the correction or bonus token.
-  void verify_drafts(const ScheduledSequence& entry, const float* rows);
+  // greedy[i]: row i's greedy_rows result or kNoGreedy.
+  void verify_drafts(const ScheduledSequence& entry, const float* rows, const int32_t* greedy);
 
   ForwardModel& model_;
   EngineConfig config_;
@@ -162,6 +167,12 @@ class EngineCore {
   std::unordered_map<uint64_t, std::vector<int32_t>> forced_;  // Request::forced_output_ids
   GrammarGuide grammars_;                                      // Request::grammar
   std::vector<float> row_;  // sampling scratch, [vocab]
+  // The step's logits (ForwardModel::forward_into; the allocation is kept),
+  // and per logits row its greedy token (kernels::greedy_rows) or kNoGreedy.
+  static constexpr int32_t kNoGreedy = -3;
+  std::vector<float> logits_;
+  std::vector<int32_t> greedy_;
+  std::vector<const float*> greedy_rows_;
   EngineMetrics totals_;
 };
 

@@ -72,6 +72,19 @@ class ForwardModel {
   // `side`, when given, receives the statistics above.
   virtual std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv,
                                      ForwardSideOutputs* side = nullptr) = 0;
+  // forward() into `logits`, resized to [logits_rows.size(), vocab_size]. A
+  // caller that keeps `logits` across steps reuses its allocation (the engine
+  // loop: 64 rows of Gemma 3's 262k vocabulary are 67 MB, which a fresh
+  // vector per step would map, zero and fault in every step). The default
+  // moves forward()'s result in; models that can write in place override it.
+  virtual void forward_into(const ForwardBatch& batch, KvStorage& kv, std::vector<float>& logits,
+                            ForwardSideOutputs* side = nullptr) {
+    logits = forward(batch, kv, side);
+  }
+  // CPU threads the engine loop may use for its own per-row passes over the
+  // logits (the greedy argmax of every row): the model's kernel thread count
+  // on the CPU backend, 1 elsewhere. Fixed at construction; thread-safe.
+  virtual int host_threads() const { return 1; }
 };
 
 }  // namespace kvs

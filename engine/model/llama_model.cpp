@@ -211,6 +211,13 @@ void LlamaModel::check_batch(const ForwardBatch& batch, const KvStorage& kv) con
 }
 
 std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side) {
+  std::vector<float> logits;
+  forward_into(batch, kv, logits, side);
+  return logits;
+}
+
+void LlamaModel::forward_into(const ForwardBatch& batch, KvStorage& kv, std::vector<float>& logits,
+                              ForwardSideOutputs* side) {
   check_batch(batch, kv);
   const ModelConfig& c = config();
   const int64_t T = batch.num_tokens();
@@ -256,7 +263,7 @@ std::vector<float> LlamaModel::forward(const ForwardBatch& batch, KvStorage& kv,
     kernels::rmsnorm(hidden_.data() + batch.logits_rows[r] * H, final_norm_.data(), rows.data() + r * H, 1, H,
                      c.rms_norm_eps);
   }
-  return compute_logits(rows, num_rows);
+  compute_logits(rows, num_rows, logits);
 }
 
 void LlamaModel::all_reduce(std::vector<float>& data, int64_t count) {
@@ -286,12 +293,12 @@ void LlamaModel::embed(const ForwardBatch& batch) {
 // Vocab-parallel LM head: each rank's logits for its vocabulary chunk
 // (padded to vocab_chunk columns), all-gathered and put back in vocabulary
 // order. Without a communicator: the plain product.
-std::vector<float> LlamaModel::compute_logits(const std::vector<float>& rows, int64_t num_rows) {
+void LlamaModel::compute_logits(const std::vector<float>& rows, int64_t num_rows, std::vector<float>& logits) {
   const int64_t V = config().vocab_size;
-  std::vector<float> logits(static_cast<size_t>(num_rows * V));
+  logits.resize(static_cast<size_t>(num_rows * V));
   if (communicator_ == nullptr) {
     if (num_rows > 0) lm_head_.apply(rows.data(), num_rows, logits.data(), scratch_);
-    return logits;
+    return;
   }
   const int64_t chunk = shard_.vocab_chunk, local = shard_.vocab.size();
   std::vector<float> mine(static_cast<size_t>(num_rows * chunk), 0.0f), local_logits(static_cast<size_t>(num_rows * local));
@@ -309,7 +316,6 @@ std::vector<float> LlamaModel::compute_logits(const std::vector<float>& rows, in
       std::copy(src, src + count, logits.begin() + r * V + begin);
     }
   }
-  return logits;
 }
 
 bool LlamaModel::rotates_kv(kernels::KvDType dtype) const {

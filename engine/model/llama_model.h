@@ -73,6 +73,10 @@ class LlamaModel : public ForwardModel {
   // recomputes overlay blocks' K/V from them, layer by layer, into a
   // one-layer scratch (so the recomputed K/V never occupy the paged cache).
   std::vector<float> forward(const ForwardBatch& batch, KvStorage& kv, ForwardSideOutputs* side = nullptr) override;
+  // forward(), written into `logits` (its capacity reused).
+  void forward_into(const ForwardBatch& batch, KvStorage& kv, std::vector<float>& logits,
+                    ForwardSideOutputs* side = nullptr) override;
+  int host_threads() const override { return num_threads_; }
   // Checks that forward() would accept the batch (the TP wrapper checks once
   // before starting its ranks). Throws InvalidArgument.
   void check_batch(const ForwardBatch& batch, const KvStorage& kv) const;
@@ -90,7 +94,8 @@ class LlamaModel : public ForwardModel {
   void load_layers(const ModelOptions& options);
   void init_rope();  // the RoPE frequencies and scales of both arithmetics, from the config
   void embed(const ForwardBatch& batch);
-  std::vector<float> compute_logits(const std::vector<float>& rows, int64_t num_rows);
+  // The LM head over `rows` ([num_rows, hidden]) into `logits` ([num_rows, vocab]).
+  void compute_logits(const std::vector<float>& rows, int64_t num_rows, std::vector<float>& logits);
   void all_reduce(std::vector<float>& data, int64_t count);
   void attention_block(const Layer& layer, int64_t index, const ForwardBatch& batch, KvStorage& kv,
                        const std::vector<std::vector<int32_t>>& slots, ForwardSideOutputs* side);
