@@ -98,8 +98,8 @@ Status write_kv(const PagedKvLayer& cache, const float* k, int64_t k_row_stride,
 // causal window, with kv(h) = h / (num_heads / num_kv_heads) (GQA).
 //   q:   [num_query_tokens, q_row_stride], head h at column h * head_dim
 //   out: [num_query_tokens, num_heads * head_dim]
-// Multi-threaded over (token, head); each output depends only on its own
-// sequence, never on the rest of the batch. F32: softmax in float with max
+// Multi-threaded over (token, KV head); each output depends only on its own
+// sequence, never on the rest of the batch or the thread count. F32: softmax in float with max
 // subtraction, sum in double. F16: attend_one_half, in llama.cpp's batched
 // (tinyBLAS) order for sequences with >= 2 new tokens in this step and its
 // single-token (vec_dot) order for sequences with one. Q8_0 / Q4_0:

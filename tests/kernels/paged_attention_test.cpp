@@ -325,6 +325,61 @@ TEST(HalfAttentionTest, GroupEqualsThePortableReferenceOnLongSpreadWindows) {
   }
 }
 
+// A decode step of one or two sequences spreads its (row, KV head) items one
+// by one over the threads (paged_attention.cpp): every output is bit for bit
+// the one-thread result, for each cache dtype, Gemma 3's (one KV head of four
+// queries, dim 256) and SmolLM2's (three of three, dim 64) shapes and more
+// threads than items.
+TEST(PagedAttentionTest, DecodeOverSeveralThreadsEqualsOneThread) {
+  struct Shape {
+    int64_t heads, kv_heads, dim;
+  };
+  for (const Shape shape : {Shape{4, 1, 256}, Shape{9, 3, 64}, Shape{6, 2, 32}}) {
+    for (const KvDType dtype : {KvDType::F16, KvDType::F32, KvDType::Q8_0}) {
+      for (const int64_t num_seqs : {1, 2}) {
+        std::mt19937 rng(5);
+        std::normal_distribution<float> dist;
+        const int64_t block = 16, len = 300, blocks_per_seq = (len + block - 1) / block;
+        const int64_t kv_row = shape.kv_heads * shape.dim, q_row = shape.heads * shape.dim;
+        const int64_t num_blocks = num_seqs * blocks_per_seq;
+        const int64_t slot_bytes = kv_row_bytes(dtype, kv_row);
+        std::vector<uint8_t> k_cache(num_blocks * block * slot_bytes), v_cache(k_cache.size());
+        PagedKvLayer cache{k_cache.data(), v_cache.data(), dtype, num_blocks, block, shape.kv_heads, shape.dim};
+        std::vector<int32_t> tables(num_blocks), cu{0}, context;
+        for (int64_t i = 0; i < num_blocks; ++i) tables[i] = static_cast<int32_t>((i * 5 + 1) % num_blocks);
+        for (int64_t s = 0; s < num_seqs; ++s) {
+          std::vector<float> k(len * kv_row), v(len * kv_row);
+          for (float& x : k) x = dist(rng);
+          for (float& x : v) x = dist(rng);
+          std::vector<int32_t> slots;
+          for (int64_t p = 0; p < len; ++p) {
+            slots.push_back(tables[s * blocks_per_seq + p / block] * static_cast<int32_t>(block) +
+                            static_cast<int32_t>(p % block));
+          }
+          ASSERT_TRUE(write_kv(cache, k.data(), kv_row, v.data(), kv_row, slots.data(), len).ok());
+          cu.push_back(cu.back() + 1);
+          context.push_back(static_cast<int32_t>(len - 7 * s));
+        }
+        std::vector<float> q(num_seqs * q_row);
+        for (float& x : q) x = dist(rng);
+        VarlenBatch batch{num_seqs, cu.data(), context.data(), tables.data(), blocks_per_seq};
+        std::vector<float> one(q.size()), many(q.size());
+        ASSERT_TRUE(attention_varlen_paged(q.data(), q_row, one.data(), cache, batch, shape.heads, 0.1f, nullptr, 1).ok());
+        for (const int threads : {2, 3, 8}) {
+          std::fill(many.begin(), many.end(), -1.0f);
+          ASSERT_TRUE(
+              attention_varlen_paged(q.data(), q_row, many.data(), cache, batch, shape.heads, 0.1f, nullptr, threads).ok());
+          for (size_t i = 0; i < one.size(); ++i) {
+            ASSERT_EQ(test::float_bits(many[i]), test::float_bits(one[i]))
+                << "heads " << shape.heads << " dtype " << static_cast<int>(dtype) << " seqs " << num_seqs
+                << " threads " << threads << " at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(PagedAttentionTest, RejectsBadArguments) {
   std::vector<float> k(64), v(64), q(64), out(64);
   PagedKvLayer cache{k.data(), v.data(), KvDType::F32, 1, 4, 2, 8};
