@@ -240,21 +240,18 @@ void LlamaModel::forward_into(const ForwardBatch& batch, KvStorage& kv, std::vec
   normed_.resize(static_cast<size_t>(T * H));
   embed(batch);
 
+  for_each_token(T, [&](int64_t t) {
+    kernels::rmsnorm(hidden_.data() + t * H, layers_[0].input_norm.data(), normed_.data() + t * H, 1, H,
+                     c.rms_norm_eps);
+  });
   for (int64_t i = 0; i < c.num_layers; ++i) {
     const Layer& layer = layers_[static_cast<size_t>(i)];
-    kernels::rmsnorm(hidden_.data(), layer.input_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
     if (!batch.checkpoint_ids.empty() && shard_.rank == 0) save_checkpoints(i, batch);
     attention_block(layer, i, batch, kv, slots, side);
-    if (!layer.attn_out_norm.empty()) {
-      kernels::rmsnorm(projected_.data(), layer.attn_out_norm.data(), projected_.data(), T, H, c.rms_norm_eps);
-    }
-    kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
-    kernels::rmsnorm(hidden_.data(), layer.mlp_norm.data(), normed_.data(), T, H, c.rms_norm_eps);
+    add_residual(layer.attn_out_norm, layer.mlp_norm.data(), T);
     mlp_block(layer, T);
-    if (!layer.mlp_out_norm.empty()) {
-      kernels::rmsnorm(projected_.data(), layer.mlp_out_norm.data(), projected_.data(), T, H, c.rms_norm_eps);
-    }
-    kernels::add_inplace(hidden_.data(), projected_.data(), T * H);
+    const bool last = i + 1 == c.num_layers;
+    add_residual(layer.mlp_out_norm, last ? nullptr : layers_[static_cast<size_t>(i + 1)].input_norm.data(), T);
   }
 
   const int64_t num_rows = static_cast<int64_t>(batch.logits_rows.size());
@@ -264,6 +261,31 @@ void LlamaModel::forward_into(const ForwardBatch& batch, KvStorage& kv, std::vec
                      c.rms_norm_eps);
   }
   compute_logits(rows, num_rows, logits);
+}
+
+template <class Body>
+void LlamaModel::for_each_token(int64_t num_tokens, Body body) const {
+  // NOTE: below this many tokens (decode of a few streams) a parallel region
+  // costs more than the per-token work it would split.
+  constexpr int64_t kMinParallelTokens = 8;
+  if (num_threads_ <= 1 || num_tokens < kMinParallelTokens) {
+    for (int64_t t = 0; t < num_tokens; ++t) body(t);
+    return;
+  }
+#pragma omp parallel for num_threads(num_threads_) schedule(static)
+  for (int64_t t = 0; t < num_tokens; ++t) body(t);
+}
+
+void LlamaModel::add_residual(const std::vector<float>& out_norm, const float* next_norm, int64_t num_tokens) {
+  const ModelConfig& c = config();
+  const int64_t H = c.hidden_size;
+  for_each_token(num_tokens, [&](int64_t t) {
+    float* delta = projected_.data() + t * H;
+    float* stream = hidden_.data() + t * H;
+    if (!out_norm.empty()) kernels::rmsnorm(delta, out_norm.data(), delta, 1, H, c.rms_norm_eps);
+    kernels::add_inplace(stream, delta, H);
+    if (next_norm != nullptr) kernels::rmsnorm(stream, next_norm, normed_.data() + t * H, 1, H, c.rms_norm_eps);
+  });
 }
 
 void LlamaModel::all_reduce(std::vector<float>& data, int64_t count) {
@@ -335,29 +357,28 @@ void LlamaModel::attention_block(const Layer& layer, int64_t index, const Forwar
   const int64_t row = layer.qkv.num_out;
   qkv_.resize(static_cast<size_t>(T * row));
   layer.qkv.apply(normed_.data(), T, qkv_.data(), scratch_);
-  if (!layer.qkv_bias.empty()) {
-    for (int64_t t = 0; t < T; ++t) kernels::add_inplace(qkv_.data() + t * row, layer.qkv_bias.data(), row);
-  }
   float* q = qkv_.data();
   float* k = qkv_.data() + q_width;
   float* v = qkv_.data() + q_width + kv_width;
-  if (!layer.q_norm.empty()) {  // per-head RMSNorm before RoPE (Gemma 3)
-    for (int64_t t = 0; t < T; ++t) {
+  float attention_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  // llama.cpp scales Gemma's queries after RoPE and attends with scale 1
+  // (query_pre_attn_scalar = head_dim for the sizes kvserve loads).
+  const bool scale_queries = c.architecture == "gemma3";
+  // Per token: bias, per-head RMSNorm before RoPE (Gemma 3), RoPE, scale.
+  for_each_token(T, [&](int64_t t) {
+    float* qkv_t = qkv_.data() + t * row;
+    if (!layer.qkv_bias.empty()) kernels::add_inplace(qkv_t, layer.qkv_bias.data(), row);
+    if (!layer.q_norm.empty()) {
       kernels::rmsnorm(q + t * row, layer.q_norm.data(), q + t * row, num_heads, c.head_dim, c.rms_norm_eps);
       kernels::rmsnorm(k + t * row, layer.k_norm.data(), k + t * row, num_kv_heads, c.head_dim, c.rms_norm_eps);
     }
-  }
-  apply_rope(index, q, row, batch.positions.data(), T, num_heads);
-  apply_rope(index, k, row, batch.positions.data(), T, num_kv_heads);
-  float attention_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-  if (c.architecture == "gemma3") {
-    // llama.cpp scales Gemma's queries after RoPE and attends with scale 1
-    // (query_pre_attn_scalar = head_dim for the sizes kvserve loads).
-    for (int64_t t = 0; t < T; ++t) {
+    apply_rope(index, q + t * row, row, batch.positions.data() + t, 1, num_heads);
+    apply_rope(index, k + t * row, row, batch.positions.data() + t, 1, num_kv_heads);
+    if (scale_queries) {
       for (int64_t i = 0; i < q_width; ++i) q[t * row + i] *= attention_scale;
     }
-    attention_scale = 1.0f;
-  }
+  });
+  if (scale_queries) attention_scale = 1.0f;
   kernels::PagedKvLayer cache = kv.layer(index, shard_.rank);
   // A quantized cache holds K and V rotated per head (kernels/cpu/hadamard.h):
   // queries turn with them, and the output turns back below.
@@ -406,21 +427,21 @@ void LlamaModel::mlp_block(const Layer& layer, int64_t num_tokens) {
   const int64_t F = shard_.intermediate.size();
   gate_up_.resize(static_cast<size_t>(num_tokens * 2 * F));
   layer.gate_up.apply(normed_.data(), num_tokens, gate_up_.data(), scratch_);
-  // Rows are [gate (F), up (F)]; write the activation over the gate half.
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    float* gate = gate_up_.data() + t * 2 * F;
-    if (config().hidden_act == "gelu_tanh") {
-      kernels::gelu_tanh_mul(gate, gate + F, gate, F);
+  // Rows are [gate (F), up (F)]; the activation goes to its own rows of F,
+  // as down_proj reads them.
+  activated_.resize(static_cast<size_t>(num_tokens * F));
+  const bool gelu = config().hidden_act == "gelu_tanh";
+  for_each_token(num_tokens, [&](int64_t t) {
+    const float* gate = gate_up_.data() + t * 2 * F;
+    float* out = activated_.data() + t * F;
+    if (gelu) {
+      kernels::gelu_tanh_mul(gate, gate + F, out, F);
     } else {
-      kernels::silu_mul(gate, gate + F, gate, F);
+      kernels::silu_mul(gate, gate + F, out, F);
     }
-  }
-  // down_proj reads rows with stride 2F: compact them first.
-  for (int64_t t = 1; t < num_tokens; ++t) {
-    std::copy(gate_up_.data() + t * 2 * F, gate_up_.data() + t * 2 * F + F, gate_up_.data() + t * F);
-  }
+  });
   projected_.resize(static_cast<size_t>(num_tokens * config().hidden_size));
-  layer.down.apply(gate_up_.data(), num_tokens, projected_.data(), scratch_);
+  layer.down.apply(activated_.data(), num_tokens, projected_.data(), scratch_);
   all_reduce(projected_, num_tokens * config().hidden_size);
 }
 

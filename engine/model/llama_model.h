@@ -112,6 +112,16 @@ class LlamaModel : public ForwardModel {
   void apply_rope(int64_t layer, float* x, int64_t row_stride, const int32_t* positions, int64_t num_tokens,
                   int64_t num_heads) const;
   void mlp_block(const Layer& layer, int64_t num_tokens);
+  // Per token: the block's output in projected_ (RMSNorm'd first by
+  // `out_norm` unless empty, Gemma 3's post-norms) added to the residual
+  // stream hidden_, then the stream RMSNorm'd by `next_norm` into normed_
+  // (null: not). Tokens split over the model's threads (for_each_token).
+  void add_residual(const std::vector<float>& out_norm, const float* next_norm, int64_t num_tokens);
+  // body(t) for every token t < num_tokens: on num_threads_ OpenMP threads
+  // when there are enough tokens (prefill, many streams), else on the caller.
+  // `body` must touch only token t's rows.
+  template <class Body>
+  void for_each_token(int64_t num_tokens, Body body) const;
 
   std::shared_ptr<const LoadedModel> model_;
   Communicator* communicator_ = nullptr;  // not owned; null = whole model
@@ -132,6 +142,7 @@ class LlamaModel : public ForwardModel {
   int num_threads_ = 1;
   // Activations, [num_tokens, width] each; resized per step.
   std::vector<float> hidden_, normed_, qkv_, attention_, projected_, gate_up_;
+  std::vector<float> activated_;  // [num_tokens, intermediate]: act(gate) * up, down_proj's input
   // Residual recompute: per layer the K/V rows of its QKV weight (empty until
   // needed), the gathered checkpoint rows, their K/V, the one-layer overlay.
   std::vector<LinearWeight> kv_weights_;
