@@ -14,6 +14,7 @@
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/k_block_sums.h"
 #include "kernels/cpu/k_rows8.h"
+#include "kernels/cpu/k_tile8.h"
 
 namespace kvs::kernels {
 namespace {
@@ -143,6 +144,75 @@ void repacked_lane_rows(WeightFormat format, const uint8_t* w_rows, size_t row_b
 }
 #endif
 
+#ifdef KVS_K_TILE8
+// Rows [0, 8H) of format F (H: 1 or 2 tiles of 8 rows): the same operations
+// per row and token as repacked_lane_rows<Lanes8>, the integer sums 4 (H = 1)
+// or 2 (H = 2) tokens at a time (k_tile8.h). Writes the rows' outputs whole
+// (y - m); `mins`: scratch for 8H * num_tokens floats.
+template <WeightFormat F, int H>
+void repacked_tile8_rows(const uint8_t* w_rows, size_t row_bytes, const ActivationBlockQ8K* x, int64_t num_tokens,
+                         int64_t gemm_tokens, int64_t num_blocks, float* out, int64_t out_stride, float* mins) {
+  // float steps per block: the GEMM's 64 (Q4_K) or 128 (Q2_K) elements, the GEMV's whole block
+  constexpr int kGemmSteps = F == WeightFormat::Q2_K ? 2 : 4;
+  using GemmSteps = std::integral_constant<int, kGemmSteps>;
+  using GemvSteps = std::integral_constant<int, 1>;
+  using One = std::integral_constant<int, 1>;
+  detail::DecodedK8Tile w[H];  // on the stack: a thread_local costs a TLS look-up per use in PIC code
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    for (int i = 0; i < H; ++i) detail::decode_k8_tile(F, w_rows + 8 * i * row_bytes, row_bytes, b, &w[i]);
+    // tokens t0 .. t0 + T - 1, each with G float steps
+    const auto tokens_steps = [&](auto tokens, auto steps, int64_t t0) {
+      constexpr int T = decltype(tokens)::value, G = decltype(steps)::value;
+      const ActivationBlockQ8K* xb[T];
+      for (int t = 0; t < T; ++t) xb[t] = x + (t0 + t) * num_blocks + b;
+      __m256i s1[T * H][G], s2[T * H][G];
+      detail::k8_tile_sums<F, T, G, H>(w, xb, s1, s2);
+      for (int t = 0; t < T; ++t) {
+        const __m256 xd = _mm256_set1_ps(xb[t]->d);
+        for (int i = 0; i < H; ++i) {
+          // d, dmin from memory: held in registers across the tokens they would crowd the sums out
+          const __m256 scale = _mm256_mul_ps(_mm256_load_ps(w[i].d), xd);
+          const __m256 min_scale = _mm256_mul_ps(_mm256_load_ps(w[i].dmin), xd);
+          float* yp = out + (t0 + t) * out_stride + 8 * i;
+          float* mp = mins + ((t0 + t) * H + i) * 8;
+          // y, m start at +0 (fma(a, b, +0) is what the zeroed accumulators gave)
+          __m256 y = _mm256_setzero_ps(), m = _mm256_setzero_ps();
+          if (b > 0) y = _mm256_loadu_ps(yp), m = _mm256_loadu_ps(mp);
+          for (int g = 0; g < G; ++g) {
+            y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s1[H * t + i][g]), scale, y);
+            m = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s2[H * t + i][g]), min_scale, m);
+          }
+          _mm256_storeu_ps(yp, y);
+          _mm256_storeu_ps(mp, m);
+        }
+      }
+    };
+    detail::for_token_groups<H == 1 ? 4 : 2>(num_tokens, [&](auto tokens, int64_t t0) {
+      constexpr int T = decltype(tokens)::value;
+      if (t0 + T <= gemm_tokens) {
+        tokens_steps(tokens, GemmSteps{}, t0);
+      } else if (t0 >= gemm_tokens) {
+        tokens_steps(tokens, GemvSteps{}, t0);
+      } else {  // the group straddles the GEMM's last token
+        for (int64_t t = t0; t < t0 + T; ++t) {
+          if (t < gemm_tokens) {
+            tokens_steps(One{}, GemmSteps{}, t);
+          } else {
+            tokens_steps(One{}, GemvSteps{}, t);
+          }
+        }
+      }
+    });
+  }
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    for (int i = 0; i < H; ++i) {
+      float* yp = out + t * out_stride + 8 * i;
+      _mm256_storeu_ps(yp, _mm256_sub_ps(_mm256_loadu_ps(yp), _mm256_loadu_ps(mins + (t * H + i) * 8)));
+    }
+  }
+}
+#endif
+
 }  // namespace
 
 void dot_quantized_tile_repacked_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
@@ -151,12 +221,37 @@ void dot_quantized_tile_repacked_k(WeightFormat format, const void* w_rows, size
   // Chunks of 32 elements per float step: the GEMV steps once per block, the
   // GEMM per 64 (Q4_K) or 128 (Q2_K) elements.
   const int gemm_chunks = format == WeightFormat::Q2_K ? 4 : 2;
+  const auto* rows = static_cast<const uint8_t*>(w_rows);
+#ifdef KVS_K_TILE8
+  if (num_tokens > 1 && num_rows >= 8) {  // 8 rows at a time, then the rest alone (below)
+    thread_local std::vector<float> tile_mins;
+    tile_mins.resize(static_cast<size_t>(16 * num_tokens));
+    int64_t r0 = 0;
+    const bool done = detail::with_k_format(format, [&](auto f) {
+      constexpr WeightFormat kFormat = decltype(f)::value;
+      for (; detail::k_tile8_traits(kFormat).tiles == 2 && r0 + 16 <= num_rows; r0 += 16) {
+        repacked_tile8_rows<kFormat, 2>(rows + r0 * row_bytes, row_bytes, x, num_tokens, gemm_tokens, num_blocks,
+                                        out + r0, out_stride, tile_mins.data());
+      }
+      for (; r0 + 8 <= num_rows; r0 += 8) {
+        repacked_tile8_rows<kFormat, 1>(rows + r0 * row_bytes, row_bytes, x, num_tokens, gemm_tokens, num_blocks,
+                                        out + r0, out_stride, tile_mins.data());
+      }
+    });
+    if (done) {
+      if (r0 < num_rows) {
+        dot_quantized_tile_repacked_k(format, rows + r0 * row_bytes, row_bytes, num_rows - r0, x, num_tokens,
+                                      gemm_tokens, num_blocks, out + r0, out_stride);
+      }
+      return;
+    }
+  }
+#endif
   thread_local std::vector<float> mins;  // the mins accumulator, [token][row]
   mins.assign(static_cast<size_t>(num_rows * num_tokens), 0.0f);
   for (int64_t r = 0; r < num_rows; ++r) {
     for (int64_t t = 0; t < num_tokens; ++t) out[t * out_stride + r] = 0.0f;
   }
-  const auto* rows = static_cast<const uint8_t*>(w_rows);
 #ifdef KVS_DOT_AVX2
   if (num_tokens == 1 && gemm_tokens == 0) {  // the GEMV alone: block sums straight from the packed blocks
     const size_t block_bytes = format_block_bytes(format);

@@ -238,5 +238,61 @@ TEST(LlamaCppMatmulOrders, TiledKQuantsFromEightTokens) {
   }
 }
 
+// The multi-token K-quant kernels sum several maddubs results in int16 before
+// their scale (k_tile8.h): the largest codes (all bits set) against the
+// largest activations (all at the block's max magnitude, one sign or
+// alternating) must still give the one-row, one-token paths' exact sums.
+TEST(LlamaCppMatmulOrders, KQuantTilesAtTheLargestCodesAndActivations) {
+  std::mt19937 rng(36);
+  for (WeightFormat format : kKQuants) {
+    const int64_t num_in = 512, tokens = 9, blocks = num_in / kQuantBlockK;
+    // 16 rows: repacked where llama.cpp repacks; 12: the tiled path (8 in lanes, 4 alone)
+    const int64_t num_out = llamacpp_repacks(format, 16) ? 16 : 12;
+    std::vector<uint8_t> w = random_blocks(format, num_out * blocks, rng);
+    const size_t block_bytes = format_block_bytes(format);
+    for (int64_t b = 0; b < num_out * blocks; ++b) {
+      uint8_t* block = w.data() + b * block_bytes;
+      std::vector<uint8_t> scales(block_bytes);
+      std::memcpy(scales.data(), block, block_bytes);
+      std::memset(block, 0xff, block_bytes);
+      if (format == WeightFormat::Q6_K) {  // int8 scales: the largest magnitudes
+        auto& q6 = *reinterpret_cast<BlockQ6_K*>(block);
+        for (int i = 0; i < 16; ++i) q6.scales[i] = static_cast<int8_t>(b % 2 == 0 ? -128 : 127);
+      }
+      for (const test::ScaleField& field : test::scale_fields(format)) {  // the random fp16 scales back
+        std::memcpy(block + field.offset, scales.data() + field.offset, 2);
+      }
+    }
+    std::vector<float> x(static_cast<size_t>(tokens * num_in));
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t i = 0; i < num_in; ++i) {
+        const float sign = t % 3 == 0 ? 1.0f : t % 3 == 1 ? -1.0f : (i % 2 == 0 ? 1.0f : -1.0f);
+        x[static_cast<size_t>(t * num_in + i)] = sign * (1.0f + static_cast<float>(t));
+      }
+    }
+    std::vector<float> y(static_cast<size_t>(tokens * num_out));
+    MatmulScratch scratch;
+    ASSERT_TRUE(matmul(format, w.data(), num_out, num_in, x.data(), tokens, y.data(), scratch).ok());
+    const size_t row_bytes = format_row_bytes(format, num_in);
+    const int64_t gemm_tokens = tokens - tokens % 4;
+    for (int64_t t = 0; t < tokens; ++t) {
+      std::vector<ActivationBlockQ8K> q(static_cast<size_t>(blocks));
+      quantize_activations_q8_k(x.data() + t * num_in, q.data(), num_in);
+      for (int64_t r = 0; r < num_out; ++r) {
+        float expected = 0.0f;
+        if (llamacpp_repacks(format, num_out)) {
+          dot_quantized_tile_repacked_k(format, w.data() + r * row_bytes, row_bytes, 1, q.data(), 1,
+                                        t < gemm_tokens ? 1 : 0, blocks, &expected, 1);
+        } else {
+          dot_quantized_tile_k_tiled(format, w.data() + r * row_bytes, row_bytes, 1, q.data(), 1, blocks, &expected,
+                                     1);
+        }
+        ASSERT_EQ(float_bits(y[t * num_out + r]), float_bits(expected))
+            << format_name(format) << " t=" << t << " r=" << r;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kvs::kernels
