@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -90,6 +90,37 @@ void quantize_activations(const float* x, ActivationBlockQ8* out, int64_t n) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].q), _mm512_cvtepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].q + 16), _mm512_cvtepi32_epi8(q1));
     const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    out[b].d = round_through_fp16(d);
+    out[b].sum_q = sum;
+    out[b].d_times_sum = round_through_fp16(d * static_cast<float>(sum));
+  }
+#elif defined(__AVX2__)
+  // The same values 8 lanes at a time, as the AVX-512 form above (the AVX2
+  // build's matmuls: the reference took a few percent of a 64-token matmul).
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / kQuantBlock; ++b) {
+    const float* v = x + b * kQuantBlock;
+    __m256 values[4];
+    __m256 max = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      values[i] = _mm256_loadu_ps(v + 8 * i);
+      max = _mm256_max_ps(_mm256_andnot_ps(sign_bit, values[i]), max);
+    }
+    __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(max), _mm256_extractf128_ps(max, 1));
+    max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(max4, _mm_movehdup_ps(max4)));
+    const float d = amax / 127.0f;
+    const __m256 inverse = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(values[i], inverse));
+    // int32 -> int8 (no value saturates), then the dwords back in element order
+    const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].q),
+                        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    const __m256i sums = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i sum4 = _mm_add_epi32(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+    sum4 = _mm_add_epi32(sum4, _mm_unpackhi_epi64(sum4, sum4));
+    const int32_t sum = _mm_cvtsi128_si32(_mm_add_epi32(sum4, _mm_shuffle_epi32(sum4, 1)));
     out[b].d = round_through_fp16(d);
     out[b].sum_q = sum;
     out[b].d_times_sum = round_through_fp16(d * static_cast<float>(sum));

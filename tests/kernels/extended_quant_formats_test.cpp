@@ -150,7 +150,7 @@ TEST(QuantizeQ8K, SimdEqualsTheReference) {
 }
 
 // The 32-element activation quantizer (Q8_0 / Q4_1 / ... weights): the SIMD
-// form (AVX-512 builds) equals the portable reference bit for bit on random
+// form (AVX2 and AVX-512 builds) equals the portable reference bit for bit on random
 // blocks of several scales, an all-zero block, products near halfway, the
 // extreme on either sign and tiny inputs.
 TEST(QuantizeQ8, SimdEqualsTheReference) {
