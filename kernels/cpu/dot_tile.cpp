@@ -364,6 +364,36 @@ struct PackedRows {
   }
 };
 
+// What row_tokens reads of one row: a row of PackedRows, or (a call with
+// fewer tokens than a group, where packing would not pay) the row's blocks
+// unpacked as they are read. block(b), scale(b) (w.d) and offset(b) (w.m).
+template <class Traits>
+struct PackedRow {
+  const PackedBlock<Traits>* blocks;
+  const float *d, *m;
+  const PackedBlock<Traits>& block(int64_t b) const { return blocks[b]; }
+  float scale(int64_t b) const { return d[b]; }
+  float offset(int64_t b) const { return m[b]; }
+};
+
+template <class Traits>
+struct RawRow {
+  const typename Traits::Block* blocks;
+  PackedBlock<Traits> block(int64_t b) const {
+    const typename Traits::Unpacked u = Traits::unpack(blocks[b]);
+    if constexpr (Traits::kOffsets) {
+      return {{u.u}};
+    } else {
+      return {{u.magnitude, u.sign}};
+    }
+  }
+  float scale(int64_t b) const { return fp16_to_fp32(blocks[b].d); }
+  float offset(int64_t b) const {
+    if constexpr (Traits::kOffsets) return fp16_to_fp32(blocks[b].m);
+    return 0.0f;
+  }
+};
+
 constexpr int kGroupTokens = 8;  // tokens per group: one 8-float vector of scales
 
 // One block of a group of up to 8 tokens: their activations, x.d and
@@ -414,26 +444,25 @@ inline __m256 horizontal_sums(const __m256* acc) {
 
 // One row against the group's T tokens, all blocks: lane t of `result` is
 // the pair's dot product with token t (lanes from T on: unspecified).
-template <class Traits, int T>
-void row_tokens(const PackedBlock<Traits>* w, const float* wd, const float* wm, const TokenBlock* x,
-                int64_t num_blocks, Scales* scales, float* result) {
+template <class Traits, int T, class Row>
+void row_tokens(const Row& w, const TokenBlock* x, int64_t num_blocks, Scales* scales, float* result) {
   static_assert(T >= 1 && T <= kGroupTokens, "token lanes live in one 8-float vector");
   // lane t: w.d * token t's x.d, the single-pair kernel's one float product
   for (int64_t b = 0; b < num_blocks; ++b) {
-    _mm256_store_ps(scales[b].lane, _mm256_mul_ps(_mm256_set1_ps(wd[b]), _mm256_load_ps(x[b].d)));
+    _mm256_store_ps(scales[b].lane, _mm256_mul_ps(_mm256_set1_ps(w.scale(b)), _mm256_load_ps(x[b].d)));
   }
   __m256 acc[kGroupTokens];
   __m256 offsets = _mm256_setzero_ps();  // lane t: token t's offset sum (Q4_1 / Q5_1)
 #pragma GCC unroll 8
   for (int t = 0; t < kGroupTokens; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < num_blocks; ++b) {
-    const PackedBlock<Traits>& wb = w[b];
+    const auto& wb = w.block(b);
 #pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       acc[t] = _mm256_fmadd_ps(packed_products<Traits>(wb, x[b].q[t]), _mm256_broadcast_ss(&scales[b].lane[t]),
                                acc[t]);
     }
-    if constexpr (Traits::kOffsets) offsets = _mm256_fmadd_ps(_mm256_set1_ps(wm[b]), _mm256_load_ps(x[b].s), offsets);
+    if constexpr (Traits::kOffsets) offsets = _mm256_fmadd_ps(_mm256_set1_ps(w.offset(b)), _mm256_load_ps(x[b].s), offsets);
   }
   // Q4_0 / Q5_0 / Q8_0 return the bare sum (adding 0.0f would turn -0 into +0).
   __m256 sums = horizontal_sums(acc);
@@ -441,20 +470,26 @@ void row_tokens(const PackedBlock<Traits>* w, const float* wd, const float* wm, 
   _mm256_store_ps(result, sums);
 }
 
-// Every row against one group of T tokens: results[r].lane[t]. `prefetch`
+// Every row against one group of T tokens: results[r].lane[t]. `rows`:
+// packed (PackedRows) or null (then the rows' raw blocks at `w`). `prefetch`
 // (or null): bytes to request into the cache, `row_bytes` per row.
 template <class Traits, int T>
-void rows_tokens(const PackedRows<Traits>& rows, int64_t num_rows, const TokenBlock* x, int64_t num_blocks,
-                 Scales* scales, Scales* results, const uint8_t* prefetch, size_t row_bytes) {
+void rows_tokens(const PackedRows<Traits>* rows, const uint8_t* w, int64_t num_rows, const TokenBlock* x,
+                 int64_t num_blocks, Scales* scales, Scales* results, const uint8_t* prefetch, size_t row_bytes) {
   for (int64_t r = 0; r < num_rows; ++r) {
     if (prefetch != nullptr) {
       for (size_t at = 0; at < row_bytes; at += 64) {
         _mm_prefetch(reinterpret_cast<const char*>(prefetch + r * row_bytes + at), _MM_HINT_T0);
       }
     }
-    const size_t at = static_cast<size_t>(r * num_blocks);
-    row_tokens<Traits, T>(rows.blocks.data() + at, rows.d.data() + at, rows.m.data() + at, x, num_blocks, scales,
-                          results[r].lane);
+    if (rows != nullptr) {
+      const size_t at = static_cast<size_t>(r * num_blocks);
+      const PackedRow<Traits> row{rows->blocks.data() + at, rows->d.data() + at, rows->m.data() + at};
+      row_tokens<Traits, T>(row, x, num_blocks, scales, results[r].lane);
+    } else {
+      const RawRow<Traits> row{reinterpret_cast<const typename Traits::Block*>(w + r * row_bytes)};
+      row_tokens<Traits, T>(row, x, num_blocks, scales, results[r].lane);
+    }
   }
 }
 
@@ -464,7 +499,9 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
   thread_local PackedRows<Traits> rows;
   thread_local std::vector<TokenBlock> tokens;
   thread_local std::vector<Scales> scales, results;
-  rows.pack(w, row_bytes, num_rows, num_blocks);
+  // one group only: each block is unpacked once either way, so in registers
+  const bool packed = num_tokens > kGroupTokens;
+  if (packed) rows.pack(w, row_bytes, num_rows, num_blocks);
   tokens.resize(static_cast<size_t>(num_blocks));
   scales.resize(static_cast<size_t>(num_blocks));
   results.resize(static_cast<size_t>(num_rows));
@@ -474,8 +511,9 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
     // the rows after these (the matmul's next chunk), requested while the first group computes
     const uint8_t* prefetch = t == 0 ? w + num_rows * row_bytes : nullptr;
     const auto run = [&](auto tokens_in_group) {
-      rows_tokens<Traits, decltype(tokens_in_group)::value>(rows, num_rows, tokens.data(), num_blocks, scales.data(),
-                                                            results.data(), prefetch, row_bytes);
+      rows_tokens<Traits, decltype(tokens_in_group)::value>(packed ? &rows : nullptr, w, num_rows, tokens.data(),
+                                                            num_blocks, scales.data(), results.data(), prefetch,
+                                                            row_bytes);
     };
     switch (group) {
       case 8: run(std::integral_constant<int, 8>{}); break;
