@@ -306,102 +306,229 @@ void tile_4x8(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activa
 }
 
 #ifndef KVS_TILE_512
-// The AVX2 (16 ymm registers) tile: R rows x T tokens with R * T <= 8
-// accumulators, so nothing spills (the 4 x 8 tile of the AVX-512 build spills
-// 16 of its 32 accumulators here). Per (row, token) pair the operations and
-// their order are those of the single-pair kernel (dot.cpp): the same integer
-// lanes, the scale w.d * x.d as one float product broadcast, one fused
-// multiply-add per block, blocks in order, the same horizontal sum. Taken by
-// Q8_0 and Q4_0 (tile()); it handles any format without offsets.
-// `prefetch`: the rows' bytes kPrefetchAhead further on are requested block by
-// block (the first pass over rows streamed from memory).
-constexpr int64_t kPrefetchAhead = 2048;
+// The AVX2 (16 ymm registers) tile. Every row of the call is unpacked once
+// (PackedRows: per block the operands products() takes, w.d and w.m as
+// floats), each group of up to 8 tokens' activations is packed once
+// (TokenBlock), and then one row meets the group's T tokens at a time with
+// T accumulators (plus one of offsets for Q4_1 / Q5_1), so nothing spills.
+// Per row and block the T scales w.d * x.d come from one vector multiply
+// (lane t: the single-pair kernel's float product for token t) stored to a
+// small array, which the inner loop reads with broadcast loads. Per (row,
+// token) pair the operations and their order are those of the single-pair
+// kernel (dot.cpp): the same integer lanes, the same scale, one fused
+// multiply-add per block, blocks in order, the same horizontal sum, the
+// offset term (Q4_1 / Q5_1) as its own fused multiply-add chain.
 
-template <class Traits, int R, int T>
-void micro_tile_avx2(const uint8_t* w, size_t row_bytes, const ActivationBlockQ8* x, int64_t num_blocks, float* out,
-                     int64_t out_stride, bool prefetch) {
-  static_assert(T >= 1 && T <= 8 && R * T <= 8, "accumulators stay in registers");
-  static_assert(!Traits::kOffsets, "Q4_1 / Q5_1 take micro_tile");  // Q5_0 too, by choice (tile)
-  using Block = typename Traits::Block;
-  __m256 acc[R][T];
-  for (int r = 0; r < R; ++r) {
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+// Weight vectors per block: the codes (Q4_1 / Q5_1), or |w| and w (the sign trick).
+template <class Traits>
+constexpr int kWeightVectors = Traits::kOffsets ? 1 : 2;
+
+template <class Traits>
+struct PackedBlock {
+  __m256i v[kWeightVectors<Traits>];
+};
+
+// products() of a packed weight block with a token's activations.
+template <class Traits>
+inline __m256 packed_products(const PackedBlock<Traits>& w, __m256i xq) {
+  if constexpr (Traits::kOffsets) {
+    return Traits::products({w.v[0], 0.0f, 0.0f}, xq);
+  } else {
+    return Traits::products({w.v[0], w.v[1], 0.0f, 0.0f}, xq);
   }
-  for (int64_t b = 0; b < num_blocks; ++b) {
-    typename Traits::Unpacked wb[R];
-    __m256 wd[R];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const Block* block = reinterpret_cast<const Block*>(w + r * row_bytes) + b;
-      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(block) + kPrefetchAhead, _MM_HINT_T0);
-      wb[r] = Traits::unpack(*block);
-      wd[r] = _mm256_set1_ps(wb[r].d);
-    }
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) {
-      const ActivationBlockQ8& xb = x[t * num_blocks + b];
-      const __m256i xq = Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        // w.d * x.d in every lane: the single-pair kernel's one float product, broadcast
-        const __m256 scale = _mm256_mul_ps(wd[r], _mm256_broadcast_ss(&xb.d));
-        acc[r][t] = _mm256_fmadd_ps(Traits::products(wb[r], xq), scale, acc[r][t]);
+}
+
+// `num_rows` rows of `num_blocks` blocks, unpacked: index r * num_blocks + b.
+template <class Traits>
+struct PackedRows {
+  std::vector<PackedBlock<Traits>> blocks;
+  std::vector<float> d, m;  // w.d, w.m (Q4_1 / Q5_1) as floats
+
+  void pack(const uint8_t* w, size_t row_bytes, int64_t num_rows, int64_t num_blocks) {
+    const auto n = static_cast<size_t>(num_rows * num_blocks);
+    blocks.resize(n), d.resize(n), m.resize(n);
+    for (int64_t r = 0; r < num_rows; ++r) {
+      const auto* row = reinterpret_cast<const typename Traits::Block*>(w + r * row_bytes);
+      for (int64_t b = 0; b < num_blocks; ++b) {
+        const typename Traits::Unpacked u = Traits::unpack(row[b]);
+        const size_t at = static_cast<size_t>(r * num_blocks + b);
+        if constexpr (Traits::kOffsets) {
+          blocks[at].v[0] = u.u;
+        } else {
+          blocks[at].v[0] = u.magnitude;
+          blocks[at].v[1] = u.sign;
+        }
+        d[at] = u.d, m[at] = u.m;
       }
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 8
-    for (int t = 0; t < T; ++t) out[t * out_stride + r] = simd::horizontal_sum(acc[r][t]);  // the bare sum, as vec_dot
+};
+
+// What row_tokens reads of one row: a row of PackedRows, or (a call with
+// fewer tokens than a group, where packing would not pay) the row's blocks
+// unpacked as they are read. block(b), scale(b) (w.d) and offset(b) (w.m).
+template <class Traits>
+struct PackedRow {
+  const PackedBlock<Traits>* blocks;
+  const float *d, *m;
+  const PackedBlock<Traits>& block(int64_t b) const { return blocks[b]; }
+  float scale(int64_t b) const { return d[b]; }
+  float offset(int64_t b) const { return m[b]; }
+};
+
+template <class Traits>
+struct RawRow {
+  const typename Traits::Block* blocks;
+  PackedBlock<Traits> block(int64_t b) const {
+    const typename Traits::Unpacked u = Traits::unpack(blocks[b]);
+    if constexpr (Traits::kOffsets) {
+      return {{u.u}};
+    } else {
+      return {{u.magnitude, u.sign}};
+    }
+  }
+  float scale(int64_t b) const { return fp16_to_fp32(blocks[b].d); }
+  float offset(int64_t b) const {
+    if constexpr (Traits::kOffsets) return fp16_to_fp32(blocks[b].m);
+    return 0.0f;
+  }
+};
+
+constexpr int kGroupTokens = 8;  // tokens per group: one 8-float vector of scales
+
+// One block of a group of up to 8 tokens: their activations, x.d and
+// d_times_sum (lane t: token t; lanes beyond the group 0).
+struct TokenBlock {
+  __m256i q[kGroupTokens];
+  alignas(32) float d[kGroupTokens], s[kGroupTokens];
+};
+
+template <class Traits>
+void pack_tokens(const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, TokenBlock* out) {
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    TokenBlock& packed = out[b];
+    for (int64_t t = 0; t < kGroupTokens; ++t) {
+      if (t < num_tokens) {
+        const ActivationBlockQ8& xb = x[t * num_blocks + b];
+        packed.q[t] = Traits::prepare(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.q)));
+        packed.d[t] = xb.d, packed.s[t] = xb.d_times_sum;
+      } else {
+        packed.d[t] = 0.0f, packed.s[t] = 0.0f;
+      }
+    }
   }
 }
 
-constexpr int kAvx2Tokens = 8;  // tokens per pass: 8 accumulators of one row
-// Rows per pass for T tokens: two rows for up to 4 tokens (each unpacked
-// weight block serves more tokens), else one; at most 8 accumulators.
-template <int T>
-constexpr int avx2_rows() {
-  return T <= 4 ? 2 : 1;
+struct alignas(32) Scales {
+  float lane[kGroupTokens];
+};
+
+// Lane t: simd::horizontal_sum(acc[t]), with the same additions of the same
+// operands (the eight sums transposed into one vector).
+inline __m256 horizontal_sums(const __m256* acc) {
+  __m256 halves[4];  // pair p: token 2p's lanes i + (i + 4) low, token 2p + 1's high
+  for (int p = 0; p < 4; ++p) {
+    halves[p] = _mm256_add_ps(_mm256_permute2f128_ps(acc[2 * p], acc[2 * p + 1], 0x20),
+                              _mm256_permute2f128_ps(acc[2 * p], acc[2 * p + 1], 0x31));
+  }
+  // per 128-bit half: lanes 0 + 2 and 1 + 3 of two tokens (0, 2 | 1, 3 and 4, 6 | 5, 7)
+  const __m256 quarters0 = _mm256_add_ps(_mm256_shuffle_ps(halves[0], halves[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                         _mm256_shuffle_ps(halves[0], halves[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 quarters1 = _mm256_add_ps(_mm256_shuffle_ps(halves[2], halves[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                         _mm256_shuffle_ps(halves[2], halves[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  // tokens 0, 2, 4, 6 | 1, 3, 5, 7, then in token order
+  const __m256 sums = _mm256_add_ps(_mm256_shuffle_ps(quarters0, quarters1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                    _mm256_shuffle_ps(quarters0, quarters1, _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
-// Tokens [0, T) of rows [0, num_rows).
+// One row against the group's T tokens, all blocks: lane t of `result` is
+// the pair's dot product with token t (lanes from T on: unspecified).
+template <class Traits, int T, class Row>
+void row_tokens(const Row& w, const TokenBlock* x, int64_t num_blocks, Scales* scales, float* result) {
+  static_assert(T >= 1 && T <= kGroupTokens, "token lanes live in one 8-float vector");
+  // lane t: w.d * token t's x.d, the single-pair kernel's one float product
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    _mm256_store_ps(scales[b].lane, _mm256_mul_ps(_mm256_set1_ps(w.scale(b)), _mm256_load_ps(x[b].d)));
+  }
+  __m256 acc[kGroupTokens];
+  __m256 offsets = _mm256_setzero_ps();  // lane t: token t's offset sum (Q4_1 / Q5_1)
+#pragma GCC unroll 8
+  for (int t = 0; t < kGroupTokens; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    const auto& wb = w.block(b);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      acc[t] = _mm256_fmadd_ps(packed_products<Traits>(wb, x[b].q[t]), _mm256_broadcast_ss(&scales[b].lane[t]),
+                               acc[t]);
+    }
+    if constexpr (Traits::kOffsets) offsets = _mm256_fmadd_ps(_mm256_set1_ps(w.offset(b)), _mm256_load_ps(x[b].s), offsets);
+  }
+  // Q4_0 / Q5_0 / Q8_0 return the bare sum (adding 0.0f would turn -0 into +0).
+  __m256 sums = horizontal_sums(acc);
+  if constexpr (Traits::kOffsets) sums = _mm256_add_ps(sums, offsets);
+  _mm256_store_ps(result, sums);
+}
+
+// Every row against one group of T tokens: results[r].lane[t]. `rows`:
+// packed (PackedRows) or null (then the rows' raw blocks at `w`). `prefetch`
+// (or null): bytes to request into the cache, `row_bytes` per row.
 template <class Traits, int T>
-void rows_avx2(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_blocks,
-               float* out, int64_t out_stride, bool prefetch) {
-  constexpr int R = avx2_rows<T>();
-  int64_t r = 0;
-  for (; r + R <= num_rows; r += R) {
-    micro_tile_avx2<Traits, R, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
-  }
-  for (; r < num_rows; ++r) {
-    micro_tile_avx2<Traits, 1, T>(w + r * row_bytes, row_bytes, x, num_blocks, out + r, out_stride, prefetch);
+void rows_tokens(const PackedRows<Traits>* rows, const uint8_t* w, int64_t num_rows, const TokenBlock* x,
+                 int64_t num_blocks, Scales* scales, Scales* results, const uint8_t* prefetch, size_t row_bytes) {
+  for (int64_t r = 0; r < num_rows; ++r) {
+    if (prefetch != nullptr) {
+      for (size_t at = 0; at < row_bytes; at += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(prefetch + r * row_bytes + at), _MM_HINT_T0);
+      }
+    }
+    if (rows != nullptr) {
+      const size_t at = static_cast<size_t>(r * num_blocks);
+      const PackedRow<Traits> row{rows->blocks.data() + at, rows->d.data() + at, rows->m.data() + at};
+      row_tokens<Traits, T>(row, x, num_blocks, scales, results[r].lane);
+    } else {
+      const RawRow<Traits> row{reinterpret_cast<const typename Traits::Block*>(w + r * row_bytes)};
+      row_tokens<Traits, T>(row, x, num_blocks, scales, results[r].lane);
+    }
   }
 }
 
 template <class Traits>
 void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const ActivationBlockQ8* x, int64_t num_tokens,
           int64_t num_blocks, float* out, int64_t out_stride) {
-  if constexpr (Traits::kOffsets || std::is_same_v<Traits, Q5_0Traits>) {
-    // Q4_1 / Q5_1 / Q5_0 (costly unpacking, shared by 8 tokens): the 4-row x
-    // 8-token tile, whose x loads serve 4 rows, measured faster here despite
-    // its spills (one Zen 5 thread, 64 tokens: Q4_1 57 against 54 GMAC/s,
-    // Q5_0 50 against 47.5).
-    tile_4x8<Traits>(w, row_bytes, num_rows, x, 0, num_tokens, num_blocks, out, out_stride);
-  } else {
-    for (int64_t t = 0; t < num_tokens; t += kAvx2Tokens) {
-      const ActivationBlockQ8* xt = x + t * num_blocks;
-      float* ot = out + t * out_stride;
-      const bool prefetch = t == 0;
-      switch (std::min<int64_t>(num_tokens - t, kAvx2Tokens)) {
-        case 8: rows_avx2<Traits, 8>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        case 7: rows_avx2<Traits, 7>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        case 6: rows_avx2<Traits, 6>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        case 5: rows_avx2<Traits, 5>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        case 4: rows_avx2<Traits, 4>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        case 3: rows_avx2<Traits, 3>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        case 2: rows_avx2<Traits, 2>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-        default: rows_avx2<Traits, 1>(w, row_bytes, num_rows, xt, num_blocks, ot, out_stride, prefetch); break;
-      }
+  thread_local PackedRows<Traits> rows;
+  thread_local std::vector<TokenBlock> tokens;
+  thread_local std::vector<Scales> scales, results;
+  // one group only: each block is unpacked once either way, so in registers
+  const bool packed = num_tokens > kGroupTokens;
+  if (packed) rows.pack(w, row_bytes, num_rows, num_blocks);
+  tokens.resize(static_cast<size_t>(num_blocks));
+  scales.resize(static_cast<size_t>(num_blocks));
+  results.resize(static_cast<size_t>(num_rows));
+  for (int64_t t = 0; t < num_tokens; t += kGroupTokens) {
+    const int64_t group = std::min<int64_t>(num_tokens - t, kGroupTokens);
+    pack_tokens<Traits>(x + t * num_blocks, group, num_blocks, tokens.data());
+    // the rows after these (the matmul's next chunk), requested while the first group computes
+    const uint8_t* prefetch = t == 0 ? w + num_rows * row_bytes : nullptr;
+    const auto run = [&](auto tokens_in_group) {
+      rows_tokens<Traits, decltype(tokens_in_group)::value>(packed ? &rows : nullptr, w, num_rows, tokens.data(),
+                                                            num_blocks, scales.data(), results.data(), prefetch,
+                                                            row_bytes);
+    };
+    switch (group) {
+      case 8: run(std::integral_constant<int, 8>{}); break;
+      case 7: run(std::integral_constant<int, 7>{}); break;
+      case 6: run(std::integral_constant<int, 6>{}); break;
+      case 5: run(std::integral_constant<int, 5>{}); break;
+      case 4: run(std::integral_constant<int, 4>{}); break;
+      case 3: run(std::integral_constant<int, 3>{}); break;
+      case 2: run(std::integral_constant<int, 2>{}); break;
+      default: run(std::integral_constant<int, 1>{}); break;
+    }
+    // one vector store per row above; here one pass over each token's outputs
+    for (int64_t i = 0; i < group; ++i) {
+      float* o = out + (t + i) * out_stride;
+      for (int64_t r = 0; r < num_rows; ++r) o[r] = results[static_cast<size_t>(r)].lane[i];
     }
   }
 }
@@ -445,12 +572,12 @@ void tile(const uint8_t* w, size_t row_bytes, int64_t num_rows, const Activation
 }  // namespace
 #endif
 
-int64_t dot_tile_tokens(WeightFormat format) {
-#if defined(KVS_DOT_AVX2) && !defined(KVS_TILE_512)
-  return format == WeightFormat::Q4_1 || format == WeightFormat::Q5_1 || format == WeightFormat::Q5_0 ? 64 : 16;
-#else
+TileShape dot_tile_shape(WeightFormat format) {
   (void)format;
-  return 64;
+#if defined(KVS_DOT_AVX2) && !defined(KVS_TILE_512)
+  return {64, 256};
+#else
+  return {16, 64};
 #endif
 }
 

@@ -22,12 +22,7 @@ namespace kvs::kernels {
 // Contract: every output is bit-identical to the per-pair dot_quantized() call
 // (same block order, same 8-lane accumulator, same fused multiply-adds, same
 // horizontal sum); only the sharing of weight loads and unpacking differs.
-// How many tokens one dot_quantized_tile() call should take for speed (the
-// matmul's token tile): 64 with the 512-bit tile (each row unpacked once per
-// call); with the AVX2 tile, 16 for Q8_0 / Q4_0 (the activations a call
-// reuses stay in L1) and 64 for Q4_1 / Q5_1 / Q5_0 (their 4-row x 8-token tile).
-int64_t dot_tile_tokens(WeightFormat format);
-
+// Thread-safe: the unpacked rows and tokens live in thread_local buffers.
 void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                         const ActivationBlockQ8* x, int64_t num_tokens, int64_t num_blocks, float* out,
                         int64_t out_stride);
@@ -39,5 +34,15 @@ void dot_quantized_tile(WeightFormat format, const void* w_rows, size_t row_byte
 void dot_quantized_tile_k(WeightFormat format, const void* w_rows, size_t row_bytes, int64_t num_rows,
                           const ActivationBlockQ8K* x, int64_t num_tokens, int64_t num_blocks, float* out,
                           int64_t out_stride);
+
+// The rows and tokens one dot_quantized_tile() call should take for speed
+// (the matmul's chunk of rows, split over threads, and its token tile). Both
+// tiles unpack each row once per call: 16 rows x 64 tokens with the 512-bit
+// tile; 64 x 256 with the AVX2 tile, which also packs each group of 8 tokens
+// once per call and so gains from more rows.
+struct TileShape {
+  int64_t rows, tokens;
+};
+TileShape dot_tile_shape(WeightFormat format);
 
 }  // namespace kvs::kernels

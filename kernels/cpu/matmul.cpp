@@ -44,13 +44,24 @@ constexpr int64_t kGemvRows = 64;
 constexpr int64_t kRows512MaxBatch = 16;
 constexpr int64_t kPrefetchRowsAhead = 4;  // the one-token path's software prefetch distance, in rows  // rows per task of the one-token path (dot_gemv512.h)
 
+// `shape` with its rows cut so that `num_out` rows make a multiple of
+// `threads` chunks of about equal size (a multiple of 4 rows: the 512-bit
+// tile's row group), for the static split over threads.
+TileShape balanced_rows(TileShape shape, int64_t num_out, int threads) {
+  int64_t chunks = (num_out + shape.rows - 1) / shape.rows;
+  chunks = (chunks + threads - 1) / threads * threads;
+  const int64_t rows = (num_out + chunks - 1) / chunks;
+  shape.rows = std::min(shape.rows, (rows + 3) / 4 * 4);
+  return shape;
+}
+
 // One quantized segment against activations `xq` (num_tokens rows of
 // num_blocks blocks); writes y[t * y_stride + n] for its num_out columns.
-// `tile` gets at most `token_tile` tokens per call.
+// `tile` gets at most `shape.rows` rows and `shape.tokens` tokens per call.
 template <class Activation, class Dot, class Tile>
 void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const Activation* xq, int64_t num_tokens,
                        float* y, int64_t y_stride, int threads, Dot dot, Tile tile,
-                       int64_t token_tile = kTokenTile) {
+                       TileShape shape = {kRowChunk, kTokenTile}) {
   const auto* weights = static_cast<const uint8_t*>(segment.w);
   const size_t row_bytes = static_cast<size_t>(num_blocks) * format_block_bytes(segment.format);
   const int64_t num_out = segment.num_out;
@@ -65,15 +76,16 @@ void quantized_segment(const MatmulSegment& segment, int64_t num_blocks, const A
     }
     return;
   }
-  const int64_t num_chunks = (num_out + kRowChunk - 1) / kRowChunk;
+  const int64_t row_chunk = shape.rows, token_tile = shape.tokens;
+  const int64_t num_chunks = (num_out + row_chunk - 1) / row_chunk;
   // Each thread takes a chunk of rows (in L1) through every token tile in
   // turn, so the chunk is read from memory once; the token tile's activations
   // stay in L1 / L2.
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t c = 0; c < num_chunks; ++c) {
-    const int64_t n0 = c * kRowChunk;
+    const int64_t n0 = c * row_chunk;
     for (int64_t t0 = 0; t0 < num_tokens; t0 += token_tile) {
-      tile(weights + static_cast<size_t>(n0) * row_bytes, row_bytes, std::min(kRowChunk, num_out - n0),
+      tile(weights + static_cast<size_t>(n0) * row_bytes, row_bytes, std::min(row_chunk, num_out - n0),
            xq + t0 * num_blocks, std::min(num_tokens - t0, token_tile), y + t0 * y_stride + n0, y_stride);
     }
   }
@@ -207,7 +219,8 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
               tile(row, row_bytes, 1, xq, 1, &y, 1);
               return y;
             },
-            tile, repacked ? kTokenTile : dot_tile_tokens(format));
+            tile,
+            repacked ? TileShape{kRowChunk, kTokenTile} : balanced_rows(dot_tile_shape(format), s.num_out, threads));
         break;
       }
       case ActivationKind::kQ8K: {

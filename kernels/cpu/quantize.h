@@ -17,7 +17,7 @@ void dequantize_row(WeightFormat format, const void* row, float* out, int64_t n)
 // of Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and IQ4_NL weights).
 void quantize_activations(const float* x, ActivationBlockQ8* out, int64_t n);
 // The same, portable and one element at a time: the reference the SIMD form
-// (AVX-512 builds) must equal bit for bit (inputs without NaN).
+// (AVX2 and AVX-512 builds) must equal bit for bit (inputs without NaN).
 void quantize_activations_reference(const float* x, ActivationBlockQ8* out, int64_t n);
 
 // Quantizes `n` activations (a multiple of 256) into n / 256 Q8_K blocks

@@ -2,8 +2,10 @@
 // per-(row, token) dot_quantized() results bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/dot.h"
@@ -122,14 +124,18 @@ TEST(DotTileTest, TwoRowGemvForFewTokensEqualsVecDot) {
   }
 }
 
+// Every format, 1..70 tokens (whole 8-token groups and every tail, one
+// group and several), odd row counts and more rows than the matmul's chunk;
+// one token's first block all zero (x.d = 0).
 TEST(DotTileTest, BitIdenticalToPerPairDot) {
   for (WeightFormat format : kFormats) {
     for (int64_t blocks : {1, 3, 18}) {
-      for (int64_t rows : {1, 2, 3, 5, 7, 17}) {
+      for (int64_t rows : {1, 2, 3, 5, 7, 17, 67}) {
         const std::vector<uint8_t> w = random_rows(format, rows, blocks, 7 + rows);
         const size_t row_bytes = static_cast<size_t>(blocks) * block_size(format);
-        for (int64_t tokens = 1; tokens <= 17; ++tokens) {  // 8-token groups and every tail
-          const std::vector<float> x = random_floats(static_cast<size_t>(tokens * blocks * kQuantBlock), 11 + tokens);
+        for (int64_t tokens = 1; tokens <= 70; ++tokens) {
+          std::vector<float> x = random_floats(static_cast<size_t>(tokens * blocks * kQuantBlock), 11 + tokens);
+          if (tokens > 3) std::fill_n(x.begin() + 3 * blocks * kQuantBlock, kQuantBlock, 0.0f);
           std::vector<ActivationBlockQ8> xq(static_cast<size_t>(tokens * blocks));
           for (int64_t t = 0; t < tokens; ++t) {
             quantize_activations(x.data() + t * blocks * kQuantBlock, xq.data() + t * blocks, blocks * kQuantBlock);
@@ -152,22 +158,31 @@ TEST(DotTileTest, BitIdenticalToPerPairDot) {
   }
 }
 
+// Row counts within one chunk of rows and across several (with a short
+// last one), token counts within one token tile and across two, on 1, 2 and
+// 3 threads.
 TEST(MatmulTest, QuantizedBatchBitIdenticalToPerPairDot) {
-  const int64_t rows = 37, blocks = 18, cols = blocks * kQuantBlock;
-  MatmulScratch scratch;
-  for (WeightFormat format : kFormats) {
-    const std::vector<uint8_t> w = random_rows(format, rows, blocks, 3);
-    const size_t row_bytes = static_cast<size_t>(blocks) * block_size(format);
-    for (int64_t tokens : {1, 2, 5, 9, 70}) {  // 70 crosses the 64-token tile
-      const std::vector<float> x = random_floats(static_cast<size_t>(tokens * cols), 5 + tokens);
-      std::vector<float> y(static_cast<size_t>(tokens * rows));
-      ASSERT_TRUE(matmul(format, w.data(), rows, cols, x.data(), tokens, y.data(), scratch).ok());
-      std::vector<ActivationBlockQ8> xq(static_cast<size_t>(blocks));
-      for (int64_t t = 0; t < tokens; ++t) {
-        quantize_activations(x.data() + t * cols, xq.data(), cols);
-        for (int64_t r = 0; r < rows; ++r) {
-          const float expected = dot_quantized(format, w.data() + r * row_bytes, xq.data(), blocks);
-          ASSERT_EQ(bits(y[t * rows + r]), bits(expected)) << "tokens " << tokens << " at (" << r << ", " << t << ")";
+  const int64_t blocks = 18, cols = blocks * kQuantBlock;
+  const std::pair<int64_t, int> shapes[] = {{37, 1}, {37, 2}, {150, 2}, {150, 3}};  // (rows, threads)
+  for (const auto& [rows, threads] : shapes) {
+    MatmulScratch scratch;
+    scratch.num_threads = threads;
+    for (WeightFormat format : kFormats) {
+      const std::vector<uint8_t> w = random_rows(format, rows, blocks, 3);
+      const size_t row_bytes = static_cast<size_t>(blocks) * block_size(format);
+      for (int64_t tokens : {1, 2, 5, 9, 70, 300}) {  // 70 and 300 cross 64- and 256-token tiles
+        const std::vector<float> x = random_floats(static_cast<size_t>(tokens * cols), 5 + tokens);
+        std::vector<float> y(static_cast<size_t>(tokens * rows));
+        ASSERT_TRUE(matmul(format, w.data(), rows, cols, x.data(), tokens, y.data(), scratch).ok());
+        std::vector<ActivationBlockQ8> xq(static_cast<size_t>(blocks));
+        for (int64_t t = 0; t < tokens; ++t) {
+          quantize_activations(x.data() + t * cols, xq.data(), cols);
+          for (int64_t r = 0; r < rows; ++r) {
+            const float expected = dot_quantized(format, w.data() + r * row_bytes, xq.data(), blocks);
+            ASSERT_EQ(bits(y[t * rows + r]), bits(expected)) << format_name(format) << " rows " << rows << " threads "
+                                                             << threads << " tokens " << tokens << " at (" << r
+                                                             << ", " << t << ")";
+          }
         }
       }
     }
