@@ -252,7 +252,7 @@ Status matmul_segments(const MatmulSegment* segments, size_t num_segments, int64
               tile(row, row_bytes, 1, xq, 1, &y, 1);
               return y;
             },
-            tile, kKTokenTile);
+            tile, TileShape{kRowChunk, kKTokenTile});
         break;
       }
     }
