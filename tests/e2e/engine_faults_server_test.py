@@ -54,7 +54,10 @@ class EngineFaultTest(unittest.TestCase):
             request_id = expect_internal_error(prompt="The capital of France is", max_tokens=4)
             self.assertIn(request_id, s.output(), "the log names the request")
             self.assertIn("injected fault", s.output(), "the engine's text goes to the log")
-            ok = client.completions.create(model=model, prompt="The capital of France is", max_tokens=4)
+            # ignore_eos: the default temperature is 1, and a sampled end of text
+            # within 4 tokens would end the request early (this test flaked so).
+            ok = client.completions.create(model=model, prompt="The capital of France is", max_tokens=4,
+                                           extra_body={"ignore_eos": True})
             self.assertEqual(ok.usage.completion_tokens, 4)
 
             # NaN logits, while another request streams in the same steps.
@@ -74,7 +77,7 @@ class EngineFaultTest(unittest.TestCase):
             self.assertGreater(len(text_chunks), 10, "the other request kept streaming")
             idle = s.wait_idle()
             self.assertEqual(idle["kvserve:kv_blocks_used"], 0)
-            ok = client.completions.create(model=model, prompt="Hello", max_tokens=3)
+            ok = client.completions.create(model=model, prompt="Hello", max_tokens=3, extra_body={"ignore_eos": True})
             self.assertEqual(ok.usage.completion_tokens, 3)
             self.assertEqual(s.stop(), 0)
 
