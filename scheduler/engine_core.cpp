@@ -240,10 +240,14 @@ void EngineCore::abort_all() {
   for (uint64_t id : scheduler_.unfinished_ids()) cancel(id);
 }
 
-bool EngineCore::plain_greedy(const Sequence& s) const {
+const int32_t* EngineCore::next_forced_token(const Sequence& s) const {
   const auto forced = forced_.find(s.id);
-  const bool is_forced = forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size();
-  return !is_forced && !grammars_.constrained(s.id) && samplers_.at(s.id)->plain_greedy();
+  const size_t next = static_cast<size_t>(s.num_output_tokens());
+  return forced != forced_.end() && next < forced->second.size() ? &forced->second[next] : nullptr;
+}
+
+bool EngineCore::plain_greedy(const Sequence& s) const {
+  return next_forced_token(s) == nullptr && !grammars_.constrained(s.id) && samplers_.at(s.id)->plain_greedy();
 }
 
 void EngineCore::sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits) {
@@ -292,10 +296,9 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, int32_
                             bool& accepted) {
   const int64_t vocab = model_.config().vocab_size;
   Sampler& sampler = *samplers_.at(s.id);
-  const auto forced = forced_.find(s.id);
-  const bool is_forced = forced != forced_.end() && static_cast<size_t>(s.num_output_tokens()) < forced->second.size();
-  const bool constrained = !is_forced && grammars_.constrained(s.id);
-  if (!is_forced && !constrained && sampler.plain_greedy()) {  // the argmax of the model's row, read in place
+  const int32_t* forced = next_forced_token(s);
+  const bool constrained = forced == nullptr && grammars_.constrained(s.id);
+  if (plain_greedy(s)) {  // the argmax of the model's row, read in place
     if (greedy == kNoGreedy) kernels::greedy_rows(&raw, 1, vocab, &greedy, 1);
     if (greedy == kernels::kGreedyUnusable) {
       fail(s.id, "the model produced NaN or +Inf logits");
@@ -315,8 +318,8 @@ bool EngineCore::sample_row(Sequence& s, const float* raw, int32_t draft, int32_
     const TokenSpan outputs(s.tokens.data() + s.num_prompt_tokens, static_cast<size_t>(s.num_output_tokens()));
     if (constrained) {
       if (!sample_constrained(s, raw, draft, prompt, outputs, event, accepted)) return false;
-    } else if (is_forced) {
-      event.token_id = forced->second[static_cast<size_t>(s.num_output_tokens())];
+    } else if (forced != nullptr) {
+      event.token_id = *forced;
     } else if (draft >= 0) {
       event.token_id = sampler.verify(row_.data(), vocab, prompt, outputs, draft, accepted);
     } else {

@@ -131,6 +131,9 @@ class EngineCore {
   void fail(uint64_t id, const std::string& why);  // ends `id` with kError (if unfinished)
   void fail_step(std::vector<uint64_t> ids, const std::string& what);
   void sample_and_postprocess(const SchedulerOutput& output, const std::vector<float>& logits);
+  // The forced output token (Request::forced_output_ids) `s` emits next, or
+  // null when none is left.
+  const int32_t* next_forced_token(const Sequence& s) const;
   // Whether `s` samples the plain argmax of the model's row now (no forced
   // token left, no grammar, Sampler::plain_greedy).
   bool plain_greedy(const Sequence& s) const;
